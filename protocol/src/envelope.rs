@@ -1,0 +1,273 @@
+//! TOP response envelopes (PROTOCOL §4.6, §4.7): success and `error_response`, in JSON, XML and
+//! `simplify=true` JSON; and the client-side reading of a JSON answer.
+
+use quick_xml::escape::escape;
+use serde_json::{Map, Value as Json};
+
+use crate::TopError;
+
+/// `format` of a TOP call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ResponseFormat {
+    /// The default when `format` is absent.
+    #[default]
+    Xml,
+    Json,
+}
+
+impl ResponseFormat {
+    /// Parses `format`: absent → XML; `xml` / `json`; anything else is error 23.
+    pub fn parse(value: Option<&str>) -> Result<Self, TopError> {
+        match value {
+            None | Some("xml") => Ok(ResponseFormat::Xml),
+            Some("json") => Ok(ResponseFormat::Json),
+            Some(_) => Err(TopError::INVALID_FORMAT),
+        }
+    }
+
+    /// The `Content-Type` of answers in this format (harness+).
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ResponseFormat::Xml => "text/xml;charset=UTF-8",
+            ResponseFormat::Json => "application/json;charset=UTF-8",
+        }
+    }
+}
+
+/// A response field's value, typed the way TOP metadata types them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// `Number` → JSON number.
+    Num(i64),
+    /// `String` and `Date` → JSON string.
+    Str(String),
+    Bool(bool),
+    /// A nested object (`trade`).
+    Obj(Fields),
+    /// A list: `"eticket_codes":{"eticket_code":[…]}` (or a bare array with `simplify=true`).
+    List {
+        item: &'static str,
+        items: Vec<Fields>,
+    },
+}
+
+/// Response fields in emission order (§5 order; `request_id` is appended last by the envelope).
+pub type Fields = Vec<(&'static str, Value)>;
+
+/// A success answer: the API name and its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SuccessBody {
+    pub api: String,
+    pub fields: Fields,
+}
+
+/// `taobao.vmarket.eticket.send` → `vmarket_eticket_send_response`.
+pub fn response_root(api: &str) -> String {
+    let short = api.strip_prefix("taobao.").unwrap_or(api);
+    format!("{}_response", short.replace('.', "_"))
+}
+
+impl SuccessBody {
+    pub fn new(api: impl Into<String>, fields: Fields) -> Self {
+        Self { api: api.into(), fields }
+    }
+
+    /// Renders the whole HTTP body.
+    pub fn render(&self, format: ResponseFormat, simplify: bool, request_id: &str) -> String {
+        let root = response_root(&self.api);
+        match format {
+            ResponseFormat::Json => {
+                let mut inner = fields_to_json(&self.fields, simplify);
+                inner.insert("request_id".into(), Json::String(request_id.into()));
+                let body = if simplify {
+                    Json::Object(inner)
+                } else {
+                    let mut outer = Map::new();
+                    outer.insert(root, Json::Object(inner));
+                    Json::Object(outer)
+                };
+                body.to_string()
+            }
+            ResponseFormat::Xml => {
+                let mut out = String::from(XML_DECL);
+                out.push_str(&format!("<{root}>"));
+                fields_to_xml(&self.fields, &mut out);
+                push_xml_element(&mut out, "request_id", request_id);
+                out.push_str(&format!("</{root}>"));
+                out
+            }
+        }
+    }
+}
+
+const XML_DECL: &str = r#"<?xml version="1.0" encoding="utf-8" ?>"#;
+
+fn fields_to_json(fields: &Fields, simplify: bool) -> Map<String, Json> {
+    let mut map = Map::new();
+    for (name, value) in fields {
+        map.insert((*name).into(), value_to_json(value, simplify));
+    }
+    map
+}
+
+fn value_to_json(value: &Value, simplify: bool) -> Json {
+    match value {
+        Value::Num(n) => Json::from(*n),
+        Value::Str(s) => Json::String(s.clone()),
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Obj(fields) => Json::Object(fields_to_json(fields, simplify)),
+        Value::List { item, items } => {
+            let array = Json::Array(items.iter().map(|f| Json::Object(fields_to_json(f, simplify))).collect());
+            if simplify {
+                array
+            } else {
+                let mut wrapper = Map::new();
+                wrapper.insert((*item).into(), array);
+                Json::Object(wrapper)
+            }
+        }
+    }
+}
+
+fn push_xml_element(out: &mut String, name: &str, text: &str) {
+    out.push('<');
+    out.push_str(name);
+    out.push('>');
+    out.push_str(&escape(text));
+    out.push_str("</");
+    out.push_str(name);
+    out.push('>');
+}
+
+fn fields_to_xml(fields: &Fields, out: &mut String) {
+    for (name, value) in fields {
+        match value {
+            Value::Num(n) => push_xml_element(out, name, &n.to_string()),
+            Value::Str(s) => push_xml_element(out, name, s),
+            Value::Bool(b) => push_xml_element(out, name, if *b { "true" } else { "false" }),
+            Value::Obj(inner) => {
+                out.push_str(&format!("<{name}>"));
+                fields_to_xml(inner, out);
+                out.push_str(&format!("</{name}>"));
+            }
+            Value::List { item, items } => {
+                out.push_str(&format!("<{name}>"));
+                for entry in items {
+                    out.push_str(&format!("<{item}>"));
+                    fields_to_xml(entry, out);
+                    out.push_str(&format!("</{item}>"));
+                }
+                out.push_str(&format!("</{name}>"));
+            }
+        }
+    }
+}
+
+impl TopError {
+    /// Renders an `error_response` body (the same shape with or without `simplify`, §4.7).
+    pub fn render(&self, format: ResponseFormat, request_id: &str) -> String {
+        match format {
+            ResponseFormat::Json => {
+                let mut inner = Map::new();
+                inner.insert("code".into(), Json::from(self.code));
+                inner.insert("msg".into(), Json::String(self.msg.to_string()));
+                if let Some(sub) = &self.sub_code {
+                    inner.insert("sub_code".into(), Json::String(sub.to_string()));
+                }
+                if let Some(sub_msg) = &self.sub_msg {
+                    inner.insert("sub_msg".into(), Json::String(sub_msg.to_string()));
+                }
+                inner.insert("request_id".into(), Json::String(request_id.into()));
+                let mut outer = Map::new();
+                outer.insert("error_response".into(), Json::Object(inner));
+                Json::Object(outer).to_string()
+            }
+            ResponseFormat::Xml => {
+                let mut out = String::from(XML_DECL);
+                out.push_str("<error_response>");
+                push_xml_element(&mut out, "code", &self.code.to_string());
+                push_xml_element(&mut out, "msg", &self.msg);
+                if let Some(sub) = &self.sub_code {
+                    push_xml_element(&mut out, "sub_code", sub);
+                }
+                if let Some(sub_msg) = &self.sub_msg {
+                    push_xml_element(&mut out, "sub_msg", sub_msg);
+                }
+                push_xml_element(&mut out, "request_id", request_id);
+                out.push_str("</error_response>");
+                out
+            }
+        }
+    }
+}
+
+/// A JSON TOP answer as a client reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TopReply {
+    /// The object inside `<api>_response` (or the whole body with `simplify=true`).
+    Success(Map<String, Json>),
+    Error(TopError),
+}
+
+/// Why a TOP answer could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unreadable TOP answer: {0}")]
+pub struct ReplyError(pub String);
+
+impl TopReply {
+    /// Reads a `format=json` answer of `api` (with or without `simplify`).
+    pub fn parse_json(api: &str, body: &[u8]) -> Result<Self, ReplyError> {
+        let json: Json = serde_json::from_slice(body).map_err(|e| ReplyError(e.to_string()))?;
+        let Json::Object(mut map) = json else { return Err(ReplyError("not a JSON object".into())) };
+        if let Some(error) = map.remove("error_response") {
+            let error: TopError = serde_json::from_value(error).map_err(|e| ReplyError(e.to_string()))?;
+            return Ok(TopReply::Error(error));
+        }
+        match map.remove(&response_root(api)) {
+            Some(Json::Object(inner)) => Ok(TopReply::Success(inner)),
+            Some(_) => Err(ReplyError("the response root is not an object".into())),
+            None => Ok(TopReply::Success(map)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_name_drops_taobao_and_underscores_dots() {
+        assert_eq!(response_root("taobao.vmarket.eticket.send"), "vmarket_eticket_send_response");
+    }
+
+    #[test]
+    fn json_and_xml_success_shapes() {
+        let body = SuccessBody::new("taobao.vmarket.eticket.send", vec![("ret_code", Value::Num(1))]);
+        assert_eq!(
+            body.render(ResponseFormat::Json, false, "abc"),
+            r#"{"vmarket_eticket_send_response":{"ret_code":1,"request_id":"abc"}}"#
+        );
+        assert_eq!(body.render(ResponseFormat::Json, true, "abc"), r#"{"ret_code":1,"request_id":"abc"}"#);
+        assert_eq!(
+            body.render(ResponseFormat::Xml, false, "abc"),
+            r#"<?xml version="1.0" encoding="utf-8" ?><vmarket_eticket_send_response><ret_code>1</ret_code><request_id>abc</request_id></vmarket_eticket_send_response>"#
+        );
+    }
+
+    #[test]
+    fn json_replies_parse_back() {
+        let err = crate::SubCode::InvalidToken.error();
+        let body = err.render(ResponseFormat::Json, "r");
+        assert_eq!(TopReply::parse_json("taobao.vmarket.eticket.send", body.as_bytes()).unwrap(), TopReply::Error(err));
+        let ok = SuccessBody::new("taobao.vmarket.eticket.send", vec![("ret_code", Value::Num(1))]).render(
+            ResponseFormat::Json,
+            false,
+            "r",
+        );
+        let TopReply::Success(map) = TopReply::parse_json("taobao.vmarket.eticket.send", ok.as_bytes()).unwrap() else {
+            panic!()
+        };
+        assert_eq!(map["ret_code"], 1);
+    }
+}
