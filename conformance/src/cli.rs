@@ -1,0 +1,50 @@
+//! The command line: one `Command` variant per subcommand, and `run`, which dispatches and returns an exit code.
+//!
+//! A new subcommand (`run`, `list`, `demo`, …) is one more variant of [`Command`] and one more arm in [`run`].
+
+use std::io;
+
+use clap::{Parser, Subcommand};
+
+use crate::sign::args::SignArgs;
+
+/// Both secrets a merchant holds, explained once for every help screen (FAQ 2.29).
+pub const TWO_SECRETS: &str = "A merchant holds two secrets that are never interchangeable (FAQ 2.14, FAQ 2.29).
+
+The notify key (通知密钥), issued by the e-voucher platform at onboarding, signs the NOTIFICATIONS the platform \
+POSTs to the merchant: MD5 over the GBK bytes of key + name1value1name2value2…, key in front only (PROTOCOL §3.3). \
+Give it to `sign notify --key` and `sign verify notify --key`.
+
+The app secret of the merchant's TOP application, issued by the open platform, signs the merchant's TOP CALLS to \
+/router/rest: md5 with the secret at both ends, or HMAC keyed with it, over UTF-8 (PROTOCOL §4.4). Give it to \
+`sign top --secret` and `sign verify top --secret`.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "conformance",
+    version,
+    about = "Certify a merchant's Taobao e-voucher endpoint, and compute or check its signs",
+    after_long_help = TWO_SECRETS
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute or check a notification sign (notify key) or a TOP call sign (app secret).
+    Sign(SignArgs),
+}
+
+/// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Sign(args) => crate::sign::command::run(
+            &args,
+            &mut io::stdin().lock(),
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        ),
+    }
+}

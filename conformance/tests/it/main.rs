@@ -1,0 +1,3 @@
+//! The conformance crate's one integration-test binary: runs the real `conformance` executable.
+
+mod sign;
