@@ -6,4 +6,5 @@ mod c4;
 mod faults;
 mod gateway_errors;
 mod lifecycle;
+mod redemption;
 mod support;

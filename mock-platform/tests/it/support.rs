@@ -185,7 +185,12 @@ impl Harness {
 
     /// A signed JSON call of `api` with the standard credentials.
     pub async fn call(&self, api: &str, params: &[(&str, &str)]) -> Value {
-        let mut request = TopRequest::new(api, APP_KEY, SESSION, Gmt8Timestamp::from_utc(Utc::now()), SignMethod::Md5);
+        self.call_as(APP_KEY, SESSION, api, params).await
+    }
+
+    /// A signed JSON call as another registered app (same secret).
+    pub async fn call_as(&self, app_key: &str, session: &str, api: &str, params: &[(&str, &str)]) -> Value {
+        let mut request = TopRequest::new(api, app_key, session, Gmt8Timestamp::from_utc(Utc::now()), SignMethod::Md5);
         for (name, value) in params {
             request = request.param(name, *value);
         }
