@@ -554,6 +554,14 @@ pub fn ser_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_ms(*ms))
 }
 
+/// A stored 2-decimal amount as cents (amounts are validated at the admin edge).
+pub fn cents_of(amount: &str) -> i64 {
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, "0"));
+    let whole: i64 = whole.parse().unwrap_or(0);
+    let frac: i64 = format!("{frac:0<2}").get(..2).and_then(|f| f.parse().ok()).unwrap_or(0);
+    whole * 100 + frac
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -637,12 +645,4 @@ mod tests {
         let n = o.notification(NotifyMethod::Cancel, 5, "卖家");
         assert_eq!((n.cancel_num, n.sms_template), (Some(2), None));
     }
-}
-
-/// A stored 2-decimal amount as cents (amounts are validated at the admin edge).
-pub fn cents_of(amount: &str) -> i64 {
-    let (whole, frac) = amount.split_once('.').unwrap_or((amount, "0"));
-    let whole: i64 = whole.parse().unwrap_or(0);
-    let frac: i64 = format!("{frac:0<2}").get(..2).and_then(|f| f.parse().ok()).unwrap_or(0);
-    whole * 100 + frac
 }
