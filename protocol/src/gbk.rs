@@ -14,20 +14,44 @@ use encoding_rs::{EncoderResult, GBK};
 /// Why not `GBK.encode()`: it writes HTML numeric references (`&#128512;`) for unmappable characters,
 /// which breaks vector `modified-emoji-becomes-question-mark` (PROTOCOL §3.3 "Which GBK").
 pub fn encode_gbk_into(text: &str, out: &mut Vec<u8>) {
-    let bytes = text.as_bytes();
-    if text.is_ascii() {
-        out.extend_from_slice(bytes);
-        return;
-    }
-    let table = bmp_table();
     // GBK never needs more bytes than UTF-8 for a code point (2 for 2- and 3-byte UTF-8, `?` for 4): write
-    // into a slice of that size and cut it to length, instead of a capacity check per `push`.
+    // into a slice of that size and cut it to length, instead of a capacity check per byte.
     let start = out.len();
-    out.resize(start + bytes.len(), 0);
-    let dst = &mut out[start..];
+    out.resize(start + text.len(), 0);
+    let written = encode_gbk_to_slice(text, &mut out[start..]);
+    out.truncate(start + written);
+}
+
+/// Writes the GBK bytes of `text` at the start of `dst` (at least `text.len()` long) and returns how many.
+///
+/// The hot loop of the notification sign: ASCII goes eight bytes at a time, every other code point is one
+/// table lookup.
+pub(crate) fn encode_gbk_to_slice(text: &str, dst: &mut [u8]) -> usize {
+    let bytes = text.as_bytes();
+    // Most params (names, numbers, times, tokens) are short ASCII strings: copy and check in one pass, with
+    // no call (`is_ascii` then `copy_from_slice` cost ~40 ns per param, `benches/sign.rs`). Non-ASCII text is
+    // rewritten below.
+    let mut high_bits = 0u8;
+    for (out, byte) in dst[..bytes.len()].iter_mut().zip(bytes) {
+        *out = *byte;
+        high_bits |= *byte;
+    }
+    if high_bits < 0x80 {
+        return bytes.len();
+    }
+    const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+    let table = bmp_table();
     let mut written = 0;
     let mut read = 0;
     while read < bytes.len() {
+        if let Some(chunk) = bytes.get(read..read + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok())
+            && u64::from_ne_bytes(*chunk) & HIGH_BITS == 0
+        {
+            dst[written..written + 8].copy_from_slice(chunk);
+            written += 8;
+            read += 8;
+            continue;
+        }
         let lead = bytes[read];
         if lead < 0x80 {
             dst[written] = lead;
@@ -35,7 +59,8 @@ pub fn encode_gbk_into(text: &str, out: &mut Vec<u8>) {
             read += 1;
             continue;
         }
-        // `text` is valid UTF-8, so the lead byte gives the sequence length and the code point.
+        // `bytes` is valid UTF-8 (it comes from a `&str`), so the lead byte gives the sequence length and the
+        // code point.
         let (code_point, len) = match lead {
             0xC0..=0xDF => ((u32::from(lead & 0x1F) << 6) | u32::from(bytes[read + 1] & 0x3F), 2),
             0xE0..=0xEF => (
@@ -48,22 +73,16 @@ pub fn encode_gbk_into(text: &str, out: &mut Vec<u8>) {
             _ => (u32::MAX, 4),
         };
         read += len;
-        match table.get(code_point as usize).copied().unwrap_or(UNMAPPABLE) {
-            UNMAPPABLE => {
-                dst[written] = b'?';
-                written += 1;
-            }
-            single @ 0x01..=0xFF => {
-                dst[written] = single as u8;
-                written += 1;
-            }
-            double => {
-                dst[written..written + 2].copy_from_slice(&double.to_be_bytes());
-                written += 2;
-            }
+        let entry = table.get(code_point as usize).copied().unwrap_or(UNMAPPABLE);
+        if entry > 0xFF {
+            dst[written..written + 2].copy_from_slice(&entry.to_be_bytes());
+            written += 2;
+        } else {
+            dst[written] = if entry == UNMAPPABLE { b'?' } else { entry as u8 };
+            written += 1;
         }
     }
-    out.truncate(start + written);
+    written
 }
 
 /// A [`bmp_table`] entry for a code point GBK cannot encode.

@@ -5,41 +5,60 @@
 
 use md5::{Digest, Md5};
 
-use crate::gbk::encode_gbk_into;
+use crate::gbk::encode_gbk_to_slice;
 use crate::{Secret, SignError, signs_equal};
 
 /// The params that enter the sign, sorted by name in byte order: `sign` and empty values dropped.
 ///
 /// Unknown params are kept: a merchant MUST sign every param it received (FAQ 2.14).
 pub fn signed_pairs<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
-    sorted_signed(params).into_iter().map(|(_, name, value)| (name, value)).collect()
-}
-
-/// [`signed_pairs`] with each name's [`name_prefix`] alongside.
-///
-/// `str` orders by bytes, which is the ordinal order the platform uses (StringComparer.Ordinal, TreeMap).
-/// Comparing a precomputed 8-byte prefix first settles almost every pair of param names in one integer
-/// comparison instead of a `memcmp` call (`benches/sign.rs`).
-fn sorted_signed<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(u64, &'a str, &'a str)> {
-    let mut pairs: Vec<(u64, &str, &str)> = params
-        .into_iter()
-        .filter(|(name, value)| *name != "sign" && !value.is_empty())
-        .map(|(name, value)| (name_prefix(name), name, value))
-        .collect();
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+    let params = params.into_iter();
+    // Sized once: a notification has about twenty params, and growing the vector costs more than sorting it.
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(params.size_hint().0.max(24));
+    for (name, value) in params {
+        if name != "sign" && !value.is_empty() {
+            pairs.push((name, value));
+        }
+    }
+    sort_by_name(&mut pairs);
     pairs
 }
 
-/// The first 8 bytes of a name, zero-padded, big-endian: ordering these agrees with byte order, and ties
-/// (equal prefixes, including a shorter name followed by NULs) fall back to the full comparison.
-fn name_prefix(name: &str) -> u64 {
-    let bytes = name.as_bytes();
-    if let Some(head) = bytes.first_chunk::<8>() {
-        return u64::from_be_bytes(*head);
+/// Sorts by name in byte order, which is the ordinal order the platform uses (StringComparer.Ordinal, TreeMap).
+///
+/// Why not `sort_by(|a, b| a.0.cmp(b.0))`: that costs a `memcmp` call per comparison and moves 32-byte pairs,
+/// a third of the whole notification sign (`benches/sign.rs`). Instead each name becomes one `u64`, its first
+/// seven bytes (zero-padded) followed by its index; those integers sort in name order except among names
+/// sharing their first seven bytes, which are then put in order by the full comparison.
+fn sort_by_name(pairs: &mut [(&str, &str)]) {
+    const MAX: usize = 32;
+    if pairs.len() > MAX {
+        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        return;
     }
-    let mut prefix = [0u8; 8];
-    prefix[..bytes.len()].copy_from_slice(bytes);
-    u64::from_be_bytes(prefix)
+    let mut keys = [0u64; MAX];
+    let keys = &mut keys[..pairs.len()];
+    for (index, (key, (name, _))) in keys.iter_mut().zip(pairs.iter()).enumerate() {
+        let mut bytes = [0u8; 8];
+        let head = &name.as_bytes()[..name.len().min(7)];
+        bytes[..head.len()].copy_from_slice(head);
+        bytes[7] = index as u8;
+        *key = u64::from_be_bytes(bytes);
+    }
+    keys.sort_unstable();
+    let mut sorted = [("", ""); MAX];
+    for (slot, key) in sorted.iter_mut().zip(keys.iter()) {
+        *slot = pairs[(key & 0xFF) as usize];
+    }
+    pairs.copy_from_slice(&sorted[..pairs.len()]);
+    let mut start = 0;
+    while start < keys.len() {
+        let end = start + keys[start..].iter().take_while(|k| *k >> 8 == keys[start] >> 8).count();
+        if end - start > 1 {
+            pairs[start..end].sort_unstable_by(|a, b| a.0.cmp(b.0));
+        }
+        start = end;
+    }
 }
 
 /// `name1value1name2value2…` without the key: the part of the canonical string that is safe to print.
@@ -54,15 +73,17 @@ pub fn notify_canonical<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>
 
 /// The exact bytes that are hashed: `GBK(key + canonical)`.
 pub fn notify_sign_bytes<'a>(key: &Secret, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let pairs = sorted_signed(params);
-    // GBK never takes more bytes than UTF-8, so this is the final size at most: no reallocation.
-    let mut bytes =
-        Vec::with_capacity(key.expose().len() + pairs.iter().map(|(_, n, v)| n.len() + v.len()).sum::<usize>());
-    encode_gbk_into(key.expose(), &mut bytes);
-    for (_, name, value) in pairs {
-        encode_gbk_into(name, &mut bytes);
-        encode_gbk_into(value, &mut bytes);
+    let pairs = signed_pairs(params);
+    // GBK never takes more bytes than UTF-8: size the buffer once for the whole string, write every piece
+    // into it, and cut it to length at the end.
+    let key = key.expose();
+    let mut bytes = vec![0u8; key.len() + pairs.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()];
+    let mut written = encode_gbk_to_slice(key, &mut bytes);
+    for (name, value) in pairs {
+        written += encode_gbk_to_slice(name, &mut bytes[written..]);
+        written += encode_gbk_to_slice(value, &mut bytes[written..]);
     }
+    bytes.truncate(written);
     bytes
 }
 
@@ -99,7 +120,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn prefix_first_sorting_is_byte_order(
-            names in proptest::collection::vec("(sign|[a-z_\\x00\\x7F-\\u{A0}]{0,12})", 0..24),
+            names in proptest::collection::vec("(sign|[ab\\x00]{0,10}|[a-z_\\x7F-\\u{A0}]{0,12})", 0..80),
         ) {
             let pairs: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "v")).collect();
             let mut expected: Vec<(&str, &str)> = pairs.iter().copied().filter(|(n, _)| *n != "sign").collect();
@@ -107,6 +128,13 @@ mod tests {
             let sorted: Vec<&str> = signed_pairs(pairs).into_iter().map(|(n, _)| n).collect();
             proptest::prop_assert_eq!(sorted, expected.into_iter().map(|(n, _)| n).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn names_sharing_their_first_seven_bytes_sort_by_the_whole_name() {
+        let names = ["sub_outer_iid", "sub_out", "sub_outer_aa", "sub_ou", "sub_oute", "a", "sub_out\0"];
+        let sorted: Vec<&str> = signed_pairs(names.map(|n| (n, "v"))).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(sorted, ["a", "sub_ou", "sub_out", "sub_out\0", "sub_oute", "sub_outer_aa", "sub_outer_iid"]);
     }
 
     #[test]
