@@ -217,7 +217,8 @@ impl Data {
                 {
                     delivery.awaiting_callback = Some(method);
                 }
-                delivery.last_acked = Some(head.notification.clone());
+                let sub_method = head.notification.sub_method.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+                delivery.last_acked = Some((method, sub_method));
             }
             true
         } else if head.duplicate {

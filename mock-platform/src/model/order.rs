@@ -152,7 +152,9 @@ pub struct Delivery {
     pub awaiting_callback: Option<NotifyMethod>,
     /// The latest notification exhausted its retries (tasks.get type 1).
     pub exhausted: bool,
-    pub last_acked: Option<Box<Notification>>,
+    /// The last acknowledged notification's method and sub_method (0 unless order_modify), for `duplicate`:
+    /// it is rebuilt from the order's current data rather than kept (about 1 KiB per order saved).
+    pub last_acked: Option<(NotifyMethod, u8)>,
     pub notifications: u32,
     /// An alteration waiting for the next notification queued (POST /admin/faults).
     pub pending_alteration: Option<(u64, Alteration)>,
