@@ -60,7 +60,7 @@ impl Browser {
                 "--disable-sync",
                 "--disable-extensions",
                 "--no-proxy-server",
-                "--window-size=1280,900",
+                "--window-size=1400,680",
                 "--remote-debugging-pipe",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
@@ -84,7 +84,7 @@ impl Browser {
         browser
             .call(
                 "Emulation.setDeviceMetricsOverride",
-                json!({"width": 1280, "height": 900, "deviceScaleFactor": 1, "mobile": false}),
+                json!({"width": 1400, "height": 680, "deviceScaleFactor": 1, "mobile": false}),
             )
             .await;
         browser
