@@ -179,4 +179,7 @@ async fn a_code_merchant_needs_its_posid_and_can_upload_qr_images() {
     assert_eq!(h.http.get(url).send().await.unwrap().bytes().await.unwrap().as_ref(), b"PNGDATA");
     let c = h.call_as("cm", "s-cm", "taobao.vmarket.eticket.consume", &consume("P1")).await;
     assert!(error_of(&c).is_null(), "{c}");
+    // A 码商 did not sell the order: no trade for it (§5.13).
+    let t = h.call_as("cm", "s-cm", "taobao.trade.fullinfo.get", &[("fields", "tid"), ("tid", &id)]).await;
+    assert_eq!(error_of(&t)["sub_code"], "isv.trade-not-exist");
 }
