@@ -59,7 +59,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     put("price", Value::Str(order.price.to_string()));
     put("total_fee", Value::Str(order.total_fee.to_string()));
     put("payment", Value::Str(order.total_fee.to_string()));
-    put("seller_nick", Value::Str(merchant.seller_nick.clone()));
+    put("seller_nick", Value::Str(order.seller_of(merchant).1));
     put("buyer_nick", Value::Str(order.buyer_nick.to_string()));
     put("receiver_mobile", Value::Str(order.mobile.to_string()));
     if order.eticket {
