@@ -44,6 +44,8 @@ struct Reply {
 
 /// One delivery attempt: build, POST on a fresh connection, classify byte-exactly, record.
 async fn attempt(platform: Platform, plan: AttemptPlan) {
+    // Held for the whole attempt; closed only if the platform is gone, and then nothing matters.
+    let Ok(_permit) = platform.inner.attempts.clone().acquire_owned().await else { return };
     let wire = alteration::build(
         &plan.notification,
         &plan.key,
