@@ -79,6 +79,8 @@ pub enum ConfigError {
     DeadlineNotBeforeRetry { deadline: Duration, first: Duration },
     #[error("retry times must increase")]
     ScheduleNotIncreasing,
+    #[error("at most 200 retries")]
+    ScheduleTooLong,
 }
 
 impl PlatformConfig {
@@ -94,6 +96,10 @@ impl PlatformConfig {
         }
         if self.retry_schedule.windows(2).any(|w| w[0] >= w[1]) {
             return Err(ConfigError::ScheduleNotIncreasing);
+        }
+        // Attempt indices are kept in a u8 per queued notification.
+        if self.retry_schedule.len() > 200 {
+            return Err(ConfigError::ScheduleTooLong);
         }
         Ok(())
     }
