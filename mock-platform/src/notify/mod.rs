@@ -109,7 +109,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     }
     // The outcome is recorded before a held callback (C4) is released.
     platform.inflight().remove(&plan.order_id);
-    let _ = done_tx.send(true);
+    done_tx.send_replace(true);
     platform.wake();
 }
 
