@@ -175,11 +175,10 @@ impl Platform {
                 ApiError::Conflict(format!("order {order_id} has no acknowledged notification to duplicate"))
             })?;
             let merchant = data.merchants.get(&order.app_key).ok_or_else(|| ApiError::NotFound("merchant".into()))?;
+            let (sid, nick) = order.seller_of(merchant);
             let notification = match method {
-                protocol::NotifyMethod::OrderModify => {
-                    order.order_modify(sub_method, merchant.taobao_sid, &merchant.seller_nick)
-                }
-                other => order.notification(other, merchant.taobao_sid, &merchant.seller_nick),
+                protocol::NotifyMethod::OrderModify => order.order_modify(sub_method, sid, &nick),
+                other => order.notification(other, sid, &nick),
             };
             data.enqueue(order_id, notification, None, true, now);
             drop(data);

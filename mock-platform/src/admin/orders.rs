@@ -39,10 +39,42 @@ pub struct NewOrderBody {
     /// Unit price (default `1.00`); `total_fee` defaults to price × num.
     pub price: Option<String>,
     pub buyer_nick: Option<String>,
+    /// The selling shop when not the merchant's own account (PROTOCOL §2.4: a 码商's orders).
+    pub seller_nick: Option<String>,
+    pub taobao_sid: Option<i64>,
     pub eticket_enabled: Option<bool>,
     /// An alteration of the `send` notification's first attempt (PROTOCOL §2.4): a fault name or
     /// `{"kind": name, "params": {…}}`.
     pub alteration: Option<Value>,
+}
+
+impl NewOrderBody {
+    /// An order with the required fields and every default.
+    pub fn new(app_key: &str, num: i64, mobile: &str, item_title: &str) -> Self {
+        Self {
+            app_key: app_key.to_owned(),
+            num,
+            mobile: mobile.to_owned(),
+            item_title: item_title.to_owned(),
+            consume_type: None,
+            send_type: None,
+            valid_start: None,
+            valid_ends: None,
+            weeks: None,
+            num_iid: None,
+            outer_iid: None,
+            sub_outer_iid: None,
+            sku_properties: None,
+            sms_template: None,
+            total_fee: None,
+            price: None,
+            buyer_nick: None,
+            seller_nick: None,
+            taobao_sid: None,
+            eticket_enabled: None,
+            alteration: None,
+        }
+    }
 }
 
 /// The optional body of the action routes.
@@ -68,6 +100,8 @@ pub fn order_view(order: &Order) -> Value {
         "state": order.state.as_str(),
         "token": order.token.as_str(),
         "app_key": &*order.app_key,
+        "taobao_sid": order.seller.as_ref().map(|s| s.0),
+        "seller_nick": order.seller.as_ref().map(|s| s.1.to_string()),
         "eticket_enabled": order.eticket,
         "num": order.num,
         "left_num": order.left_num(),
@@ -214,7 +248,8 @@ pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>)
     if !data.orders.contains_key(&id) {
         return Err(no_order(id));
     }
-    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default())))
+    let dropped = data.exchanges_dropped.get(&id).copied().unwrap_or(0);
+    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default(), dropped)))
 }
 
 /// One suite action on an order: checks the state, changes the order, queues the notification.
@@ -230,7 +265,7 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     }
     let (sid, nick) = {
         let m: &Merchant = data.merchants.get(&order.app_key).ok_or_else(|| no_order(id))?;
-        (m.taobao_sid, m.seller_nick.clone())
+        order.seller_of(m)
     };
     let order = data.orders.get_mut(&id).ok_or_else(|| no_order(id))?;
     let notification = match action {
@@ -326,6 +361,19 @@ pub async fn rights_protection(
 }
 
 impl Platform {
+    /// `GET /admin/orders/{id}` in-process.
+    pub fn order_json(&self, order_id: i64) -> Option<Value> {
+        self.data().orders.get(&order_id).map(order_view)
+    }
+
+    /// `GET /admin/orders/{id}/exchanges` in-process.
+    pub fn exchanges_json(&self, order_id: i64) -> Option<Value> {
+        let data = self.data();
+        data.orders.get(&order_id)?;
+        let dropped = data.exchanges_dropped.get(&order_id).copied().unwrap_or(0);
+        Some(exchange::render(order_id, data.exchanges.get(&order_id).map(Vec::as_slice).unwrap_or_default(), dropped))
+    }
+
     /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, queues `send`.
     pub fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
         if body.num < 1 || body.num > 100_000 {
@@ -339,6 +387,7 @@ impl Platform {
             ("sku_properties", &body.sku_properties),
             ("sms_template", &body.sms_template),
             ("buyer_nick", &body.buyer_nick),
+            ("seller_nick", &body.seller_nick),
         ] {
             check_optional(field, value)?;
         }
@@ -390,10 +439,17 @@ impl Platform {
                 body.mobile, merchant.app_key
             )));
         }
-        let (sid, nick) = (merchant.taobao_sid, merchant.seller_nick.clone());
+        let seller = (body.seller_nick.is_some() || body.taobao_sid.is_some()).then(|| {
+            (
+                body.taobao_sid.unwrap_or(merchant.taobao_sid),
+                body.seller_nick.clone().unwrap_or_else(|| merchant.seller_nick.clone()),
+            )
+        });
+        let (sid, nick) = seller.clone().unwrap_or_else(|| (merchant.taobao_sid, merchant.seller_nick.clone()));
         let id = data.next_id();
         let token = Token::from_bytes(rand::rng().random());
         let new = NewOrder {
+            seller,
             num,
             mobile: body.mobile,
             buyer_nick: body.buyer_nick.unwrap_or_else(|| "mock_buyer".into()),

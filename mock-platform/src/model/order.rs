@@ -187,6 +187,8 @@ pub struct Order {
     pub token: Token,
     /// The merchant's app_key (shared, not copied per order).
     pub app_key: Arc<str>,
+    /// The selling shop when it is not the merchant's own account (a 码商's orders): `taobao_sid`, `seller_nick`.
+    pub seller: Option<Box<(i64, Box<str>)>>,
     pub eticket: bool,
     pub state: OrderState,
     pub num: u32,
@@ -220,6 +222,7 @@ pub struct Order {
 /// Everything `pay` needs besides ids (validated at the admin edge).
 #[derive(Debug, Clone)]
 pub struct NewOrder {
+    pub seller: Option<(i64, String)>,
     pub num: u32,
     pub mobile: String,
     pub buyer_nick: String,
@@ -254,6 +257,7 @@ impl Order {
             id,
             token,
             app_key,
+            seller: new.seller.map(|(sid, nick)| Box::new((sid, nick.into_boxed_str()))),
             eticket: new.eticket,
             state: OrderState::Paid,
             num: new.num,
@@ -475,6 +479,14 @@ impl Order {
         if ok { Ok(()) } else { Err(refuse(self.state, "eticket.manage.notify", "T15's states")) }
     }
 
+    /// The selling shop: the order's own when set, else the merchant's account.
+    pub fn seller_of(&self, merchant: &super::Merchant) -> (i64, String) {
+        match &self.seller {
+            Some(seller) => (seller.0, seller.1.to_string()),
+            None => (merchant.taobao_sid, merchant.seller_nick.clone()),
+        }
+    }
+
     pub fn valid_start_text(&self) -> String {
         format_ms(self.valid_start)
     }
@@ -574,6 +586,7 @@ mod tests {
             Token::from_bytes([7; 16]),
             Arc::from("k"),
             NewOrder {
+                seller: None,
                 num,
                 mobile: "13800000000".into(),
                 buyer_nick: "b".into(),

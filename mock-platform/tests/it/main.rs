@@ -7,6 +7,7 @@ mod case;
 mod cdp;
 mod console;
 mod faults;
+mod fuzz;
 mod gateway_errors;
 mod lifecycle;
 mod redemption;
