@@ -41,7 +41,9 @@ impl Platform {
             .get(&order_id)
             .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
         let merchant = data.merchants.get(&*order.app_key);
-        let exchanges = crate::exchange::render(order_id, data.exchanges.get(&order_id).map_or(&[][..], |v| v));
+        let dropped = data.exchanges_dropped.get(&order_id).copied().unwrap_or(0);
+        let exchanges =
+            crate::exchange::render(order_id, data.exchanges.get(&order_id).map_or(&[][..], |v| v), dropped);
         let mut secrets: Vec<(String, &'static str)> = Vec::new();
         if let Some(m) = merchant {
             secrets.push((m.app_secret.expose().to_owned(), SECRET_MARKER));
@@ -55,6 +57,7 @@ impl Platform {
             "platform_clock": format_ms(self.clock().now_ms()),
             "order": order_view(order),
             "merchant": merchant.map(merchant_view),
+            "exchanges_dropped": dropped,
             "exchanges": exchanges["exchanges"].as_array().map_or(&[][..], |v| v).iter().map(case_exchange)
                 .collect::<Vec<_>>(),
         });

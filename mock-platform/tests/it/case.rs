@@ -20,6 +20,7 @@ fn fixtures_dir() -> PathBuf {
 fn assert_case_shape(case: &Value) {
     assert_eq!(case["schema"], "eticket-case/1");
     assert!(case["exported_at"].is_string() && case["platform_clock"].is_string(), "{case}");
+    assert!(case["exchanges_dropped"].is_u64(), "{case}");
     let order = &case["order"];
     assert!(order["order_id"].is_i64() && order["state"].is_string() && order["token"].is_string(), "{order}");
     let merchant = case["merchant"].as_object().expect("a merchant object");
