@@ -164,6 +164,17 @@ impl Browser {
         base64_decode(shot["data"].as_str().expect("screenshot data"))
     }
 
+    /// Lets downloads land in `dir` (the console's "export case" button).
+    pub async fn allow_downloads(&mut self, dir: &Path) {
+        let params = json!({"behavior": "allow", "downloadPath": dir.to_string_lossy(), "eventsEnabled": false});
+        self.browser_call("Browser.setDownloadBehavior", params).await;
+    }
+
+    /// The profile directory, removed by [`Browser::close`].
+    pub fn profile(&self) -> &Path {
+        &self.profile
+    }
+
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser_call("Browser.close", json!({}))).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;

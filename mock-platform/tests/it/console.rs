@@ -94,7 +94,7 @@ fn order_id_titled(platform: &Platform, title: &str) -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_buys_and_refunds_an_order_and_shows_the_cancel_notification() {
+async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     let s = setup().await;
     let mut browser = Browser::launch().await;
     browser.navigate(&format!("{}/console?token={TOKEN}", s.base)).await;
@@ -159,6 +159,50 @@ async fn the_console_buys_and_refunds_an_order_and_shows_the_cancel_notification
     if let Some(path) = std::env::var_os("MOCK_PLATFORM_CONSOLE_SCREENSHOT") {
         std::fs::write(path, &png).unwrap();
     }
+
+    // The other buttons on the issued order: each queues its notification, which shows up acknowledged.
+    browser.eval("window.prompt = m => m.includes('mobile') ? '13911112222' : '2099-12-31 23:59:59'; true").await;
+    for (action, method, rows) in [
+        ("resend", "resend", 1),
+        ("modify-mobile", "modified", 1),
+        ("extend", "order_modify", 1),
+        ("rights-protection", "order_modify", 2),
+    ] {
+        browser.eval(&format!("document.querySelector('[data-action=\"{action}\"]').click(); true")).await;
+        browser
+            .wait_until(
+                &format!(
+                    "document.querySelectorAll('#timeline tr[data-kind=notification][data-method={method}]\
+                     [data-verdict=ack_200]').length === {rows}"
+                ),
+                &format!("the {method} notification after {action}"),
+            )
+            .await;
+    }
+    assert_eq!(s.platform.data().orders[&first].mobile.as_ref() as &str, "13911112222");
+    browser
+        .wait_until(
+            "document.querySelector('#order-fields dd[data-field=valid_ends]').textContent === \
+        '2099-12-31 23:59:59'",
+            "the extended validity",
+        )
+        .await;
+    // "export case" downloads the case file the admin API serves.
+    let downloads = browser.profile().join("downloads");
+    std::fs::create_dir_all(&downloads).unwrap();
+    browser.allow_downloads(&downloads).await;
+    browser.eval("document.querySelector('[data-action=export]').click(); true").await;
+    let file = downloads.join(format!("case-{first}.json"));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    let case: Value = loop {
+        if let Some(case) = std::fs::read_to_string(&file).ok().and_then(|t| serde_json::from_str(&t).ok()) {
+            break case;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no {} downloaded", file.display());
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_eq!((case["schema"].as_str(), case["order"]["order_id"].as_i64()), (Some("eticket-case/1"), Some(first)));
+    assert!(!case.to_string().contains(NOTIFY_KEY) && !case.to_string().contains(APP_SECRET));
 
     // Merchant-supplied text stays text: no element is created from it, no script runs.
     buy(&mut browser, 1, "13700000000", XSS).await;
