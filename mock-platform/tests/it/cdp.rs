@@ -24,6 +24,8 @@ pub struct Browser {
     next_id: u64,
     session: String,
     profile: PathBuf,
+    /// Uncaught exceptions the page reported (`Runtime.exceptionThrown`), as text.
+    exceptions: Vec<String>,
 }
 
 impl Browser {
@@ -73,7 +75,8 @@ impl Browser {
             .unwrap_or_else(|e| panic!("starting {chromium}: {e}"));
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut browser = Self { child, stdin, stdout, next_id: 0, session: String::new(), profile };
+        let mut browser =
+            Self { child, stdin, stdout, next_id: 0, session: String::new(), profile, exceptions: Vec::new() };
         let target = browser.browser_call("Target.createTarget", json!({"url": "about:blank"})).await;
         let target_id = target["targetId"].as_str().expect("a targetId").to_owned();
         let attached =
@@ -101,15 +104,20 @@ impl Browser {
         bytes.push(0);
         self.stdin.write_all(&bytes).await.expect("writing to Chromium");
         self.stdin.flush().await.unwrap();
+        let exceptions = &mut self.exceptions;
+        let stdout = &mut self.stdout;
         let answer = tokio::time::timeout(STEP_TIMEOUT, async {
             loop {
                 let mut buffer = Vec::new();
-                let n = self.stdout.read_until(0, &mut buffer).await.expect("reading from Chromium");
+                let n = stdout.read_until(0, &mut buffer).await.expect("reading from Chromium");
                 assert!(n > 0, "Chromium closed its DevTools pipe");
                 buffer.pop_if(|b| *b == 0);
                 let message: Value = serde_json::from_slice(&buffer).expect("CDP JSON");
                 if message["id"] == id {
                     return message;
+                }
+                if message["method"] == "Runtime.exceptionThrown" {
+                    exceptions.push(message["params"]["exceptionDetails"].to_string());
                 }
             }
         })
@@ -162,6 +170,11 @@ impl Browser {
     pub async fn screenshot(&mut self) -> Vec<u8> {
         let shot = self.call("Page.captureScreenshot", json!({"format": "png"})).await;
         base64_decode(shot["data"].as_str().expect("screenshot data"))
+    }
+
+    /// The page's uncaught exceptions so far.
+    pub fn exceptions(&self) -> &[String] {
+        &self.exceptions
     }
 
     /// Lets downloads land in `dir` (the console's "export case" button).

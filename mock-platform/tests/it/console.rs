@@ -220,6 +220,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
         ))
         .await;
     assert_eq!(shown, json!({"imgs": 0, "alerts": 0, "field": XSS, "params": true}));
+    assert_eq!(browser.exceptions(), [] as [String; 0], "the console threw");
     browser.close().await;
 }
 
