@@ -220,6 +220,17 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
         ))
         .await;
     assert_eq!(shown, json!({"imgs": 0, "alerts": 0, "field": XSS, "params": true}));
+    // Last (it moves order time): the clock control.
+    browser
+        .eval(
+            "document.getElementById('advance-seconds').value = '90'; \
+               document.getElementById('advance-submit').click(); true",
+        )
+        .await;
+    browser
+        .wait_until("document.getElementById('status').textContent.startsWith('clock advanced 90 s')", "the clock")
+        .await;
+    assert_eq!(s.platform.clock().offset_ms(), 90_000);
     assert_eq!(browser.exceptions(), [] as [String; 0], "the console threw");
     browser.close().await;
 }
