@@ -2,6 +2,7 @@
 //! fixtures/cases/ (README "Case files").
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use mock_platform::{Platform, PlatformConfig};
 use protocol::Secret;
@@ -164,6 +165,23 @@ async fn a_case_tells_send_send_resend_resend_refund_in_order() {
         let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
         std::fs::write(fixtures_dir().join(FIXTURE), text).unwrap();
     }
+}
+
+#[tokio::test]
+async fn a_reply_echoing_the_sign_and_the_notify_key_is_masked_in_the_case() {
+    let h = Harness::start().await;
+    h.respond_with(Arc::new(|params: protocol::Params| {
+        let sign = params.get("sign").unwrap_or_default().to_owned();
+        Box::pin(async move { (200, format!("bad sign? got {sign}, key {NOTIFY_KEY}").into_bytes()) })
+    }));
+    let id = id_of(&h.buy(json!({})).await);
+    let sign = h.next_notification().await.get("sign").to_owned();
+    h.wait_exchanges(id, "the send attempt recorded", |e| !e.is_empty()).await;
+    let case = h.platform.export_case(id).unwrap();
+    assert_case_shape(&case);
+    assert_eq!(case["exchanges"][0]["verdict"], "not_ack");
+    assert_eq!(case["exchanges"][0]["body"], "bad sign? got <sign>, key <secret>");
+    assert_contains_none(&case, &secrets_and(vec![sign]));
 }
 
 #[tokio::test]
