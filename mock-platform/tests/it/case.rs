@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use mock_platform::{Platform, PlatformConfig};
-use protocol::Secret;
+use protocol::{Gmt8Timestamp, Secret, SignMethod, TopRequest};
 use serde_json::{Value, json};
 
 use crate::support::{APP_KEY, APP_SECRET, Harness, NOTIFY_KEY, SESSION, error_of, id_of, token_of};
@@ -164,6 +164,60 @@ async fn a_case_tells_send_send_resend_resend_refund_in_order() {
     if std::env::var_os("MOCK_PLATFORM_WRITE_CASE_FIXTURE").is_some() {
         let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
         std::fs::write(fixtures_dir().join(FIXTURE), text).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_case_keeps_a_retried_unsigned_attempt_and_a_call_signed_with_the_notify_key() {
+    let h = Harness::start().await;
+    // The merchant refuses the unsigned first attempt and acknowledges the retry.
+    h.respond_with(Arc::new(|params: protocol::Params| {
+        let signed = params.get("sign").is_some();
+        Box::pin(
+            async move { if signed { (200, br#"{"code":200}"#.to_vec()) } else { (200, b"sign missing".to_vec()) } },
+        )
+    }));
+    let order = h.buy(json!({"alteration": "drop_sign"})).await;
+    let (id, token) = (id_of(&order), token_of(&order));
+    let mut signs = vec![];
+    assert_eq!(h.next_notification().await.params.get("sign"), None);
+    h.wait_exchanges(id, "the refused first attempt", |e| e.len() == 1).await;
+    h.post("/admin/clock", json!({"advance_seconds": 15})).await;
+    signs.push(h.next_notification().await.get("sign").to_owned());
+    h.wait_order(id, "the retry acknowledged", |o| o["state"] == "NOTIFIED").await;
+    // FAQ 2.29 / C9: the merchant signs its call with the notify key, then gets it right.
+    let params = [("order_id", id.to_string()), ("verify_codes", "Q1:2".into()), ("token", token)];
+    let mut request = TopRequest::new(
+        "taobao.vmarket.eticket.send",
+        APP_KEY,
+        SESSION,
+        Gmt8Timestamp::from_utc(chrono::Utc::now()),
+        SignMethod::Md5,
+    );
+    for (name, value) in &params {
+        request = request.param(name, value.as_str());
+    }
+    let wrong: Value = serde_json::from_str(&h.send_form(&request.signed(&Secret::new(NOTIFY_KEY))).await).unwrap();
+    assert_eq!(error_of(&wrong)["code"], 25, "{wrong}");
+    let pairs: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let right = h.call("taobao.vmarket.eticket.send", &pairs).await;
+    assert!(error_of(&right).is_null(), "{right}");
+    let exchanges = h.wait_exchanges(id, "both calls recorded", |e| e.len() == 4).await;
+    signs.extend(exchanges.iter().filter_map(|e| e["params"]["sign"].as_str()).map(str::to_owned));
+    let case = h.platform.export_case(id).unwrap();
+    assert_case_shape(&case);
+    let e = &case["exchanges"];
+    assert_eq!((e[0]["verdict"].as_str(), e[0]["alteration"].as_str()), (Some("not_ack"), Some("drop_sign")));
+    assert!(e[0]["params"].get("sign").is_none(), "an unsent sign stays absent: {}", e[0]);
+    assert_eq!(e[0]["body"], "sign missing");
+    assert_eq!((e[1]["attempt"].as_i64(), e[1]["verdict"].as_str()), (Some(2), Some("ack_200")));
+    assert_eq!(e[1]["params"]["sign"], "<sign>");
+    assert_eq!((e[2]["error_code"].as_i64(), e[2]["sign_diagnosis"].as_str()), (Some(25), Some("notify_key")));
+    assert_eq!((e[3]["error_code"].as_i64(), e[3]["causality"].as_str()), (None, Some("ok")));
+    assert_contains_none(&case, &secrets_and(signs));
+    if std::env::var_os("MOCK_PLATFORM_WRITE_CASE_FIXTURE").is_some() {
+        let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
+        std::fs::write(fixtures_dir().join("retry-and-notify-key-sign.json"), text).unwrap();
     }
 }
 
