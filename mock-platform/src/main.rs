@@ -20,6 +20,11 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080. A non-loopback address needs --admin-token.
         #[arg(long, env = "MOCK_PLATFORM_LISTEN")]
         listen: SocketAddr,
+        /// Keep everything in this SQLite file (created if missing) instead of in memory: merchants, orders,
+        /// codes, consumes, exchanges, queued notifications, faults and the platform clock survive a restart;
+        /// pending notifications and auto-closes resume.
+        #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH")]
+        db: Option<std::path::PathBuf>,
         /// Bearer token required by /admin/* and /console (Authorization: Bearer TOKEN). Without it the admin API
         /// is open, which is only allowed on a loopback address.
         #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
@@ -51,7 +56,7 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "mock_platform=info".into()),
         )
         .init();
-    let Command::Serve { listen, admin_token } = cli.command;
+    let Command::Serve { listen, db, admin_token } = cli.command;
     if !listen.ip().is_loopback() && admin_token.as_deref().is_none_or(str::is_empty) {
         bail!("refusing to serve the admin API on non-loopback address {listen} without --admin-token");
     }
@@ -63,10 +68,14 @@ async fn serve(cli: Cli) -> anyhow::Result<()> {
         ..PlatformConfig::default()
     };
     config.validate().context("invalid configuration")?;
-    tracing::info!(%addr, "mock-platform listening");
+    let platform = match &db {
+        Some(path) => Platform::open(config, path).with_context(|| format!("opening {}", path.display()))?,
+        None => Platform::new(config),
+    };
+    tracing::info!(%addr, db = ?db, "mock-platform listening");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    mock_platform::run(listener, Platform::new(config), shutdown).await.context("serving")?;
+    mock_platform::run(listener, platform, shutdown).await.context("serving")?;
     Ok(())
 }
