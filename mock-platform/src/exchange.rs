@@ -4,7 +4,7 @@
 //! Each exchange is converted once, at the edge, into an owned record. Times are wall-clock epoch
 //! milliseconds; the JSON carries both RFC 3339 strings and the raw numbers (README.md documents the shape).
 
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::clock::rfc3339_ms;
@@ -13,10 +13,11 @@ use crate::clock::rfc3339_ms;
 pub const BODY_CAP: usize = 4096;
 
 /// One notification attempt.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NotificationExchange {
     /// The notification method (`send`, `resend`, …).
-    pub method: &'static str,
+    #[serde(deserialize_with = "static_str")]
+    pub method: StaticStr,
     /// Which notification of the order (1-based); attempts of one notification share it.
     pub notification: u32,
     /// 1 for the first attempt.
@@ -35,7 +36,8 @@ pub struct NotificationExchange {
     /// Transport failure: `timeout`, `connect: …`.
     pub error: Option<String>,
     /// `ack_200`, `ack_300` or `not_ack` (the byte-exact classification, PROTOCOL §3.4).
-    pub verdict: &'static str,
+    #[serde(deserialize_with = "static_str")]
+    pub verdict: StaticStr,
     /// Why a reply that was not an ack missed (`spacing`, `whitespace`, `status`, …).
     pub near_miss: Option<String>,
     /// Whether the reply acknowledged this method (`{"code":300}` on `send` is `ack_300` but not acknowledged).
@@ -47,7 +49,7 @@ pub struct NotificationExchange {
 }
 
 /// One `/router/rest` call that named this order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct GatewayExchange {
     /// The TOP API (`method` param), as received.
     pub api: String,
@@ -64,17 +66,51 @@ pub struct GatewayExchange {
     pub error_code: Option<i64>,
     pub sub_code: Option<String>,
     /// For send/resend/failsend: `ok`, `before_ack` or `no_cause` (C4).
-    pub causality: Option<&'static str>,
+    #[serde(deserialize_with = "opt_static_str")]
+    pub causality: Option<StaticStr>,
     /// Whether the causing notification was acknowledged when the hold ended (C4).
     pub cause_acked: Option<bool>,
     /// A fault injected on this call: `answer` or `delay`.
     pub fault: Option<String>,
     /// For 25: `notify_key` when the sign matches the notify key instead of the app secret (C9).
-    pub sign_diagnosis: Option<&'static str>,
+    #[serde(deserialize_with = "opt_static_str")]
+    pub sign_diagnosis: Option<StaticStr>,
 }
 
-/// A recorded exchange.
-#[derive(Debug, Clone)]
+/// A fixed string. An alias because serde would otherwise try to borrow a `&str` field from the input.
+pub type StaticStr = &'static str;
+
+/// Every value a `&'static str` field of an exchange takes (read back from the SQLite store).
+const STATIC_VALUES: [&str; 12] = [
+    "send",
+    "resend",
+    "modified",
+    "cancel",
+    "order_modify",
+    "ack_200",
+    "ack_300",
+    "not_ack",
+    "ok",
+    "before_ack",
+    "no_cause",
+    "notify_key",
+];
+
+fn intern(text: &str) -> &'static str {
+    STATIC_VALUES.into_iter().find(|v| *v == text).unwrap_or("unknown")
+}
+
+fn static_str<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    Ok(intern(&String::deserialize(d)?))
+}
+
+fn opt_static_str<'de, D: Deserializer<'de>>(d: D) -> Result<Option<&'static str>, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.as_deref().map(intern))
+}
+
+/// A recorded exchange (serialised as `{"kind": …, …}` in the SQLite store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Exchange {
     Notification(NotificationExchange),
     Gateway(GatewayExchange),

@@ -5,7 +5,7 @@ use protocol::TopError;
 use serde::Serialize;
 
 /// What an injected gateway fault does to a matching call.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultAction {
     /// Answer this error instead of processing the call.
@@ -15,7 +15,7 @@ pub enum FaultAction {
 }
 
 /// One registered gateway fault.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
 pub struct GatewayFault {
     pub id: u64,
     pub method: String,

@@ -26,10 +26,13 @@ pub mod faults;
 pub mod gateway;
 pub mod model;
 pub mod notify;
+pub mod persist;
 pub mod store;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::ops::{Deref, DerefMut};
+use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -73,7 +76,21 @@ struct Inner {
 impl Platform {
     /// A platform with an empty in-memory store. Nothing runs until [`run`] or [`Platform::spawn_dispatcher`].
     pub fn new(config: PlatformConfig) -> Self {
+        let data = Data::new(config.first_order_id);
+        Self::with_data(config, data, 0)
+    }
+
+    /// A platform kept in the SQLite file at `path` (created if missing): everything in it is loaded, its
+    /// pending deliveries and auto-close timers resume once [`run`] starts, and every change is written
+    /// when the store's lock is released (`persist.rs`).
+    pub fn open(config: PlatformConfig, path: &Path) -> Result<Self, persist::StoreError> {
+        let (data, offset_ms) = persist::open(path, config.first_order_id, config.auto_close_ms())?;
+        Ok(Self::with_data(config, data, offset_ms))
+    }
+
+    fn with_data(config: PlatformConfig, data: Data, offset_ms: i64) -> Self {
         let clock = PlatformClock::new(config.wall.clone());
+        clock.restore_offset_ms(offset_ms);
         let http = reqwest::Client::builder()
             // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
             .pool_max_idle_per_host(0)
@@ -82,7 +99,6 @@ impl Platform {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap_or_default();
-        let data = Data::new(config.first_order_id);
         let attempts = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_attempts.max(1)));
         Self {
             inner: Arc::new(Inner {
@@ -106,8 +122,9 @@ impl Platform {
     }
 
     /// Locks the store. A poisoned lock is taken over: every mutation leaves the data consistent.
-    pub fn data(&self) -> MutexGuard<'_, Data> {
-        self.inner.data.lock().unwrap_or_else(|e| e.into_inner())
+    /// With a SQLite store, what changed is written when the guard is dropped.
+    pub fn data(&self) -> DataGuard<'_> {
+        DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()), clock: &self.inner.clock }
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
@@ -134,6 +151,37 @@ impl Platform {
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
     pub fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(notify::dispatcher(self.clone()))
+    }
+}
+
+/// The locked store; derefs to [`Data`]. Dropping it writes the changes to the SQLite store, if any,
+/// before the lock is released, so no other task sees a change that is not yet on disk.
+#[derive(Debug)]
+pub struct DataGuard<'a> {
+    guard: MutexGuard<'a, Data>,
+    clock: &'a PlatformClock,
+}
+
+impl Deref for DataGuard<'_> {
+    type Target = Data;
+
+    fn deref(&self) -> &Data {
+        &self.guard
+    }
+}
+
+impl DerefMut for DataGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Data {
+        &mut self.guard
+    }
+}
+
+impl Drop for DataGuard<'_> {
+    fn drop(&mut self) {
+        if self.guard.store.is_some() {
+            let offset = self.clock.offset_ms();
+            self.guard.flush(offset);
+        }
     }
 }
 

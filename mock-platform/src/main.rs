@@ -20,6 +20,11 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080. A non-loopback address needs --admin-token.
         #[arg(long, env = "MOCK_PLATFORM_LISTEN")]
         listen: SocketAddr,
+        /// Keep everything in this SQLite file (created if missing) instead of in memory: merchants, orders,
+        /// codes, consumes, exchanges, queued notifications, faults and the platform clock survive a restart;
+        /// pending notifications and auto-closes resume.
+        #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH")]
+        db: Option<std::path::PathBuf>,
         /// Bearer token required by /admin/* and /console (Authorization: Bearer TOKEN). Without it the admin API
         /// is open, which is only allowed on a loopback address.
         #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
@@ -39,7 +44,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve { listen, admin_token } => runtime.block_on(serve(listen, admin_token)),
+        Command::Serve { listen, db, admin_token } => runtime.block_on(serve(listen, db, admin_token)),
         Command::Export(args) => runtime.block_on(mock_platform::case::export(args)),
     };
     match result {
@@ -51,7 +56,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, admin_token: Option<String>) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: Option<String>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "mock_platform=info".into()),
@@ -68,10 +73,14 @@ async fn serve(listen: SocketAddr, admin_token: Option<String>) -> anyhow::Resul
         ..PlatformConfig::default()
     };
     config.validate().context("invalid configuration")?;
-    tracing::info!(%addr, "mock-platform listening");
+    let platform = match &db {
+        Some(path) => Platform::open(config, path).with_context(|| format!("opening {}", path.display()))?,
+        None => Platform::new(config),
+    };
+    tracing::info!(%addr, db = ?db, "mock-platform listening");
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    mock_platform::run(listener, Platform::new(config), shutdown).await.context("serving")?;
+    mock_platform::run(listener, platform, shutdown).await.context("serving")?;
     Ok(())
 }

@@ -3,8 +3,13 @@
 //!
 //! Why one lock: the gateway processes the calls for one order one at a time (PROTOCOL §5.0) and
 //! every critical section is short and never awaits; the C4 hold and injected delays wait outside it.
+//!
+//! With `--db`, orders and merchants live in [`Tracked`] maps that remember which entries were handed out
+//! mutably; `persist.rs` writes those (and the exchanges recorded) when the lock is released.
 
-use std::collections::{BTreeSet, HashMap};
+use std::borrow::Borrow;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
 use std::sync::Arc;
 
 use protocol::{Notification, NotifyMethod, OrderId, Secret};
@@ -15,13 +20,125 @@ use crate::model::order::{PendingNotification, method_bit};
 use crate::model::{Merchant, Order, OrderState};
 use crate::notify::Alteration;
 
+/// A map that, when tracking, remembers every key inserted or borrowed mutably since the last
+/// [`Tracked::take_dirty`]: the write-behind set of the SQLite store. Not tracking (the in-memory default),
+/// it is a plain `HashMap`.
+#[derive(Debug)]
+pub struct Tracked<K, V> {
+    map: HashMap<K, V>,
+    dirty: Option<HashSet<K>>,
+}
+
+impl<K, V> Default for Tracked<K, V> {
+    fn default() -> Self {
+        Self { map: HashMap::new(), dirty: None }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
+    pub fn track(&mut self) {
+        self.dirty.get_or_insert_with(HashSet::new);
+    }
+
+    pub fn get<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: Borrow<Q>,
+    {
+        self.map.get(key)
+    }
+
+    pub fn get_key_value<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> Option<(&K, &V)>
+    where
+        K: Borrow<Q>,
+    {
+        self.map.get_key_value(key)
+    }
+
+    pub fn contains_key<Q: Hash + Eq + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.map.contains_key(key)
+    }
+
+    /// Marks the entry dirty (when tracking) whether or not the caller changes it.
+    pub fn get_mut<Q: Hash + Eq + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: Borrow<Q>,
+    {
+        if let Some(dirty) = &mut self.dirty
+            && !dirty.contains(key)
+            && let Some((k, _)) = self.map.get_key_value(key)
+        {
+            dirty.insert(k.clone());
+        }
+        self.map.get_mut(key)
+    }
+
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        if let Some(dirty) = &mut self.dirty {
+            dirty.insert(key.clone());
+        }
+        self.map.insert(key, value)
+    }
+
+    /// Inserts without marking (loading from the store).
+    pub fn insert_clean(&mut self, key: K, value: V) {
+        self.map.insert(key, value);
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &K> {
+        self.map.keys()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.map.values()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The keys marked since the last call (empty when not tracking).
+    pub fn take_dirty(&mut self) -> Vec<K> {
+        self.dirty.as_mut().map(|d| d.drain().collect()).unwrap_or_default()
+    }
+
+    /// Marks keys again (a failed write is retried at the next flush).
+    pub fn mark(&mut self, keys: impl IntoIterator<Item = K>) {
+        if let Some(dirty) = &mut self.dirty {
+            dirty.extend(keys);
+        }
+    }
+
+    pub fn has_dirty(&self) -> bool {
+        self.dirty.as_ref().is_some_and(|d| !d.is_empty())
+    }
+}
+
+impl<K: Hash + Eq + Borrow<Q>, Q: Hash + Eq + ?Sized, V> std::ops::Index<&Q> for Tracked<K, V> {
+    type Output = V;
+
+    fn index(&self, key: &Q) -> &V {
+        &self.map[key]
+    }
+}
+
 /// Everything the platform knows.
 #[derive(Debug, Default)]
 pub struct Data {
-    pub merchants: HashMap<Arc<str>, Merchant>,
+    pub merchants: Tracked<Arc<str>, Merchant>,
     /// session → app_key.
     pub sessions: HashMap<String, Arc<str>>,
-    pub orders: HashMap<i64, Order>,
+    pub orders: Tracked<i64, Order>,
     pub next_order_id: i64,
     pub exchanges: HashMap<i64, Vec<Exchange>>,
     /// (platform-clock due ms, order id) of queue heads waiting for their next attempt.
@@ -36,6 +153,8 @@ pub struct Data {
     pub exchanges_dropped: HashMap<i64, u64>,
     /// Images uploaded with qrcode.upload, by `img_filename` (§5.7).
     pub qr_images: HashMap<String, bytes::Bytes>,
+    /// The SQLite store and what it has not written yet (`--db`); `None` keeps everything in memory.
+    pub store: Option<crate::persist::Store>,
 }
 
 /// One attempt to make now, taken from the queue head of an order.
@@ -91,12 +210,13 @@ impl Data {
     pub fn enqueue(
         &mut self,
         order_id: i64,
-        notification: Notification,
+        (method, sub_method): (NotifyMethod, u8),
         alteration: Option<Alteration>,
         duplicate: bool,
         now_ms: i64,
     ) {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
+        let snapshot = order.snapshot();
         let delivery = &mut order.delivery;
         delivery.notifications += 1;
         let alteration = match alteration {
@@ -106,10 +226,17 @@ impl Data {
                 a
             }),
             None => None,
-        };
+        }
+        .map(Box::new);
+        if delivery.queue.capacity() == 0 {
+            // A queue usually holds one notification: don't let the first push allocate room for four.
+            delivery.queue.reserve_exact(1);
+        }
         delivery.queue.push_back(PendingNotification {
             seq: delivery.notifications,
-            notification: Box::new(notification),
+            method,
+            sub_method,
+            snapshot,
             attempts: 0,
             next_index: 0,
             first_at_ms: None,
@@ -130,7 +257,7 @@ impl Data {
         if let Some(p) = order.delivery.queue.iter_mut().find(|p| p.attempts == 0 && !p.in_flight && !p.duplicate)
             && p.alteration.is_none()
         {
-            p.alteration = Some(alteration);
+            p.alteration = Some(Box::new(alteration));
             return true;
         }
         if order.delivery.pending_alteration.is_some() {
@@ -178,6 +305,7 @@ impl Data {
             self.due.pop_first();
             let Some(order) = self.orders.get_mut(&id) else { continue };
             let Some(merchant) = self.merchants.get(&order.app_key) else { continue };
+            let (sid, nick) = order.seller_of(merchant);
             let Some(head) = order.delivery.queue.front_mut() else { continue };
             if head.in_flight {
                 continue;
@@ -190,12 +318,13 @@ impl Data {
                 index += 1;
             }
             head.next_index = index as u8;
+            let head = head.clone();
             plans.push(AttemptPlan {
                 order_id: id,
                 seq: head.seq,
                 attempt: head.attempts,
-                notification: (*head.notification).clone(),
-                alteration: if head.attempts == 1 { head.alteration.clone() } else { None },
+                notification: order.notification_from(head.method, head.sub_method, &head.snapshot, sid, &nick),
+                alteration: if head.attempts == 1 { head.alteration.map(|a| *a) } else { None },
                 duplicate: head.duplicate,
                 url: merchant.notify_url.clone(),
                 key: merchant.notify_key.clone(),
@@ -212,7 +341,7 @@ impl Data {
         let delivery = &mut order.delivery;
         let Some(head) = delivery.queue.front_mut().filter(|h| h.seq == seq) else { return };
         head.in_flight = false;
-        let method = head.notification.method;
+        let method = head.method;
         let done = if acknowledged {
             delivery.acked |= method_bit(method);
             if !head.duplicate {
@@ -222,8 +351,7 @@ impl Data {
                 {
                     delivery.awaiting_callback = Some(method);
                 }
-                let sub_method = head.notification.sub_method.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
-                delivery.last_acked = Some((method, sub_method));
+                delivery.last_acked = Some((method, head.sub_method));
             }
             true
         } else if head.duplicate {
@@ -259,9 +387,24 @@ impl Data {
     pub fn record(&mut self, order_id: i64, exchange: Exchange) {
         let list = self.exchanges.entry(order_id).or_default();
         if list.len() < MAX_EXCHANGES {
+            if let Some(store) = &mut self.store {
+                store.pending_exchange(order_id, &exchange);
+            }
             list.push(exchange);
         } else {
-            *self.exchanges_dropped.entry(order_id).or_default() += 1;
+            let dropped = self.exchanges_dropped.entry(order_id).or_default();
+            *dropped += 1;
+            if let Some(store) = &mut self.store {
+                store.pending_dropped(order_id, *dropped);
+            }
         }
+    }
+
+    /// Keeps an image uploaded with qrcode.upload.
+    pub fn put_qr_image(&mut self, name: String, bytes: bytes::Bytes) {
+        if let Some(store) = &mut self.store {
+            store.pending_qr_image(&name, &bytes);
+        }
+        self.qr_images.insert(name, bytes);
     }
 }

@@ -174,13 +174,7 @@ impl Platform {
             let (method, sub_method) = order.delivery.last_acked.ok_or_else(|| {
                 ApiError::Conflict(format!("order {order_id} has no acknowledged notification to duplicate"))
             })?;
-            let merchant = data.merchants.get(&order.app_key).ok_or_else(|| ApiError::NotFound("merchant".into()))?;
-            let (sid, nick) = order.seller_of(merchant);
-            let notification = match method {
-                protocol::NotifyMethod::OrderModify => order.order_modify(sub_method, sid, &nick),
-                other => order.notification(other, sid, &nick),
-            };
-            data.enqueue(order_id, notification, None, true, now);
+            data.enqueue(order_id, (method, sub_method), None, true, now);
             drop(data);
             self.wake();
             return Ok(id);

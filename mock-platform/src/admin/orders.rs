@@ -15,7 +15,7 @@ use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
 use crate::model::order::NewOrder;
-use crate::model::{Merchant, Order, OrderState};
+use crate::model::{Order, OrderState};
 use crate::notify::Alteration;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
@@ -123,7 +123,7 @@ pub fn order_view(order: &Order) -> Value {
         "modified": format_ms(order.modified_ms),
         "notifications": {
             "queued": d.queue.iter().map(|p| json!({
-                "notification": p.seq, "method": p.notification.method.as_str(), "attempts": p.attempts,
+                "notification": p.seq, "method": p.method.as_str(), "attempts": p.attempts,
                 "in_flight": p.in_flight, "due": format_ms(p.due_ms), "duplicate": p.duplicate,
             })).collect::<Vec<_>>(),
             "acknowledged": d.acked_methods(),
@@ -263,26 +263,22 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     if !order.eticket {
         return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
     }
-    let (sid, nick) = {
-        let m: &Merchant = data.merchants.get(&order.app_key).ok_or_else(|| no_order(id))?;
-        order.seller_of(m)
-    };
     let order = data.orders.get_mut(&id).ok_or_else(|| no_order(id))?;
     let notification = match action {
         Action::Resend => {
             order.check_resendable("resend")?;
-            order.notification(NotifyMethod::Resend, sid, &nick)
+            (NotifyMethod::Resend, 0)
         }
         Action::ModifyMobile => {
             let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
             check_text("mobile", mobile)?;
             order.change_mobile(mobile, now)?;
-            order.notification(NotifyMethod::Modified, sid, &nick)
+            (NotifyMethod::Modified, 0)
         }
         Action::Refund => {
             order.refund(now)?;
             order.delivery.awaiting_callback = None;
-            order.notification(NotifyMethod::Cancel, sid, &nick)
+            (NotifyMethod::Cancel, 0)
         }
         Action::Extend => {
             let ends = body.valid_ends.as_deref().ok_or_else(|| ApiError::field("valid_ends", "is required"))?;
@@ -295,14 +291,14 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
                 return Err(ApiError::field("valid_ends", "must not be before valid_start"));
             }
             order.change_validity(start, ends, now)?;
-            order.order_modify(1, sid, &nick)
+            (NotifyMethod::OrderModify, 1)
         }
         Action::RightsProtection => {
             order.check_rights_protection()?;
-            order.order_modify(2, sid, &nick)
+            (NotifyMethod::OrderModify, 2)
         }
     };
-    let method = notification.method;
+    let method = notification.0;
     data.enqueue(id, notification, alteration, false, now);
     let view = data.orders.get(&id).map(order_view).unwrap_or_default();
     drop(data);
@@ -445,7 +441,6 @@ impl Platform {
                 body.seller_nick.clone().unwrap_or_else(|| merchant.seller_nick.clone()),
             )
         });
-        let (sid, nick) = seller.clone().unwrap_or_else(|| (merchant.taobao_sid, merchant.seller_nick.clone()));
         let id = data.next_id();
         let token = Token::from_bytes(rand::rng().random());
         let new = NewOrder {
@@ -469,10 +464,9 @@ impl Platform {
             eticket,
         };
         let order = Order::pay(id, token, app_key, new, now);
-        let notification = order.notification(NotifyMethod::Send, sid, &nick);
         data.insert_order(order, self.config().auto_close_ms());
         if eticket {
-            data.enqueue(id.get(), notification, alteration, false, now);
+            data.enqueue(id.get(), (NotifyMethod::Send, 0), alteration, false, now);
         }
         let view = data.orders.get(&id.get()).map(order_view).unwrap_or_default();
         drop(data);

@@ -1,10 +1,12 @@
-//! `mock-platform export`: fetches one order's case file from a running platform's admin API and writes it.
+//! `mock-platform export`: one order's case file, from a running platform's admin API or from the SQLite file of
+//! `serve --db` (read through a private snapshot, so a platform serving that file is never written to).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use super::SCHEMA;
+use crate::{Platform, PlatformConfig};
 
 /// `mock-platform export`: where the case comes from and where it goes.
 #[derive(Debug, clap::Args)]
@@ -12,8 +14,8 @@ pub struct ExportArgs {
     /// The order to export.
     #[arg(long = "order", value_name = "ID")]
     pub order_id: i64,
-    /// A SQLite store written by `serve --db` (not supported yet: this mock-platform keeps its store in memory).
-    #[arg(long, value_name = "PATH", conflicts_with = "platform_url")]
+    /// The SQLite file of `serve --db PATH` (the platform may be running on it); wins over --platform-url.
+    #[arg(long, value_name = "PATH", env = "MOCK_PLATFORM_DB")]
     pub db: Option<PathBuf>,
     /// A running mock-platform, e.g. http://127.0.0.1:8080: the case is fetched from its admin API.
     #[arg(long, value_name = "URL", env = "MOCK_PLATFORM_URL")]
@@ -29,13 +31,11 @@ pub struct ExportArgs {
 /// Runs `mock-platform export`; errors are for the user (exit 2).
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     use anyhow::{Context, bail};
-    if args.db.is_some() {
-        bail!("--db: not yet supported (this mock-platform has no SQLite store); use --platform-url URL");
-    }
-    let Some(base) = args.platform_url.as_deref() else {
-        bail!("--platform-url URL is required (the running mock-platform to export from)");
+    let case = match (&args.db, args.platform_url.as_deref()) {
+        (Some(path), _) => case_from_db(path, args.order_id)?,
+        (None, Some(base)) => fetch_case(base, args.admin_token.as_deref(), args.order_id).await?,
+        (None, None) => bail!("--platform-url URL or --db PATH is required (where to export the case from)"),
     };
-    let case = fetch_case(base, args.admin_token.as_deref(), args.order_id).await?;
     let mut text = serde_json::to_string_pretty(&case).context("encoding the case")?;
     text.push('\n');
     match &args.out {
@@ -69,4 +69,49 @@ pub async fn fetch_case(base: &str, admin_token: Option<&str>, order_id: i64) ->
         bail!("GET {url}: not an {SCHEMA} case file (schema {})", case["schema"]);
     }
     Ok(case)
+}
+
+/// The case of `order_id` as stored in the SQLite file at `path`.
+pub fn case_from_db(path: &Path, order_id: i64) -> anyhow::Result<Value> {
+    use anyhow::{Context, anyhow, bail};
+    if !path.is_file() {
+        bail!("--db {}: no such file", path.display());
+    }
+    let snapshot = Snapshot::take(path)?;
+    let platform = Platform::open(PlatformConfig::default(), &snapshot.path)
+        .with_context(|| format!("reading the store {}", path.display()))?;
+    let case = platform.export_case(order_id).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    drop(platform);
+    Ok(case)
+}
+
+/// A consistent private copy of a live SQLite store (`VACUUM INTO` reads it in one read transaction, WAL
+/// included), removed on drop. Opening the copy may write to it; the original is only read.
+#[derive(Debug)]
+struct Snapshot {
+    path: PathBuf,
+}
+
+impl Snapshot {
+    fn take(source: &Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let path = std::env::temp_dir().join(format!("mock-platform-export-{}-{nanos}.db", std::process::id()));
+        let snapshot = Self { path };
+        let conn = rusqlite::Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .with_context(|| format!("opening {} read-only", source.display()))?;
+        conn.execute("VACUUM INTO ?1", [snapshot.path.to_string_lossy()])
+            .with_context(|| format!("reading {}", source.display()))?;
+        Ok(snapshot)
+    }
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let mut name = self.path.clone().into_os_string();
+            name.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(name));
+        }
+    }
 }

@@ -18,7 +18,7 @@ use crate::model::Merchant;
 
 mod export;
 
-pub use export::{ExportArgs, export, fetch_case};
+pub use export::{ExportArgs, case_from_db, export, fetch_case};
 
 /// The `schema` field of every case file; bump the number on an incompatible change.
 pub const SCHEMA: &str = "eticket-case/1";

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use protocol::{Code, Notification, NotifyMethod, OrderId, Token, VerifyCodes};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::format_ms;
 use crate::notify::Alteration;
@@ -59,7 +59,7 @@ impl OrderState {
 }
 
 /// `codes.get` status values (PROTOCOL §5.8, harness+).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeStatus {
     Usable,
@@ -78,7 +78,7 @@ impl CodeStatus {
 }
 
 /// One code ever issued for the order, in issue order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeRecord {
     pub code: Box<str>,
     /// The count it was issued with.
@@ -90,7 +90,7 @@ pub struct CodeRecord {
 }
 
 /// One consume, kept for reverse and oplogs.get.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConsumeRecord {
     pub serial: Box<str>,
     pub code: Box<str>,
@@ -122,12 +122,28 @@ pub enum TransitionError {
     Sub(protocol::SubCode),
 }
 
+/// The values of a notification that may change between its queueing and its attempts (mobile, validity,
+/// counts). Every attempt carries the same params (PROTOCOL §3.5), so they are frozen when it is queued; the
+/// rest of the params are fixed at payment and rebuilt from the order at each attempt. This keeps a queued
+/// notification at about 100 bytes instead of a built `Notification` (about 1.2 KiB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub mobile: Box<str>,
+    pub valid_start: i64,
+    pub valid_ends: i64,
+    pub left_num: u32,
+    pub cancel_num: u32,
+}
+
 /// One notification waiting to be delivered, or being delivered (PROTOCOL §3.5).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingNotification {
     /// The n-th notification of this order (1-based), for the exchanges.
     pub seq: u32,
-    pub notification: Box<Notification>,
+    pub method: NotifyMethod,
+    /// `order_modify`'s sub_method (1 validity, 2 rights claim), else 0.
+    pub sub_method: u8,
+    pub snapshot: Snapshot,
     /// Attempts made so far.
     pub attempts: u8,
     /// Index into the retry schedule of the next attempt.
@@ -136,13 +152,13 @@ pub struct PendingNotification {
     pub first_at_ms: Option<i64>,
     pub due_ms: i64,
     pub in_flight: bool,
-    pub alteration: Option<Alteration>,
+    pub alteration: Option<Box<Alteration>>,
     /// §2.4 `duplicate`: one attempt, no retries, no effect on tasks.get.
     pub duplicate: bool,
 }
 
 /// Per-order delivery status (PROTOCOL §2.1: pending / acknowledged / exhausted).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Delivery {
     /// Head first; only the head is ever in flight (one notification per order at a time).
     pub queue: VecDeque<PendingNotification>,
@@ -181,11 +197,13 @@ impl Delivery {
 }
 
 /// An order (a trade; `eticket` false makes a plain trade with no e-voucher life, FAQ 2.32).
-#[derive(Debug, Clone)]
+/// Serialises whole for the SQLite store (`persist.rs`), delivery queue included.
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Order {
     pub id: OrderId,
     pub token: Token,
-    /// The merchant's app_key (shared, not copied per order).
+    /// The merchant's app_key (shared, not copied per order; re-shared with the merchant's on load).
+    #[serde(with = "arc_str")]
     pub app_key: Arc<str>,
     /// The selling shop when it is not the merchant's own account (a 码商's orders): `taobao_sid`, `seller_nick`.
     pub seller: Option<Box<(i64, Box<str>)>>,
@@ -497,6 +515,10 @@ impl Order {
 
     /// The default SMS template (PROTOCOL §2.4), rebuilt from current data.
     pub fn sms_template_text(&self, seller_nick: &str) -> String {
+        self.sms_template_between(seller_nick, self.valid_start, self.valid_ends)
+    }
+
+    fn sms_template_between(&self, seller_nick: &str, valid_start: i64, valid_ends: i64) -> String {
         if let Some(custom) = &self.sms_template {
             return custom.to_string();
         }
@@ -504,19 +526,55 @@ impl Order {
         format!(
             "验证码$code.您已成功订购{seller_nick}提供的{},有效期{}至{},消费时请出示本短信以验证.如有疑问,请联系卖家.",
             self.item_title,
-            day(self.valid_start),
-            day(self.valid_ends)
+            day(valid_start),
+            day(valid_ends)
         )
+    }
+
+    /// The values a notification queued now freezes (see [`Snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            mobile: self.mobile.clone(),
+            valid_start: self.valid_start,
+            valid_ends: self.valid_ends,
+            left_num: self.left_num(),
+            cancel_num: self.cancel_num.unwrap_or(0),
+        }
     }
 
     /// Builds a notification of `method` from the order's current data (PROTOCOL §3.2's table).
     pub fn notification(&self, method: NotifyMethod, taobao_sid: i64, seller_nick: &str) -> Notification {
+        self.notification_from(method, 0, &self.snapshot(), taobao_sid, seller_nick)
+    }
+
+    /// `order_modify` with sub_method 1 (validity) or 2 (rights claim upheld, `data={}`).
+    pub fn order_modify(&self, sub_method: u8, taobao_sid: i64, seller_nick: &str) -> Notification {
+        self.notification_from(NotifyMethod::OrderModify, sub_method, &self.snapshot(), taobao_sid, seller_nick)
+    }
+
+    /// Builds a notification from the order's fixed data and a snapshot of the values that change.
+    pub fn notification_from(
+        &self,
+        method: NotifyMethod,
+        sub_method: u8,
+        snap: &Snapshot,
+        taobao_sid: i64,
+        seller_nick: &str,
+    ) -> Notification {
         let mut n = Notification::new(method, self.id, taobao_sid.to_string(), seller_nick);
+        let text = format_ms;
         if method == NotifyMethod::OrderModify {
+            n.sub_method = Some(sub_method.to_string());
+            n.data = Some(if sub_method == 1 {
+                serde_json::json!({"valid_start": text(snap.valid_start), "valid_ends": text(snap.valid_ends)})
+                    .to_string()
+            } else {
+                "{}".into()
+            });
             return n;
         }
         n.token = Some(self.token.clone());
-        n.mobile = Some(self.mobile.to_string());
+        n.mobile = Some(snap.mobile.to_string());
         n.num = Some(self.num);
         n.item_title = Some(self.item_title.to_string());
         n.num_iid = Some(self.num_iid.to_string());
@@ -525,41 +583,44 @@ impl Order {
         n.sku_properties = self.sku_properties.as_deref().map(str::to_owned);
         n.send_type = Some(self.send_type.to_string());
         n.consume_type = Some(self.consume_type.to_string());
-        n.valid_start = Some(self.valid_start_text());
-        n.valid_ends = Some(self.valid_ends_text());
+        n.valid_start = Some(text(snap.valid_start));
+        n.valid_ends = Some(text(snap.valid_ends));
         n.r#type = Some("0".into());
+        let template = || self.sms_template_between(seller_nick, snap.valid_start, snap.valid_ends);
         match method {
             NotifyMethod::Send => {
-                n.sms_template = Some(self.sms_template_text(seller_nick));
+                n.sms_template = Some(template());
                 n.total_fee = Some(self.total_fee.to_string());
                 n.weeks = self.weeks.as_deref().map(str::to_owned);
             }
             NotifyMethod::Resend | NotifyMethod::Modified => {
-                n.sms_template = Some(self.sms_template_text(seller_nick));
-                n.left_num = Some(self.left_num());
+                n.sms_template = Some(template());
+                n.left_num = Some(snap.left_num);
             }
-            NotifyMethod::Cancel => n.cancel_num = Some(self.cancel_num.unwrap_or(0)),
+            NotifyMethod::Cancel => n.cancel_num = Some(snap.cancel_num),
             NotifyMethod::OrderModify => {}
         }
-        n
-    }
-
-    /// `order_modify` with sub_method 1 (validity) or 2 (rights claim upheld, `data={}`).
-    pub fn order_modify(&self, sub_method: u8, taobao_sid: i64, seller_nick: &str) -> Notification {
-        let mut n = self.notification(NotifyMethod::OrderModify, taobao_sid, seller_nick);
-        n.sub_method = Some(sub_method.to_string());
-        n.data = Some(if sub_method == 1 {
-            serde_json::json!({"valid_start": self.valid_start_text(), "valid_ends": self.valid_ends_text()})
-                .to_string()
-        } else {
-            "{}".into()
-        });
         n
     }
 
     /// Parses a code param for the later APIs (kept here so every API checks codes the same way).
     pub fn find_code(&self, code: &Code) -> Option<&CodeRecord> {
         self.codes.iter().find(|c| &*c.code == code.as_str())
+    }
+}
+
+/// `Arc<str>` through serde (serde's `rc` feature is not enabled in the workspace).
+mod arc_str {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Arc<str>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(value)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<str>, D::Error> {
+        Ok(Arc::from(String::deserialize(d)?))
     }
 }
 

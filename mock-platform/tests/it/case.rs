@@ -299,14 +299,6 @@ async fn mock_platform_export_writes_the_case_of_a_running_platform() {
     assert_case_shape(&case);
     assert_eq!(case["order"]["order_id"], id);
     assert_eq!(case["exchanges"][0]["method"], "send");
-    let failed = tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-platform"))
-        .args(["export", "--order", "7", "--db", "x.db"])
-        .env_remove("MOCK_PLATFORM_URL")
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(failed.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&failed.stderr).contains("--db: not yet supported"));
     let unknown = tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-platform"))
         .args(["export", "--order", "1", "--platform-url", &h.base])
         .output()
@@ -314,5 +306,88 @@ async fn mock_platform_export_writes_the_case_of_a_running_platform() {
         .unwrap();
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("404"), "{unknown:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn mock_platform_export_reads_the_sqlite_store_of_a_running_platform() {
+    let dir = std::env::temp_dir().join(format!("mock-platform-export-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("platform.db");
+    let merchant = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let notify_url = format!("http://{}/notify", merchant.local_addr().unwrap());
+    let router = axum::Router::new().route("/notify", axum::routing::post(|| async { r#"{"code":200}"# }));
+    tokio::spawn(async move { axum::serve(merchant, router).await });
+    let platform = Platform::open(PlatformConfig::default(), &db).unwrap();
+    let new_merchant: mock_platform::NewMerchant = serde_json::from_value(json!({
+        "app_key": APP_KEY, "app_secret": APP_SECRET, "notify_key": NOTIFY_KEY, "notify_url": notify_url,
+        "session": SESSION, "phase": "live",
+    }))
+    .unwrap();
+    platform.add_merchant(new_merchant).unwrap();
+    let order = platform
+        .create_order(
+            serde_json::from_value(json!({"app_key": APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "t"}))
+                .unwrap(),
+        )
+        .unwrap();
+    let id = id_of(&order);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(mock_platform::run(listener, platform.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while platform.exchanges_json(id).is_none_or(|e| e["exchanges"].as_array().is_none_or(Vec::is_empty)) {
+        assert!(tokio::time::Instant::now() < deadline, "the send attempt was never recorded");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let export = |args: Vec<String>| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_mock-platform"))
+            .args(args)
+            .env_remove("MOCK_PLATFORM_URL")
+            .env_remove("MOCK_PLATFORM_DB")
+            .output()
+    };
+    // While the platform serves the file.
+    let live = export(vec!["export".into(), "--order".into(), id.to_string(), "--db".into(), db.display().to_string()])
+        .await
+        .unwrap();
+    assert!(live.status.success(), "{live:?}");
+    let case: Value = serde_json::from_slice(&live.stdout).unwrap();
+    assert_case_shape(&case);
+    assert_eq!(
+        (case["exchanges"][0]["method"].as_str(), case["exchanges"][0]["verdict"].as_str()),
+        (Some("send"), Some("ack_200"))
+    );
+    assert_contains_none(&case, &secrets_and(Vec::new()));
+    // After it stopped, the same; the platform still opens the file afterwards.
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+    drop(platform);
+    let stopped =
+        export(vec!["export".into(), "--order".into(), id.to_string(), "--db".into(), db.display().to_string()])
+            .await
+            .unwrap();
+    assert!(stopped.status.success(), "{stopped:?}");
+    let again: Value = serde_json::from_slice(&stopped.stdout).unwrap();
+    assert_eq!(again["exchanges"], case["exchanges"]);
+    assert!(Platform::open(PlatformConfig::default(), &db).unwrap().order_json(id).is_some());
+    let missing = export(vec![
+        "export".into(),
+        "--order".into(),
+        "1".into(),
+        "--db".into(),
+        dir.join("none.db").display().to_string(),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no such file"), "{missing:?}");
+    let unknown = export(vec!["export".into(), "--order".into(), "1".into(), "--db".into(), db.display().to_string()])
+        .await
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no such order"), "{unknown:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

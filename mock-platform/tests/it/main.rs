@@ -10,5 +10,6 @@ mod faults;
 mod fuzz;
 mod gateway_errors;
 mod lifecycle;
+mod persist;
 mod redemption;
 mod support;

@@ -67,6 +67,27 @@ pub struct Harness {
     rx: tokio::sync::Mutex<mpsc::UnboundedReceiver<Received>>,
     responder: Arc<Mutex<Responder>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    config: PlatformConfig,
+    db: Option<std::path::PathBuf>,
+}
+
+/// Serves a platform (kept in `db` when given) on a fresh loopback port until the sender is dropped.
+async fn serve_platform(
+    config: PlatformConfig,
+    db: Option<&std::path::Path>,
+) -> (Platform, String, tokio::sync::oneshot::Sender<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let config = PlatformConfig { gateway_base_url: Some(base.clone()), ..config };
+    let platform = match db {
+        Some(path) => Platform::open(config, path).unwrap(),
+        None => Platform::new(config),
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(mock_platform::run(listener, platform.clone(), async move {
+        let _ = stopped.await;
+    }));
+    (platform, base, stop)
 }
 
 impl Harness {
@@ -75,13 +96,28 @@ impl Harness {
     }
 
     pub async fn with_config(config: PlatformConfig) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let platform = Platform::new(PlatformConfig { gateway_base_url: Some(base.clone()), ..config });
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(mock_platform::run(listener, platform.clone(), async move {
-            let _ = stopped.await;
-        }));
+        Self::launch(config, None).await
+    }
+
+    /// A platform kept in the SQLite file `db` (see [`Harness::restart`]).
+    pub async fn with_db(db: &std::path::Path) -> Self {
+        Self::launch(PlatformConfig::default(), Some(db.to_owned())).await
+    }
+
+    /// Stops the platform and starts a new one on the same database and a new port; the in-test
+    /// merchant stays, so notifications still reach it.
+    pub async fn restart(&mut self) {
+        let (placeholder, _) = tokio::sync::oneshot::channel();
+        drop(std::mem::replace(&mut self._shutdown, placeholder));
+        let (platform, base, stop) = serve_platform(self.config.clone(), self.db.as_deref()).await;
+        self.platform = platform;
+        self.base = base;
+        self._shutdown = stop;
+        self.http = reqwest::Client::new();
+    }
+
+    async fn launch(config: PlatformConfig, db: Option<std::path::PathBuf>) -> Self {
+        let (platform, base, stop) = serve_platform(config.clone(), db.as_deref()).await;
         let (tx, rx) = mpsc::unbounded_channel();
         let responder = Arc::new(Mutex::new(answer(200, br#"{"code":200}"#)));
         let state = MerchantState { tx, responder: responder.clone() };
@@ -97,6 +133,8 @@ impl Harness {
             rx: tokio::sync::Mutex::new(rx),
             responder,
             _shutdown: stop,
+            config,
+            db,
         };
         let (status, body) = harness.register(json!({})).await;
         assert_eq!(status, 201, "{body}");

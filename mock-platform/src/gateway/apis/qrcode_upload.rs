@@ -33,7 +33,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     }
     let bytes = params.file("img_bytes").map(|f| f.bytes.clone()).unwrap_or_default();
     let name = format!("qr_{}.png", hex::encode(rand::rng().random::<[u8; 16]>()));
-    ctx.data.qr_images.insert(name.clone(), bytes);
+    ctx.data.put_qr_image(name.clone(), bytes);
     let mut fields = ret_code();
     fields.push(("img_filename", Value::Str(name)));
     Ok(fields)

@@ -1,0 +1,354 @@
+//! The SQLite store behind `--db PATH` (INTERFACES.md §1: everything survives a restart).
+//!
+//! Design: a write-behind of the in-memory store, not a second source of truth. The platform keeps
+//! working on the plain structs of [`Data`] under its one lock; every order or merchant handed out
+//! mutably is marked dirty ([`crate::store::Tracked`]), every exchange recorded is queued as a row, and
+//! when the lock is released ([`crate::DataGuard`]'s `Drop`) [`Data::flush`] writes the dirty rows in one
+//! transaction. So a change is on disk before anyone else can observe it (the lock is held while
+//! writing), nothing has to remember to save, and a mutation site added later is covered as long as it
+//! goes through `get_mut`/`insert`. WAL with `synchronous=NORMAL`: a commit is an append to the WAL
+//! without fsync, so a killed process (SIGKILL) loses nothing committed; only a power loss may lose the
+//! last transactions.
+//!
+//! Rows are JSON documents keyed by id (one schema for the whole order, delivery queue included, so the
+//! store cannot drift from the structs): `merchants(app_key, data)`, `orders(id, app_key, state, data)`,
+//! `exchanges(seq, order_id, data)` appended in record order, `exchanges_dropped(order_id, n)`,
+//! `qr_images(name, bytes)`, and `meta(key, value)` for the id counters, the gateway faults and the
+//! platform clock's offset.
+//!
+//! On open, everything is loaded and the derived indexes are rebuilt: sessions, the auto-close timers
+//! (T4) of unissued orders, the due times of queue heads, the notification faults waiting. An attempt
+//! that was open when the process died left no exchange: it is made again at once with the same number.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use protocol::Secret;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+
+use crate::exchange::Exchange;
+use crate::faults::GatewayFault;
+use crate::model::merchant::{NotifyCharset, Phase};
+use crate::model::order::ISSUABLE;
+use crate::model::{Merchant, Order};
+use crate::store::Data;
+
+/// Why the store could not be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("corrupt row in {table}: {error}")]
+    Corrupt { table: &'static str, error: serde_json::Error },
+}
+
+/// The open database and the rows not yet written.
+pub struct Store {
+    conn: Connection,
+    exchanges: Vec<(i64, String)>,
+    dropped: HashMap<i64, u64>,
+    qr_images: Vec<(String, Vec<u8>)>,
+    /// The meta values last written, to skip unchanged ones.
+    meta: Meta,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("pending_exchanges", &self.exchanges.len()).finish_non_exhaustive()
+    }
+}
+
+/// The scalar state kept in `meta`; compared as a whole to skip a write.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Meta {
+    next_order_id: i64,
+    next_fault_id: u64,
+    offset_ms: i64,
+    faults: String,
+}
+
+/// A merchant as stored: the secrets in clear (the JSON view masks them), the quota counters kept.
+#[derive(Debug, Serialize, Deserialize)]
+struct MerchantRow {
+    app_key: String,
+    app_secret: String,
+    notify_key: String,
+    notify_url: String,
+    notify_charset: NotifyCharset,
+    session: String,
+    session_expires_at: i64,
+    codemerchant_id: Option<i64>,
+    posids: Vec<String>,
+    eticket_permission: bool,
+    daily_quota: u32,
+    phase: Phase,
+    test_mobiles: Vec<String>,
+    seller_nick: String,
+    taobao_sid: i64,
+    callback_url: Option<String>,
+    quota_day: i64,
+    quota_used: u32,
+}
+
+impl MerchantRow {
+    fn of(m: &Merchant) -> Self {
+        MerchantRow {
+            app_key: m.app_key.clone(),
+            app_secret: m.app_secret.expose().to_owned(),
+            notify_key: m.notify_key.expose().to_owned(),
+            notify_url: m.notify_url.clone(),
+            notify_charset: m.notify_charset,
+            session: m.session.clone(),
+            session_expires_at: m.session_expires_at,
+            codemerchant_id: m.codemerchant_id,
+            posids: m.posids.clone(),
+            eticket_permission: m.eticket_permission,
+            daily_quota: m.daily_quota,
+            phase: m.phase,
+            test_mobiles: m.test_mobiles.clone(),
+            seller_nick: m.seller_nick.clone(),
+            taobao_sid: m.taobao_sid,
+            callback_url: m.callback_url.clone(),
+            quota_day: m.quota_day,
+            quota_used: m.quota_used,
+        }
+    }
+
+    fn into_merchant(self) -> Merchant {
+        Merchant {
+            app_key: self.app_key,
+            app_secret: Secret::new(self.app_secret),
+            notify_key: Secret::new(self.notify_key),
+            notify_url: self.notify_url,
+            notify_charset: self.notify_charset,
+            session: self.session,
+            session_expires_at: self.session_expires_at,
+            codemerchant_id: self.codemerchant_id,
+            posids: self.posids,
+            eticket_permission: self.eticket_permission,
+            daily_quota: self.daily_quota,
+            phase: self.phase,
+            test_mobiles: self.test_mobiles,
+            seller_nick: self.seller_nick,
+            taobao_sid: self.taobao_sid,
+            callback_url: self.callback_url,
+            quota_day: self.quota_day,
+            quota_used: self.quota_used,
+        }
+    }
+}
+
+const SCHEMA: &str = "
+    PRAGMA journal_mode = WAL;
+    PRAGMA synchronous = NORMAL;
+    CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS merchants (app_key TEXT PRIMARY KEY, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS orders (
+        id INTEGER PRIMARY KEY, app_key TEXT NOT NULL, state TEXT NOT NULL, data TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS exchanges (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT, order_id INTEGER NOT NULL, data TEXT NOT NULL);
+    CREATE INDEX IF NOT EXISTS exchanges_by_order ON exchanges (order_id, seq);
+    CREATE TABLE IF NOT EXISTS exchanges_dropped (order_id INTEGER PRIMARY KEY, n INTEGER NOT NULL);
+    CREATE TABLE IF NOT EXISTS qr_images (name TEXT PRIMARY KEY, bytes BLOB NOT NULL);
+";
+
+fn corrupt(table: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |error| StoreError::Corrupt { table, error }
+}
+
+impl Store {
+    pub(crate) fn pending_exchange(&mut self, order_id: i64, exchange: &Exchange) {
+        match serde_json::to_string(exchange) {
+            Ok(json) => self.exchanges.push((order_id, json)),
+            Err(e) => tracing::error!(order_id, "exchange not persisted: {e}"),
+        }
+    }
+
+    pub(crate) fn pending_dropped(&mut self, order_id: i64, dropped: u64) {
+        self.dropped.insert(order_id, dropped);
+    }
+
+    pub(crate) fn pending_qr_image(&mut self, name: &str, bytes: &[u8]) {
+        self.qr_images.push((name.to_owned(), bytes.to_vec()));
+    }
+}
+
+/// Opens (or creates) the database at `path` and loads everything into a fresh [`Data`].
+/// Returns the data (tracking its changes) and the platform clock offset to restore.
+pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Data, i64), StoreError> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(SCHEMA)?;
+    let mut data = Data::new(first_order_id);
+    let get_meta = |key: &str| -> Result<Option<String>, rusqlite::Error> {
+        conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0)).optional()
+    };
+    let mut meta = Meta {
+        next_order_id: get_meta("next_order_id")?.and_then(|v| v.parse().ok()).unwrap_or(first_order_id),
+        next_fault_id: get_meta("next_fault_id")?.and_then(|v| v.parse().ok()).unwrap_or(1),
+        offset_ms: get_meta("offset_ms")?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        faults: get_meta("gateway_faults")?.unwrap_or_else(|| "[]".into()),
+    };
+    data.next_order_id = meta.next_order_id;
+    data.next_fault_id = meta.next_fault_id;
+    data.gateway_faults = serde_json::from_str::<Vec<GatewayFault>>(&meta.faults).map_err(corrupt("meta"))?;
+    meta.faults = serde_json::to_string(&data.gateway_faults).map_err(corrupt("meta"))?;
+
+    {
+        let mut stmt = conn.prepare("SELECT data FROM merchants")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let merchant = serde_json::from_str::<MerchantRow>(&row?).map_err(corrupt("merchants"))?.into_merchant();
+            let key: Arc<str> = Arc::from(merchant.app_key.as_str());
+            data.sessions.insert(merchant.session.clone(), key.clone());
+            data.merchants.insert_clean(key, merchant);
+        }
+    }
+    {
+        let mut stmt = conn.prepare("SELECT data FROM orders ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        for row in rows {
+            let mut order: Order = serde_json::from_str(&row?).map_err(corrupt("orders"))?;
+            let id = order.id.get();
+            // One `Arc` per merchant, as when the orders were created.
+            if let Some(key) = data.merchant_key(&order.app_key) {
+                order.app_key = key;
+            }
+            if order.eticket && order.state.is_one_of(ISSUABLE) {
+                data.closes.insert((order.paid_ms.saturating_add(auto_close_ms), id));
+            }
+            if let Some((fault_id, _)) = &order.delivery.pending_alteration {
+                data.notification_faults.insert(*fault_id, id);
+            }
+            if let Some(head) = order.delivery.queue.front_mut() {
+                if head.in_flight {
+                    // The attempt was open when the process stopped and left no record: make it again.
+                    head.in_flight = false;
+                    head.attempts = head.attempts.saturating_sub(1);
+                    if head.attempts == 0 {
+                        head.first_at_ms = None;
+                    }
+                }
+                data.due.insert((head.due_ms, id));
+            }
+            data.next_order_id = data.next_order_id.max(id.saturating_add(1));
+            data.orders.insert_clean(id, order);
+        }
+    }
+    {
+        let mut stmt = conn.prepare("SELECT order_id, data FROM exchanges ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        for row in rows {
+            let (order_id, json) = row?;
+            let exchange: Exchange = serde_json::from_str(&json).map_err(corrupt("exchanges"))?;
+            data.exchanges.entry(order_id).or_default().push(exchange);
+        }
+        let mut stmt = conn.prepare("SELECT order_id, n FROM exchanges_dropped")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))? {
+            let (order_id, n) = row?;
+            data.exchanges_dropped.insert(order_id, u64::try_from(n).unwrap_or(0));
+        }
+        let mut stmt = conn.prepare("SELECT name, bytes FROM qr_images")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))? {
+            let (name, bytes) = row?;
+            data.qr_images.insert(name, bytes.into());
+        }
+    }
+    meta.next_order_id = data.next_order_id;
+    let offset_ms = meta.offset_ms;
+    data.orders.track();
+    data.merchants.track();
+    data.store = Some(Store { conn, exchanges: Vec::new(), dropped: HashMap::new(), qr_images: Vec::new(), meta });
+    Ok((data, offset_ms))
+}
+
+impl Data {
+    /// Writes what changed since the last flush in one transaction (a no-op without a store).
+    /// A failed write is logged and retried at the next flush.
+    pub fn flush(&mut self, offset_ms: i64) {
+        let Some(store) = self.store.as_mut() else { return };
+        let faults_changed = !self.gateway_faults.is_empty() || store.meta.faults != "[]";
+        let meta_changed = store.meta.next_order_id != self.next_order_id
+            || store.meta.next_fault_id != self.next_fault_id
+            || store.meta.offset_ms != offset_ms
+            || faults_changed;
+        if !meta_changed
+            && !self.orders.has_dirty()
+            && !self.merchants.has_dirty()
+            && store.exchanges.is_empty()
+            && store.dropped.is_empty()
+            && store.qr_images.is_empty()
+        {
+            return;
+        }
+        let orders = self.orders.take_dirty();
+        let merchants = self.merchants.take_dirty();
+        let meta = Meta {
+            next_order_id: self.next_order_id,
+            next_fault_id: self.next_fault_id,
+            offset_ms,
+            faults: if faults_changed {
+                serde_json::to_string(&self.gateway_faults).unwrap_or_else(|_| store.meta.faults.clone())
+            } else {
+                store.meta.faults.clone()
+            },
+        };
+        let write = |store: &mut Store| -> Result<(), StoreError> {
+            let tx = store.conn.transaction()?;
+            {
+                let mut put = tx.prepare_cached("INSERT OR REPLACE INTO merchants (app_key, data) VALUES (?1, ?2)")?;
+                for key in &merchants {
+                    if let Some(m) = self.merchants.get(key) {
+                        let json = serde_json::to_string(&MerchantRow::of(m)).map_err(corrupt("merchants"))?;
+                        put.execute(params![&**key, json])?;
+                    }
+                }
+                let mut put = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO orders (id, app_key, state, data) VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for id in &orders {
+                    if let Some(o) = self.orders.get(id) {
+                        let json = serde_json::to_string(o).map_err(corrupt("orders"))?;
+                        put.execute(params![id, &*o.app_key, o.state.as_str(), json])?;
+                    }
+                }
+                let mut put = tx.prepare_cached("INSERT INTO exchanges (order_id, data) VALUES (?1, ?2)")?;
+                for (order_id, json) in &store.exchanges {
+                    put.execute(params![order_id, json])?;
+                }
+                let mut put =
+                    tx.prepare_cached("INSERT OR REPLACE INTO exchanges_dropped (order_id, n) VALUES (?1, ?2)")?;
+                for (order_id, n) in &store.dropped {
+                    put.execute(params![order_id, i64::try_from(*n).unwrap_or(i64::MAX)])?;
+                }
+                let mut put = tx.prepare_cached("INSERT OR REPLACE INTO qr_images (name, bytes) VALUES (?1, ?2)")?;
+                for (name, bytes) in &store.qr_images {
+                    put.execute(params![name, bytes])?;
+                }
+                if meta != store.meta {
+                    let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
+                    put.execute(params!["next_order_id", meta.next_order_id.to_string()])?;
+                    put.execute(params!["next_fault_id", meta.next_fault_id.to_string()])?;
+                    put.execute(params!["offset_ms", meta.offset_ms.to_string()])?;
+                    put.execute(params!["gateway_faults", meta.faults])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        };
+        match write(store) {
+            Ok(()) => {
+                store.exchanges.clear();
+                store.dropped.clear();
+                store.qr_images.clear();
+                store.meta = meta;
+            }
+            Err(e) => {
+                tracing::error!("writing the store failed, retried at the next change: {e}");
+                self.orders.mark(orders);
+                self.merchants.mark(merchants);
+            }
+        }
+    }
+}
