@@ -30,7 +30,7 @@ enum Command {
         #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
         admin_token: Option<String>,
     },
-    /// Export one order's case file (README "Case files") from a running platform.
+    /// Export one order's case file (README "Case files") from a running platform or its --db file.
     Export(mock_platform::case::ExportArgs),
 }
 
