@@ -61,6 +61,13 @@ impl Browser {
                 "--disable-component-update",
                 "--disable-sync",
                 "--disable-extensions",
+                // Nothing beyond loopback: no pings, reports, safe-browsing or translation fetches.
+                "--no-pings",
+                "--disable-domain-reliability",
+                "--disable-client-side-phishing-detection",
+                "--safebrowsing-disable-auto-update",
+                "--disable-features=Translate,OptimizationHints,MediaRouter",
+                "--disable-default-apps",
                 "--no-proxy-server",
                 "--window-size=1400,680",
                 "--remote-debugging-pipe",
