@@ -198,6 +198,12 @@ impl Browser {
     pub async fn close(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.browser_call("Browser.close", json!({}))).await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+    }
+}
+
+impl Drop for Browser {
+    /// A failed test still leaves no browser and no profile behind.
+    fn drop(&mut self) {
         let _ = self.child.start_kill();
         let _ = std::fs::remove_dir_all(&self.profile);
     }
