@@ -1,1 +1,10 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! The conformance suite: checks, runner and reporters behind the `conformance` CLI.
+
+pub mod config;
+pub mod event;
+pub mod exit;
+pub mod outcome;
+pub mod plan;
+pub mod platform_client;
+pub mod report;
+pub mod runner;
