@@ -1,1 +1,150 @@
-//! Placeholder; see ARCHITECTURE.md.
+//! A mock of Taobao's e-voucher platform (淘宝电子交易凭证平台), PROTOCOL.md §1–§6.
+//!
+//! One listener serves the TOP gateway (`/router/rest`), session login (`/container`), the admin API
+//! (`/admin/*`, INTERFACES.md §1.1) and a console. A dispatcher task delivers signed notifications
+//! with retries. Use it as a library: build a [`Platform`], then [`run`] it on a listener.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let addr = listener.local_addr()?;
+//! let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
+//!     gateway_base_url: Some(format!("http://{addr}")),
+//!     ..Default::default()
+//! });
+//! mock_platform::run(listener, platform, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod exchange;
+pub mod faults;
+pub mod gateway;
+pub mod model;
+pub mod notify;
+pub mod store;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use tokio::sync::{Notify, watch};
+
+pub use clock::{PlatformClock, WallClock};
+pub use config::{ConfigError, PlatformConfig};
+pub use store::Data;
+
+/// The platform: shared state behind an `Arc`, cheap to clone into handlers and tasks.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    inner: Arc<Inner>,
+}
+
+/// A notification attempt whose request is out and whose reply has not been read (PROTOCOL §6 C4).
+#[derive(Debug, Clone)]
+pub(crate) struct InFlight {
+    pub method: protocol::NotifyMethod,
+    /// Turns true when the attempt's outcome has been recorded.
+    pub done: watch::Receiver<bool>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: PlatformConfig,
+    clock: PlatformClock,
+    data: Mutex<Data>,
+    http: reqwest::Client,
+    /// Wakes the dispatcher: a notification was queued or the clock moved.
+    wake: Notify,
+    /// Open notification attempts by order id. A separate lock: the gateway reads it before taking `data`.
+    inflight: Mutex<HashMap<i64, InFlight>>,
+}
+
+impl Platform {
+    /// A platform with an empty in-memory store. Nothing runs until [`run`] or [`Platform::spawn_dispatcher`].
+    pub fn new(config: PlatformConfig) -> Self {
+        let clock = PlatformClock::new(config.wall.clone());
+        let http = reqwest::Client::builder()
+            // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
+            .pool_max_idle_per_host(0)
+            .http1_only()
+            .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        let data = Data::new(config.first_order_id);
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                clock,
+                data: Mutex::new(data),
+                http,
+                wake: Notify::new(),
+                inflight: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &PlatformConfig {
+        &self.inner.config
+    }
+
+    pub fn clock(&self) -> &PlatformClock {
+        &self.inner.clock
+    }
+
+    /// Locks the store. A poisoned lock is taken over: every mutation leaves the data consistent.
+    pub fn data(&self) -> MutexGuard<'_, Data> {
+        self.inner.data.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    pub(crate) fn inflight(&self) -> MutexGuard<'_, HashMap<i64, InFlight>> {
+        self.inner.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the dispatcher to look at due attempts again.
+    pub fn wake(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Moves the platform clock forward; auto-closes fire before this returns, due retries right after.
+    pub fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
+        let now = self.clock().advance(seconds);
+        self.data().run_closes(now.timestamp_millis(), self.config().auto_close_ms());
+        self.wake();
+        now
+    }
+
+    /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
+    pub fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(notify::dispatcher(self.clone()))
+    }
+}
+
+/// The whole HTTP surface: gateway, container, admin, console.
+pub fn app(platform: Platform) -> Router {
+    Router::new()
+        .merge(gateway::routes())
+        .merge(admin::routes(platform.clone()))
+        .fallback(admin::not_found)
+        .with_state(platform)
+}
+
+/// Serves `platform` on `listener` with its dispatcher until `shutdown` completes.
+pub async fn run(
+    listener: tokio::net::TcpListener,
+    platform: Platform,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let dispatcher = platform.spawn_dispatcher();
+    let result = axum::serve(listener, app(platform)).with_graceful_shutdown(shutdown).await;
+    dispatcher.abort();
+    result
+}

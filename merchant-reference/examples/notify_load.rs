@@ -1,0 +1,3 @@
+//! Load command placeholder; see the next commit.
+
+fn main() {}

@@ -1,0 +1,88 @@
+//! `POST /notify`: receive a notification, check it is genuine, record it, acknowledge at once.
+//!
+//! The order of the steps is the point of this file:
+//! 1. Read the params from the query string *and* the body (PROTOCOL §3.1: the platform posts a form,
+//!    the FAQ 2.25 example is a query string; `charset=gbk` bodies are decoded as GBK).
+//! 2. Verify the sign with the **notify key** (not the app secret, FAQ 2.29) over every param received,
+//!    unknown ones included (FAQ 2.14), in constant time.
+//! 3. Refuse a stale notification: `timestamp` missing, unparseable or more than 10 minutes from our
+//!    clock (C2). A replayed notification is genuine but old; without this check anyone who once saw
+//!    one could replay it.
+//! 4. Only then parse it into a [`Notification`] and apply it in one transaction ([`crate::orders`]).
+//! 5. Answer the exact bytes `{"code":200}` (FAQ 2.26: no other characters); the callback it implies
+//!    starts only after this answer is written ([`crate::exchanges`]).
+//!
+//! Any failure before the commit answers `{"code":501}` and writes nothing: the platform will retry a
+//! genuine notification, and a forged one must leave no trace but a log line.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use http_body_util::{BodyExt, Full};
+use protocol::ack::{ACK_200, REJECT_501};
+use protocol::time::check_timestamp_param;
+use protocol::{Notification, Params, verify_notify};
+
+use crate::exchanges::ExchangeGuard;
+use crate::orders::{self, ApplyError};
+use crate::server::AppState;
+
+/// The handler.
+pub async fn notify(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let params = match Params::from_request(query.as_deref(), content_type, body) {
+        Ok(params) => params,
+        Err(e) => return reject(StatusCode::OK, &format!("unreadable params: {e}")),
+    };
+    if let Err(e) = verify_notify(&state.config.notify_key, &params) {
+        return reject(StatusCode::OK, &format!("sign: {e}"));
+    }
+    let now = Utc::now();
+    if let Err(e) = check_timestamp_param(params.get("timestamp"), now) {
+        return reject(StatusCode::OK, &format!("stale: {e}"));
+    }
+    let notification = match Notification::from_params(&params) {
+        Ok(n) => n,
+        Err(e) => return reject(StatusCode::OK, &e.to_string()),
+    };
+    // Open the exchange *before* the commit, so the worker cannot see the new row without it.
+    let guard = state.exchanges.open(notification.order_id.get());
+    let (method, order_id) = (notification.method, notification.order_id);
+    let applied = state.store.run(move |conn| orders::apply(conn, &notification, &params, now, &mut rand::rng())).await;
+    match applied {
+        Ok(applied) => {
+            tracing::info!(%method, %order_id, outcome = applied.outcome, "notification acknowledged");
+            acknowledge(guard)
+        }
+        Err(ApplyError::Invalid(why)) => reject(StatusCode::OK, &format!("{method} {order_id}: {why}")),
+        // Not acknowledging makes the platform retry later, which is what we want from a failed disk.
+        Err(ApplyError::Store(e)) => reject(StatusCode::INTERNAL_SERVER_ERROR, &format!("store: {e}")),
+    }
+}
+
+/// `{"code":200}`, with the exchange closed when the body has been written.
+///
+/// `map_frame` with an identity closure is the smallest way to tie a value's lifetime to a body: the
+/// closure owns the guard, hyper drops the body after its last frame, and the guard's `Drop` closes
+/// the exchange. `Full` keeps the exact `Content-Length: 12`.
+fn acknowledge(guard: ExchangeGuard) -> Response {
+    let body = Full::new(Bytes::from_static(ACK_200)).map_frame(move |frame| {
+        let _open_until_written = &guard;
+        frame
+    });
+    ([(header::CONTENT_TYPE, "application/json")], Body::new(body)).into_response()
+}
+
+/// `{"code":501}`: anything but an acknowledgement makes the platform treat the notification as not
+/// received (PROTOCOL §3.4); 501 is the convention real receivers use.
+fn reject(status: StatusCode, why: &str) -> Response {
+    tracing::warn!(reason = why, "notification rejected");
+    (status, [(header::CONTENT_TYPE, "application/json")], REJECT_501).into_response()
+}

@@ -1,0 +1,70 @@
+//! The HTTP surface and the process lifecycle: [`app`] builds the router, [`run`] serves it with the
+//! outbox worker beside it until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+
+use crate::exchanges::OpenExchanges;
+use crate::store::{Store, StoreError};
+use crate::top_client::TopClient;
+use crate::{Config, notify, outbox, pos};
+
+/// Everything a handler or the worker needs; cheap to clone (all `Arc`s inside).
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub exchanges: OpenExchanges,
+    pub top: Arc<TopClient>,
+}
+
+impl AppState {
+    /// Opens the database named by `config.db` and builds the gateway client.
+    pub fn new(config: Config) -> Result<Self, StoreError> {
+        let store = Store::open(&config.db)?;
+        let top = Arc::new(TopClient::new(&config));
+        Ok(Self { config: Arc::new(config), store, exchanges: OpenExchanges::default(), top })
+    }
+}
+
+/// The routes. Without a running worker ([`outbox::spawn`]) notifications are still recorded and
+/// acknowledged, and their callbacks wait in the outbox: that is how tests and the benchmark drive it.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/notify", post(notify::notify))
+        .route("/pos/consume", post(pos::consume))
+        .route("/pos/reverse", post(pos::reverse))
+        .route("/healthz", get(|| async { "ok" }))
+        .with_state(state)
+}
+
+/// Why the merchant could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("opening the database: {0}")]
+    Store(#[from] StoreError),
+    #[error("serving: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Serves the merchant on `listener` until `shutdown` completes, with the outbox worker running.
+///
+/// Callbacks still in flight at shutdown are abandoned, not lost: their rows stay pending and the
+/// next start calls them again.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), RunError> {
+    config.validate()?;
+    let state = AppState::new(config)?;
+    let _worker = outbox::spawn(state.clone());
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    Ok(())
+}

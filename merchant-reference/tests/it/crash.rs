@@ -1,0 +1,61 @@
+//! Crash safety: the merchant binary is killed with SIGKILL mid-flight and restarted on the same
+//! database. Every acknowledged order must end with its codes reported, the same codes as before the
+//! crash, never a second set.
+
+use protocol::{NotifyMethod, SubCode};
+
+use crate::support::*;
+
+const SEND: &str = "taobao.vmarket.eticket.send";
+
+#[tokio::test]
+async fn killed_between_the_ack_and_the_callback_it_reports_the_same_codes_after_restart() {
+    // A gateway that is not there: the callback cannot happen before the crash.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/router/rest", listener.local_addr().unwrap())
+    };
+    let db = TempDb::new("crash-before");
+    let merchant = Process::spawn(&closed, &db.0);
+    for order_id in [4001, 4002] {
+        assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, order_id, 3)).await, ACK);
+    }
+    let mut issued = db.codes(4001);
+    issued.sort();
+    merchant.kill();
+
+    let gateway = FakeGateway::start().await;
+    let restarted = Process::spawn(&gateway.url, &db.0);
+    for order_id in [4001, 4002] {
+        let calls = gateway.wait_for(SEND, order_id, 1).await;
+        assert!(calls[0].sign_ok);
+        assert_eq!(calls[0].verify_codes().iter().map(|(_, n)| n).sum::<i64>(), 3);
+    }
+    assert_eq!(gateway.calls_to(SEND, 4001)[0].verify_codes(), issued, "the codes issued before the crash");
+
+    // The platform repeats the send (its ack may have been lost): still no second set of codes.
+    assert_eq!(deliver(&restarted.notify_url(), &notification(NotifyMethod::Send, 4001, 3)).await, ACK);
+    assert_eq!(db.scalar("SELECT count(*) FROM codes WHERE order_id = ?1", 4001), 1);
+}
+
+#[tokio::test]
+async fn killed_during_the_callback_it_calls_again_with_the_same_codes_and_accepts_already_sent() {
+    let gateway = FakeGateway::start().await;
+    // The first call reaches the platform and the merchant dies waiting for the answer; the platform
+    // had recorded it, so the repeat is answered `code-alreay-send`.
+    gateway.script(SEND, [Answer::Hold, Answer::Error(SubCode::CodeAlreadySent.error())]);
+    let db = TempDb::new("crash-during");
+    let merchant = Process::spawn(&gateway.url, &db.0);
+    let mut n = notification(NotifyMethod::Send, 4003, 2);
+    n.consume_type = Some("1".into());
+    assert_eq!(deliver(&merchant.notify_url(), &n).await, ACK);
+    let held = gateway.wait_for(SEND, 4003, 1).await[0].verify_codes();
+    merchant.kill();
+    assert_eq!(db.outbox(4003), [("send".to_owned(), "pending".to_owned())], "still owed after the crash");
+
+    let _restarted = Process::spawn(&gateway.url, &db.0);
+    let calls = gateway.wait_for(SEND, 4003, 2).await;
+    assert_eq!(calls[1].verify_codes(), held);
+    eventually(|| (db.outbox(4003) == [("send".to_owned(), "done".to_owned())]).then_some(())).await;
+    assert_eq!(db.scalar("SELECT count(*) FROM codes WHERE order_id = ?1", 4003), 2);
+}

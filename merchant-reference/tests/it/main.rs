@@ -1,0 +1,7 @@
+//! The integration tests of merchant-reference: the real server on 127.0.0.1:0 against a fake gateway.
+
+mod crash;
+mod notify;
+mod outbox;
+mod pos;
+mod support;

@@ -1,0 +1,118 @@
+//! The outbox: retries on transient errors, stops on terminal ones, treats `code-alreay-send` as done,
+//! and never starts a callback while the acknowledgement is still being written (C4).
+
+use axum::body::Body;
+use axum::http::{Request, header};
+use http_body_util::BodyExt;
+use merchant_reference::{AppState, app};
+use protocol::params::Charset;
+use protocol::{NotifyMethod, SubCode, TopError};
+use tower::ServiceExt;
+
+use crate::support::*;
+
+const SEND: &str = "taobao.vmarket.eticket.send";
+
+async fn send_with_script(name: &str, order_id: i64, answers: Vec<Answer>) -> (FakeGateway, TempDb, Running) {
+    let gateway = FakeGateway::start().await;
+    gateway.script(SEND, answers);
+    let db = TempDb::new(name);
+    let merchant = Running::start(config(&gateway.url, &db.0)).await;
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, order_id, 2)).await, ACK);
+    (gateway, db, merchant)
+}
+
+async fn settled(db: &TempDb, order_id: i64) -> String {
+    eventually(|| {
+        let status = db.text("SELECT status FROM outbox WHERE order_id = ?1 ORDER BY id LIMIT 1", order_id)?;
+        (status != "pending").then_some(status)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn transient_errors_are_retried_until_the_call_succeeds_with_the_same_codes() {
+    let answers = vec![
+        Answer::Error(SubCode::OrderIsProcessing.error()),
+        Answer::Error(SubCode::RemoteConnectionTimeout.error()),
+        Answer::Error(TopError::app_call_limited(1)),
+        Answer::Http(502),
+    ];
+    let (gateway, db, _merchant) = send_with_script("transient", 2001, answers).await;
+    assert_eq!(settled(&db, 2001).await, "done");
+    let calls = gateway.calls_to(SEND, 2001);
+    assert_eq!(calls.len(), 5);
+    assert!(calls.iter().all(|c| c.verify_codes() == calls[0].verify_codes() && c.sign_ok));
+    assert_eq!(db.scalar("SELECT attempts FROM outbox WHERE order_id = ?1", 2001), 5);
+}
+
+#[tokio::test]
+async fn a_terminal_error_is_recorded_and_not_retried() {
+    let (gateway, db, _merchant) =
+        send_with_script("terminal", 2002, vec![Answer::Error(SubCode::InvalidOrderStatus.error())]).await;
+    assert_eq!(settled(&db, 2002).await, "failed");
+    let error = db.text("SELECT last_error FROM outbox WHERE order_id = ?1", 2002).unwrap();
+    assert!(error.contains("invalid-order-status"), "{error}");
+    // The row is no longer pending, so the worker has nothing left to call for this order.
+    assert_eq!(gateway.calls_to(SEND, 2002).len(), 1);
+}
+
+#[tokio::test]
+async fn a_repeated_send_after_a_terminal_failure_owes_the_callback_again_with_the_same_codes() {
+    let (gateway, db, merchant) =
+        send_with_script("terminal-again", 2005, vec![Answer::Error(SubCode::InvalidToken.error())]).await;
+    assert_eq!(settled(&db, 2005).await, "failed");
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 2005, 2)).await, ACK);
+    eventually(|| (db.outbox(2005).last().map(|(_, s)| s.as_str()) == Some("done")).then_some(())).await;
+    let calls = gateway.calls_to(SEND, 2005);
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].verify_codes(), calls[1].verify_codes());
+}
+
+#[tokio::test]
+async fn code_already_sent_counts_as_success() {
+    let (gateway, db, _merchant) =
+        send_with_script("already", 2003, vec![Answer::Error(SubCode::CodeAlreadySent.error())]).await;
+    assert_eq!(settled(&db, 2003).await, "done");
+    assert_eq!(gateway.calls_to(SEND, 2003).len(), 1);
+}
+
+#[tokio::test]
+async fn the_exchange_stays_open_until_the_acknowledgement_body_is_written() {
+    let gateway = FakeGateway::start().await;
+    let db = TempDb::new("c4");
+    let state = AppState::new(config(&gateway.url, &db.0)).unwrap();
+    let _worker = merchant_reference::outbox::spawn(state.clone());
+    let params = signed(&notification(NotifyMethod::Send, 2004, 1), &notify_key());
+    let request = Request::post("/notify")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(params.to_urlencoded(Charset::Utf8)))
+        .unwrap();
+    let response = app(state.clone()).oneshot(request).await.unwrap();
+    // The work is committed, but the answer has not been written yet: the order is still open.
+    assert_eq!(db.outbox(2004), [("send".to_owned(), "pending".to_owned())]);
+    assert!(state.exchanges.is_open(2004));
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], ACK);
+    assert!(!state.exchanges.is_open(2004));
+    gateway.wait_for(SEND, 2004, 1).await;
+}
+
+#[tokio::test]
+async fn a_callback_still_owed_at_shutdown_is_made_by_the_next_start() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/router/rest", listener.local_addr().unwrap())
+    };
+    let db = TempDb::new("restart");
+    let merchant = Running::start(config(&closed, &db.0)).await;
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 2007, 2)).await, ACK);
+    merchant.stop().await;
+    assert_eq!(db.outbox(2007), [("send".to_owned(), "pending".to_owned())]);
+
+    let gateway = FakeGateway::start().await;
+    let _merchant = Running::start(config(&gateway.url, &db.0)).await;
+    let mut issued = db.codes(2007);
+    issued.sort();
+    assert_eq!(gateway.wait_for(SEND, 2007, 1).await[0].verify_codes(), issued);
+}

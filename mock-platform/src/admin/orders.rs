@@ -1,0 +1,429 @@
+//! `/admin/orders…`: buy orders (T1) and the suite actions of PROTOCOL §2.4 that queue notifications.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use protocol::{NotifyMethod, Token};
+use rand::Rng;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::faults::parse_alteration;
+use super::{AdminJson, ApiError, optional_body};
+use crate::Platform;
+use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
+use crate::exchange;
+use crate::model::order::NewOrder;
+use crate::model::{Merchant, Order, OrderState};
+use crate::notify::Alteration;
+
+/// The body of `POST /admin/orders` (INTERFACES §1.1).
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewOrderBody {
+    pub app_key: String,
+    pub num: i64,
+    pub mobile: String,
+    pub item_title: String,
+    pub consume_type: Option<u8>,
+    pub send_type: Option<u8>,
+    pub valid_start: Option<String>,
+    pub valid_ends: Option<String>,
+    pub weeks: Option<String>,
+    pub num_iid: Option<i64>,
+    pub outer_iid: Option<String>,
+    pub sub_outer_iid: Option<String>,
+    pub sku_properties: Option<String>,
+    pub sms_template: Option<String>,
+    pub total_fee: Option<String>,
+    /// Unit price (default `1.00`); `total_fee` defaults to price × num.
+    pub price: Option<String>,
+    pub buyer_nick: Option<String>,
+    pub eticket_enabled: Option<bool>,
+    /// An alteration of the `send` notification's first attempt (PROTOCOL §2.4): a fault name or
+    /// `{"kind": name, "params": {…}}`.
+    pub alteration: Option<Value>,
+}
+
+/// The optional body of the action routes.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ActionBody {
+    pub mobile: Option<String>,
+    pub valid_start: Option<String>,
+    pub valid_ends: Option<String>,
+    pub alteration: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    pub app_key: Option<String>,
+    pub state: Option<String>,
+}
+
+/// The JSON of one order (`GET /admin/orders/{id}` and everywhere an order is answered).
+pub fn order_view(order: &Order) -> Value {
+    let d = &order.delivery;
+    json!({
+        "order_id": order.id.get(),
+        "state": order.state.as_str(),
+        "token": order.token.as_str(),
+        "app_key": &*order.app_key,
+        "eticket_enabled": order.eticket,
+        "num": order.num,
+        "left_num": order.left_num(),
+        "cancel_num": order.cancel_num,
+        "codes": order.codes.iter().map(|c| json!({
+            "code": &*c.code, "num": c.num, "left": c.left, "status": c.status,
+        })).collect::<Vec<_>>(),
+        "mobile": &*order.mobile,
+        "item_title": &*order.item_title,
+        "num_iid": order.num_iid,
+        "consume_type": order.consume_type,
+        "send_type": order.send_type,
+        "total_fee": &*order.total_fee,
+        "weeks": order.weeks.as_deref(),
+        "valid_start": order.valid_start_text(),
+        "valid_ends": order.valid_ends_text(),
+        "created": format_ms(order.created_ms),
+        "pay_time": format_ms(order.paid_ms),
+        "modified": format_ms(order.modified_ms),
+        "notifications": {
+            "queued": d.queue.iter().map(|p| json!({
+                "notification": p.seq, "method": p.notification.method.as_str(), "attempts": p.attempts,
+                "in_flight": p.in_flight, "due": format_ms(p.due_ms), "duplicate": p.duplicate,
+            })).collect::<Vec<_>>(),
+            "acknowledged": d.acked_methods(),
+            "awaiting_callback": d.awaiting_callback.map(NotifyMethod::as_str),
+            "exhausted": d.exhausted,
+        },
+    })
+}
+
+fn parse_order_id(text: &str) -> Result<i64, ApiError> {
+    text.parse::<protocol::OrderId>()
+        .map(|id| id.get())
+        .map_err(|_| ApiError::NotFound(format!("order_id {text:?}: no such order")))
+}
+
+fn no_order(id: i64) -> ApiError {
+    ApiError::NotFound(format!("order_id {id}: no such order"))
+}
+
+/// Refuses text the mock never sends in a notification (private-use code points, PROTOCOL §3.3;
+/// control characters; whitespace-only values).
+fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::field(field, "must not be empty or blank"));
+    }
+    if let Some(c) = value.chars().find(|c| c.is_control() || ('\u{E000}'..='\u{F8FF}').contains(c)) {
+        return Err(ApiError::field(field, format!("contains U+{:04X}, which the platform never sends", c as u32)));
+    }
+    Ok(())
+}
+
+fn check_optional(field: &str, value: &Option<String>) -> Result<(), ApiError> {
+    value.as_deref().map_or(Ok(()), |v| check_text(field, v))
+}
+
+/// A decimal amount as cents (`1`, `1.5`, `1.00`).
+fn cents(field: &str, text: &str) -> Result<i64, ApiError> {
+    let bad = || ApiError::field(field, "must be a decimal amount like 1.00");
+    let (whole, frac) = text.split_once('.').unwrap_or((text, ""));
+    if whole.is_empty() || frac.len() > 2 || !whole.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let whole: i64 = whole.parse().map_err(|_| bad())?;
+    let frac: i64 = format!("{frac:0<2}").parse().map_err(|_| bad())?;
+    whole.checked_mul(100).and_then(|w| w.checked_add(frac)).ok_or_else(bad)
+}
+
+fn amount(cents: i64) -> String {
+    format!("{}.{:02}", cents / 100, cents % 100)
+}
+
+fn check_weeks(weeks: &str) -> Result<(), ApiError> {
+    let inner = weeks.strip_prefix('[').and_then(|w| w.strip_suffix(']'));
+    let ok = inner.is_some_and(|inner| {
+        !inner.is_empty() && inner.split(',').all(|d| matches!(d, "1" | "2" | "3" | "4" | "5" | "6" | "7"))
+    });
+    if ok { Ok(()) } else { Err(ApiError::field("weeks", "must look like [1,2,3,4,5,6,7] (1 = Monday)")) }
+}
+
+fn datetime(field: &str, value: &str) -> Result<i64, ApiError> {
+    parse_ms(value).ok_or_else(|| ApiError::field(field, "must be yyyy-MM-dd HH:mm:ss (GMT+8)"))
+}
+
+fn alteration_of(value: &Option<Value>) -> Result<Option<Alteration>, ApiError> {
+    value.as_ref().map(parse_alteration).transpose()
+}
+
+pub async fn create(
+    State(platform): State<Platform>,
+    AdminJson(body): AdminJson<NewOrderBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let view = platform.create_order(body)?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+pub async fn get_one(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_order_id(&id)?;
+    let data = platform.data();
+    data.orders.get(&id).map(|o| Json(order_view(o))).ok_or_else(|| no_order(id))
+}
+
+pub async fn list(State(platform): State<Platform>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+    let state = match q.state.as_deref() {
+        Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
+        None => None,
+    };
+    let data = platform.data();
+    let mut orders: Vec<&Order> = data
+        .orders
+        .values()
+        .filter(|o| q.app_key.as_deref().is_none_or(|k| *o.app_key == *k))
+        .filter(|o| state.is_none_or(|s| o.state == s))
+        .collect();
+    orders.sort_by_key(|o| o.id);
+    Ok(Json(json!({ "orders": orders.into_iter().map(order_view).collect::<Vec<_>>() })))
+}
+
+pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+    let id = parse_order_id(&id)?;
+    let data = platform.data();
+    if !data.orders.contains_key(&id) {
+        return Err(no_order(id));
+    }
+    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default())))
+}
+
+/// One suite action on an order: checks the state, changes the order, queues the notification.
+fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let id = parse_order_id(id)?;
+    let body: ActionBody = optional_body(body)?;
+    let alteration = alteration_of(&body.alteration)?;
+    let now = platform.clock().now_ms();
+    let mut data = platform.data();
+    let order = data.orders.get(&id).ok_or_else(|| no_order(id))?;
+    if !order.eticket {
+        return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
+    }
+    let (sid, nick) = {
+        let m: &Merchant = data.merchants.get(&order.app_key).ok_or_else(|| no_order(id))?;
+        (m.taobao_sid, m.seller_nick.clone())
+    };
+    let order = data.orders.get_mut(&id).ok_or_else(|| no_order(id))?;
+    let notification = match action {
+        Action::Resend => {
+            order.check_resendable("resend")?;
+            order.notification(NotifyMethod::Resend, sid, &nick)
+        }
+        Action::ModifyMobile => {
+            let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
+            check_text("mobile", mobile)?;
+            order.change_mobile(mobile, now)?;
+            order.notification(NotifyMethod::Modified, sid, &nick)
+        }
+        Action::Refund => {
+            order.refund(now)?;
+            order.delivery.awaiting_callback = None;
+            order.notification(NotifyMethod::Cancel, sid, &nick)
+        }
+        Action::Extend => {
+            let ends = body.valid_ends.as_deref().ok_or_else(|| ApiError::field("valid_ends", "is required"))?;
+            let ends = datetime("valid_ends", ends)?;
+            let start = match body.valid_start.as_deref() {
+                Some(s) => datetime("valid_start", s)?,
+                None => order.valid_start,
+            };
+            if start > ends {
+                return Err(ApiError::field("valid_ends", "must not be before valid_start"));
+            }
+            order.change_validity(start, ends, now)?;
+            order.order_modify(1, sid, &nick)
+        }
+        Action::RightsProtection => {
+            order.check_rights_protection()?;
+            order.order_modify(2, sid, &nick)
+        }
+    };
+    let method = notification.method;
+    data.enqueue(id, notification, alteration, false, now);
+    let view = data.orders.get(&id).map(order_view).unwrap_or_default();
+    drop(data);
+    platform.wake();
+    tracing::info!(order_id = id, method = method.as_str(), "suite action queued a notification");
+    Ok((StatusCode::ACCEPTED, Json(view)))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Action {
+    Resend,
+    ModifyMobile,
+    Refund,
+    Extend,
+    RightsProtection,
+}
+
+pub async fn resend(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    act(&p, &id, &body, Action::Resend)
+}
+
+pub async fn modify_mobile(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    act(&p, &id, &body, Action::ModifyMobile)
+}
+
+pub async fn refund(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    act(&p, &id, &body, Action::Refund)
+}
+
+pub async fn extend(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    act(&p, &id, &body, Action::Extend)
+}
+
+pub async fn rights_protection(
+    State(p): State<Platform>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    act(&p, &id, &body, Action::RightsProtection)
+}
+
+impl Platform {
+    /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, queues `send`.
+    pub fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
+        if body.num < 1 || body.num > 100_000 {
+            return Err(ApiError::field("num", "must be an integer from 1 to 100000"));
+        }
+        check_text("mobile", &body.mobile)?;
+        check_text("item_title", &body.item_title)?;
+        for (field, value) in [
+            ("outer_iid", &body.outer_iid),
+            ("sub_outer_iid", &body.sub_outer_iid),
+            ("sku_properties", &body.sku_properties),
+            ("sms_template", &body.sms_template),
+            ("buyer_nick", &body.buyer_nick),
+        ] {
+            check_optional(field, value)?;
+        }
+        let consume_type = body.consume_type.unwrap_or(0);
+        if consume_type > 2 {
+            return Err(ApiError::field("consume_type", "must be 0, 1 or 2"));
+        }
+        let send_type = body.send_type.unwrap_or(2);
+        if send_type > 2 {
+            return Err(ApiError::field("send_type", "must be 0, 1 or 2"));
+        }
+        if let Some(weeks) = &body.weeks {
+            check_weeks(weeks)?;
+        }
+        let num = body.num as u32;
+        let price = cents("price", body.price.as_deref().unwrap_or("1.00"))?;
+        let total_fee = match &body.total_fee {
+            Some(fee) => amount(cents("total_fee", fee)?),
+            None => amount(price.saturating_mul(i64::from(num))),
+        };
+        let alteration = alteration_of(&body.alteration)?;
+        let now = self.clock().now_ms();
+        let valid_start = match &body.valid_start {
+            Some(s) => datetime("valid_start", s)?,
+            None => gmt8_midnight_ms(now),
+        };
+        let valid_ends = match &body.valid_ends {
+            Some(s) => datetime("valid_ends", s)?,
+            None => end_of_day_after(valid_start, 30),
+        };
+        if valid_start > valid_ends {
+            return Err(ApiError::field("valid_ends", "must not be before valid_start"));
+        }
+        let eticket = body.eticket_enabled.unwrap_or(true);
+        let mut data = self.data();
+        let app_key = data
+            .merchant_key(&body.app_key)
+            .ok_or_else(|| ApiError::NotFound(format!("app_key {:?}: no such merchant", body.app_key)))?;
+        let merchant = &data.merchants[&app_key];
+        if eticket && valid_ends < now {
+            return Err(ApiError::Refused(format!(
+                "valid_ends {}: the validity has already ended, so the platform sends no notification (FAQ 2.28)",
+                format_ms(valid_ends)
+            )));
+        }
+        if eticket && !merchant.accepts_mobile(&body.mobile) {
+            return Err(ApiError::Refused(format!(
+                "mobile {:?}: merchant {} is in phase test and this is not one of its test_mobiles (FAQ 1.4, 2.28)",
+                body.mobile, merchant.app_key
+            )));
+        }
+        let (sid, nick) = (merchant.taobao_sid, merchant.seller_nick.clone());
+        let id = data.next_id();
+        let token = Token::from_bytes(rand::rng().random());
+        let new = NewOrder {
+            num,
+            mobile: body.mobile,
+            buyer_nick: body.buyer_nick.unwrap_or_else(|| "mock_buyer".into()),
+            item_title: body.item_title,
+            num_iid: body.num_iid.unwrap_or_else(|| rand::rng().random_range(500_000_000_000..600_000_000_000)),
+            outer_iid: body.outer_iid,
+            sub_outer_iid: body.sub_outer_iid,
+            sku_properties: body.sku_properties,
+            weeks: body.weeks,
+            sms_template: body.sms_template,
+            send_type,
+            consume_type,
+            price: amount(price),
+            total_fee,
+            valid_start,
+            valid_ends,
+            eticket,
+        };
+        let order = Order::pay(id, token, app_key, new, now);
+        let notification = order.notification(NotifyMethod::Send, sid, &nick);
+        data.insert_order(order, self.config().auto_close_ms());
+        if eticket {
+            data.enqueue(id.get(), notification, alteration, false, now);
+        }
+        let view = data.orders.get(&id.get()).map(order_view).unwrap_or_default();
+        drop(data);
+        self.wake();
+        tracing::info!(order_id = id.get(), eticket, "order paid (T1)");
+        Ok(view)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_parse_as_cents_and_print_with_two_decimals() {
+        assert_eq!(cents("f", "1").unwrap(), 100);
+        assert_eq!(cents("f", "1.5").unwrap(), 150);
+        assert_eq!(amount(cents("f", "12.05").unwrap() * 3), "36.15");
+        for bad in ["", "1.234", "-1", "a", ".5", "1e3"] {
+            assert!(cents("f", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn weeks_must_be_a_list_of_weekdays() {
+        assert!(check_weeks("[1,2,3,4,5,6,7]").is_ok());
+        for bad in ["[]", "[0]", "1,2", "[1,8]", "[1, 2]"] {
+            assert!(check_weeks(bad).is_err(), "{bad}");
+        }
+    }
+}

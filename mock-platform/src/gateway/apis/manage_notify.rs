@@ -1,0 +1,42 @@
+//! `taobao.vmarket.eticket.manage.notify` (§5.11): a fresh `send` or `resend` delivery (T15).
+
+use protocol::{Fields, NotifyMethod, Params, TopError};
+
+use super::{Api, Ctx, TokenRule, checked_order, num, ret_code, text, transition_error};
+
+pub const API: Api = Api {
+    name: "taobao.vmarket.eticket.manage.notify",
+    params: &[num("order_id", true), text("notify_method", true), num("codemerchant_id", false)],
+    order_param: Some("order_id"),
+    causes: &[],
+    needs_permission: true,
+    check,
+    run,
+};
+
+fn method(params: &Params) -> Option<NotifyMethod> {
+    match params.get("notify_method") {
+        Some("send") => Some(NotifyMethod::Send),
+        Some("resend") => Some(NotifyMethod::Resend),
+        _ => None,
+    }
+}
+
+fn check(params: &Params) -> Result<(), TopError> {
+    method(params).map(|_| ()).ok_or_else(|| TopError::invalid_argument("notify_method"))
+}
+
+fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+    let id = checked_order(ctx, params, TokenRule::Unchecked)?;
+    let method = method(params).ok_or_else(|| TopError::invalid_argument("notify_method"))?;
+    let (sid, nick) = {
+        let m = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| protocol::SubCode::InvalidEticketSeller.error())?;
+        (m.taobao_sid, m.seller_nick.clone())
+    };
+    let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    order.check_manage_notify(method).map_err(transition_error)?;
+    let notification = order.notification(method, sid, &nick);
+    ctx.data.enqueue(id, notification, None, false, ctx.now_ms);
+    ctx.queued = true;
+    Ok(ret_code())
+}

@@ -1,0 +1,164 @@
+//! The APIs behind `/router/rest`: one module per API, each a param table (§5 order), a step-12 check
+//! and a `run` over the store. Adding an API is one module plus one line in [`ALL`].
+
+mod codes_get;
+mod failsend;
+mod manage_notify;
+mod resend;
+mod send;
+mod tasks_get;
+mod time_expand;
+mod trade_fullinfo_get;
+
+use std::sync::Arc;
+
+use protocol::{Fields, NotifyMethod, Params, SubCode, TopError, VerifyCodes};
+
+use crate::model::TransitionError;
+use crate::store::Data;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    Number,
+    String,
+}
+
+/// One API param as the TOP metadata declares it.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    pub required: bool,
+}
+
+pub const fn num(name: &'static str, required: bool) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::Number, required }
+}
+
+pub const fn text(name: &'static str, required: bool) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::String, required }
+}
+
+/// What one call may touch: the store (locked), the caller's app, the order clock.
+#[derive(Debug)]
+pub struct Ctx<'a> {
+    pub data: &'a mut Data,
+    pub app_key: Arc<str>,
+    pub now_ms: i64,
+    pub gateway_base_url: Option<&'a str>,
+    /// Set when a notification was queued: the dispatcher is woken once the lock is released.
+    pub queued: bool,
+}
+
+/// One API.
+#[derive(Debug)]
+pub struct Api {
+    pub name: &'static str,
+    /// In §5 order: 40 names the first missing one, 41 the first non-number.
+    pub params: &'static [ParamSpec],
+    /// The param naming the order the call is recorded on (`order_id`, or `tid`).
+    pub order_param: Option<&'static str>,
+    /// C4: the notifications whose acknowledgement must come before this callback.
+    pub causes: &'static [NotifyMethod],
+    /// §4.9 step 9: needs the e-voucher API package.
+    pub needs_permission: bool,
+    /// §4.9 step 12: rules that need no order data.
+    pub check: fn(&Params) -> Result<(), TopError>,
+    /// §4.9 step 13.
+    pub run: fn(&mut Ctx<'_>, &Params) -> Result<Fields, TopError>,
+}
+
+const ALL: [&Api; 8] = [
+    &send::API,
+    &resend::API,
+    &failsend::API,
+    &codes_get::API,
+    &manage_notify::API,
+    &time_expand::API,
+    &tasks_get::API,
+    &trade_fullinfo_get::API,
+];
+
+/// PROTOCOL §4.2: the 13 APIs. Those not yet served answer 22 like an unknown method (documented in README).
+pub fn find(method: &str) -> Option<&'static Api> {
+    ALL.into_iter().find(|api| api.name == method)
+}
+
+pub fn no_check(_: &Params) -> Result<(), TopError> {
+    Ok(())
+}
+
+/// A Number param already checked at step 12.
+pub fn number(params: &Params, name: &str) -> Option<i64> {
+    params.non_empty(name).and_then(|v| v.parse().ok())
+}
+
+/// `verify_codes` (and `qr_images`, one per code) for send and resend, checked at step 12.
+pub fn check_verify_codes(params: &Params) -> Result<(), TopError> {
+    let codes = VerifyCodes::parse(params.get("verify_codes").unwrap_or_default())
+        .map_err(|_| TopError::invalid_argument("verify_codes"))?;
+    if let Some(images) = params.non_empty("qr_images")
+        && images.split(',').count() != codes.entries().len()
+    {
+        return Err(TopError::invalid_argument("qr_images"));
+    }
+    Ok(())
+}
+
+/// The `qr_images` list, empty when absent.
+pub fn qr_images(params: &Params) -> Vec<&str> {
+    params.non_empty("qr_images").map(|v| v.split(',').collect()).unwrap_or_default()
+}
+
+/// B4 for an API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRule {
+    Required,
+    /// failsend: checked only when sent.
+    IfSent,
+    Unchecked,
+}
+
+/// §5.0 B1–B4 for the order named by `order_id`; returns its id.
+pub fn checked_order(ctx: &Ctx<'_>, params: &Params, token: TokenRule) -> Result<i64, TopError> {
+    // B1: every registered merchant has joined the platform; the session's merchant exists (step 8).
+    let merchant = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| SubCode::InvalidEticketSeller.error())?;
+    let id = number(params, "order_id").ok_or_else(|| SubCode::OrderNotFound.error())?;
+    // B2: an e-voucher order.
+    let order = ctx.data.orders.get(&id).filter(|o| o.eticket).ok_or_else(|| SubCode::OrderNotFound.error())?;
+    // B3: the session merchant's order; a 码商 must name itself.
+    if order.app_key != ctx.app_key {
+        return Err(SubCode::OrderNotBelongToSeller.error());
+    }
+    if let Some(own) = merchant.codemerchant_id
+        && number(params, "codemerchant_id") != Some(own)
+    {
+        return Err(SubCode::OrderNotBelongToSeller.error());
+    }
+    // B4.
+    let given = params.non_empty("token");
+    let check = match token {
+        TokenRule::Required => true,
+        TokenRule::IfSent => given.is_some(),
+        TokenRule::Unchecked => false,
+    };
+    if check && given != Some(order.token.as_str()) {
+        return Err(SubCode::InvalidToken.error());
+    }
+    Ok(id)
+}
+
+/// How a refused transition is answered (§5.0 B7 and the APIs' own sub_codes, or 41).
+pub fn transition_error(e: TransitionError) -> TopError {
+    match e {
+        TransitionError::State { .. } => SubCode::InvalidOrderStatus.error(),
+        TransitionError::AlreadySent => SubCode::CodeAlreadySent.error(),
+        TransitionError::NothingToResend => SubCode::NoCanResendCode.error(),
+        TransitionError::Invalid(name) => TopError::invalid_argument(name),
+    }
+}
+
+/// `ret_code: 1`, the answer of most order APIs.
+pub fn ret_code() -> Fields {
+    vec![("ret_code", protocol::Value::Num(1))]
+}

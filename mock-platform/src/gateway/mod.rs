@@ -1,0 +1,220 @@
+//! The TOP gateway `/router/rest` (PROTOCOL §4): every answer is HTTP 200 with a TOP envelope.
+//!
+//! A call goes: HTTP method (9) → read and merge params (41/43) → C4 hold for callbacks → system checks
+//! (`system.rs`, steps 2–12) → injected fault (B0) → the API (`apis/`, step 13) → record on the order.
+
+pub mod apis;
+pub mod system;
+
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use protocol::{Params, ResponseFormat, SuccessBody, TopError};
+use rand::Rng;
+
+use crate::Platform;
+use crate::exchange::{Exchange, GatewayExchange, params_json};
+use crate::faults::{self, FaultAction};
+
+pub fn routes() -> Router<Platform> {
+    Router::new().route("/router/rest", any(router_rest))
+}
+
+/// 12 random `[a-z0-9]` (§4.6).
+pub fn request_id() -> String {
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    (0..12).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+fn envelope(body: String, format: ResponseFormat) -> Response {
+    (StatusCode::OK, [(header::CONTENT_TYPE, format.content_type())], body).into_response()
+}
+
+/// What the C4 hold saw.
+#[derive(Debug, Clone, Copy, Default)]
+struct Hold {
+    held: bool,
+    held_ms: i64,
+    /// The attempt was still open when the hold ended.
+    timed_out: bool,
+}
+
+/// PROTOCOL §6 C4: a callback arriving while its cause's attempt is open waits for that attempt, up to the hold.
+async fn hold_for_cause(platform: &Platform, order_id: i64, causes: &[protocol::NotifyMethod]) -> Hold {
+    let open = platform.inflight().get(&order_id).filter(|f| causes.contains(&f.method)).cloned();
+    let Some(mut open) = open else { return Hold::default() };
+    let start = Instant::now();
+    let finished = tokio::time::timeout(platform.config().c4_hold, open.done.wait_for(|done| *done))
+        .await
+        .is_ok_and(|r| r.is_ok());
+    Hold { held: true, held_ms: start.elapsed().as_millis() as i64, timed_out: !finished }
+}
+
+async fn router_rest(
+    State(platform): State<Platform>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let request_id = request_id();
+    let xml = ResponseFormat::Xml;
+    // 1. GET and POST only (9).
+    if method != Method::GET && method != Method::POST {
+        return envelope(TopError::HTTP_ACTION_NOT_ALLOWED.render(xml, &request_id), xml);
+    }
+    let started = platform.clock().wall_now().timestamp_millis();
+    let Ok(bytes) = axum::body::to_bytes(body, platform.config().max_body_bytes).await else {
+        return envelope(TopError::INVALID_PARAMETER.render(xml, &request_id), xml);
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let params = match Params::from_request(uri.query(), content_type, bytes) {
+        Ok(params) => params,
+        Err(e) => {
+            let error = e.param_name().map_or(TopError::INVALID_PARAMETER, TopError::invalid_argument);
+            return envelope(error.render(xml, &request_id), xml);
+        }
+    };
+    let api = params.non_empty("method").and_then(apis::find);
+    let order_id = api.and_then(|a| a.order_param).and_then(|name| apis::number(&params, name));
+    let hold = match (api, order_id) {
+        (Some(api), Some(id)) if !api.causes.is_empty() => hold_for_cause(&platform, id, api.causes).await,
+        _ => Hold::default(),
+    };
+    let outcome = process(&platform, &params, order_id, hold).await;
+    let body = match &outcome.result {
+        Ok(fields) => SuccessBody::new(outcome.api_name.clone(), fields.clone()).render(
+            outcome.format,
+            outcome.simplify,
+            &request_id,
+        ),
+        Err(e) => e.render(outcome.format, &request_id),
+    };
+    if let Some(id) = order_id {
+        let finished = platform.clock().wall_now().timestamp_millis();
+        let error = outcome.result.as_ref().err();
+        let exchange = GatewayExchange {
+            api: params.get("method").unwrap_or_default().to_owned(),
+            http_method: method.to_string(),
+            params: params_json(&params),
+            started_at_ms: started,
+            finished_at_ms: finished,
+            latency_ms: finished - started,
+            held_ms: hold.held_ms,
+            response: body.clone(),
+            error_code: error.map(|e| e.code),
+            sub_code: error.and_then(|e| e.sub_code.as_ref().map(|s| s.to_string())),
+            causality: outcome.causality,
+            cause_acked: outcome.cause_acked,
+            fault: outcome.fault,
+            sign_diagnosis: outcome.sign_diagnosis,
+        };
+        let mut data = platform.data();
+        if data.orders.contains_key(&id) {
+            data.record(id, Exchange::Gateway(exchange));
+        }
+    }
+    tracing::info!(
+        api = params.get("method").unwrap_or_default(),
+        order_id,
+        code = outcome.result.as_ref().err().map(|e| e.code),
+        held_ms = hold.held_ms,
+        "gateway call"
+    );
+    envelope(body, outcome.format)
+}
+
+/// The result of the checks and the API.
+#[derive(Debug)]
+struct Outcome {
+    api_name: String,
+    format: ResponseFormat,
+    simplify: bool,
+    result: Result<protocol::Fields, TopError>,
+    causality: Option<&'static str>,
+    cause_acked: Option<bool>,
+    fault: Option<String>,
+    sign_diagnosis: Option<&'static str>,
+}
+
+async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
+    let wall = platform.clock().wall_now();
+    let now = platform.clock().now_ms();
+    let mut outcome = Outcome {
+        api_name: params.get("method").unwrap_or_default().to_owned(),
+        format: ResponseFormat::Xml,
+        simplify: false,
+        result: Ok(Vec::new()),
+        causality: None,
+        cause_acked: None,
+        fault: None,
+        sign_diagnosis: None,
+    };
+    // Steps 2–12 and B0, under the lock; the C4 verdict is read at the same moment.
+    let (checked, action) = {
+        let mut data = platform.data();
+        let api = apis::find(&outcome.api_name);
+        if let (Some(api), Some(id)) = (api, order_id)
+            && !api.causes.is_empty()
+        {
+            let acked = data.orders.get(&id).is_some_and(|o| api.causes.iter().any(|m| o.delivery.has_acked(*m)));
+            outcome.cause_acked = Some(acked);
+            outcome.causality = Some(match (acked, hold.held && hold.timed_out) {
+                (true, _) => "ok",
+                (false, true) => "before_ack",
+                (false, false) => "no_cause",
+            });
+        }
+        match system::check(&mut data, params, wall, now) {
+            Ok(checked) => {
+                let action = faults::take(&mut data.gateway_faults, checked.api.name, &checked.app_key, order_id);
+                (checked, action)
+            }
+            Err(refusal) => {
+                outcome.format = refusal.format;
+                outcome.sign_diagnosis = refusal.sign_diagnosis;
+                outcome.result = Err(refusal.error);
+                return outcome;
+            }
+        }
+    };
+    outcome.format = checked.format;
+    outcome.simplify = checked.simplify;
+    match action {
+        Some(FaultAction::Answer(error)) => {
+            outcome.fault = Some("answer".into());
+            outcome.result = Err(error);
+            return outcome;
+        }
+        Some(FaultAction::DelayMs(ms)) => {
+            outcome.fault = Some("delay".into());
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        None => {}
+    }
+    // Step 13, under the lock: calls for one order are processed one at a time.
+    let now = platform.clock().now_ms();
+    let queued = {
+        let mut data = platform.data();
+        data.run_closes(now, platform.config().auto_close_ms());
+        let mut ctx = apis::Ctx {
+            data: &mut data,
+            app_key: checked.app_key.clone(),
+            now_ms: now,
+            gateway_base_url: platform.config().gateway_base_url.as_deref(),
+            queued: false,
+        };
+        outcome.result = (checked.api.run)(&mut ctx, params);
+        ctx.queued
+    };
+    if queued {
+        platform.wake();
+    }
+    outcome
+}

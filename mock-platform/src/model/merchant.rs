@@ -1,0 +1,84 @@
+//! A merchant as the platform holds it: one TOP app, one session, one notify endpoint (PROTOCOL §1.1).
+
+use protocol::Secret;
+use serde::Serialize;
+
+/// FAQ 1.4: a merchant in phase `test` only gets orders for its listed test mobiles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    #[default]
+    Test,
+    Live,
+}
+
+/// The charset of notification bodies (PROTOCOL §3.1: UTF-8, or the legacy GBK option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+pub enum NotifyCharset {
+    #[default]
+    #[serde(rename = "utf-8", alias = "utf8")]
+    Utf8,
+    #[serde(rename = "gbk")]
+    Gbk,
+}
+
+impl NotifyCharset {
+    pub fn charset(self) -> protocol::params::Charset {
+        match self {
+            NotifyCharset::Utf8 => protocol::params::Charset::Utf8,
+            NotifyCharset::Gbk => protocol::params::Charset::Gbk,
+        }
+    }
+}
+
+/// One registered merchant. Serialises with its secrets masked (`Secret` masks itself).
+#[derive(Debug, Clone, Serialize)]
+pub struct Merchant {
+    pub app_key: String,
+    pub app_secret: Secret,
+    pub notify_key: Secret,
+    /// Used verbatim (PROTOCOL §1.1: no query string).
+    pub notify_url: String,
+    pub notify_charset: NotifyCharset,
+    pub session: String,
+    /// Epoch milliseconds on the platform clock (FAQ 2.6: a year by default).
+    #[serde(serialize_with = "crate::model::order::ser_ms")]
+    pub session_expires_at: i64,
+    /// Set for a 码商; absent for a 信任卖家.
+    pub codemerchant_id: Option<i64>,
+    pub posids: Vec<String>,
+    pub eticket_permission: bool,
+    pub daily_quota: u32,
+    pub phase: Phase,
+    pub test_mobiles: Vec<String>,
+    pub seller_nick: String,
+    pub taobao_sid: i64,
+    pub callback_url: Option<String>,
+    /// The platform-clock GMT+8 day `quota_used` counts for.
+    #[serde(skip)]
+    pub quota_day: i64,
+    #[serde(skip)]
+    pub quota_used: u32,
+}
+
+impl Merchant {
+    pub fn is_code_merchant(&self) -> bool {
+        self.codemerchant_id.is_some()
+    }
+
+    /// FAQ 1.4: whether an order for `mobile` may be sold to this merchant now.
+    pub fn accepts_mobile(&self, mobile: &str) -> bool {
+        self.phase == Phase::Live || self.test_mobiles.is_empty() || self.test_mobiles.iter().any(|m| m == mobile)
+    }
+
+    /// Counts one gateway call against the daily quota (§4.9 step 10); `Err(seconds to midnight)` when over.
+    pub fn count_call(&mut self, now_ms: i64) -> Result<(), i64> {
+        let day = crate::clock::gmt8_day(now_ms);
+        if day != self.quota_day {
+            self.quota_day = day;
+            self.quota_used = 0;
+        }
+        self.quota_used = self.quota_used.saturating_add(1);
+        if self.quota_used > self.daily_quota { Err(crate::clock::seconds_to_gmt8_midnight(now_ms)) } else { Ok(()) }
+    }
+}

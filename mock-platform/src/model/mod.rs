@@ -1,0 +1,7 @@
+//! The platform's data: merchants (apps, sessions, notify settings) and orders (state machine T1–T15).
+
+pub mod merchant;
+pub mod order;
+
+pub use merchant::{Merchant, NotifyCharset, Phase};
+pub use order::{CodeRecord, CodeStatus, ConsumeRecord, Order, OrderState, TransitionError};

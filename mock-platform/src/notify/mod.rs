@@ -1,0 +1,154 @@
+//! The notification dispatcher (PROTOCOL §3): signed form POSTs with retries on the platform clock,
+//! one notification per order in flight, orders independent and concurrent.
+
+pub mod alteration;
+
+use std::time::Duration;
+
+use protocol::AckReply;
+use tokio::sync::watch;
+
+pub use alteration::Alteration;
+
+use crate::exchange::{Exchange, NotificationExchange, capture_body, params_json};
+use crate::store::AttemptPlan;
+use crate::{InFlight, Platform};
+
+/// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
+pub async fn dispatcher(platform: Platform) {
+    loop {
+        let now = platform.clock().now_ms();
+        let (plans, next) = {
+            let mut data = platform.data();
+            data.run_closes(now, platform.config().auto_close_ms());
+            let plans = data.take_due(now, &platform.config().schedule_ms());
+            (plans, data.next_wake_ms())
+        };
+        for plan in plans {
+            tokio::spawn(attempt(platform.clone(), plan));
+        }
+        // Sleep in real time until the platform-clock due time; an advance of the clock wakes us early.
+        let wait = next.map_or(60_000, |t| (t - platform.clock().now_ms()).clamp(0, 60_000));
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+            () = platform.inner.wake.notified() => {}
+        }
+    }
+}
+
+/// The reply of one attempt, or why there was none.
+struct Reply {
+    status: u16,
+    body: Vec<u8>,
+}
+
+/// One delivery attempt: build, POST on a fresh connection, classify byte-exactly, record.
+async fn attempt(platform: Platform, plan: AttemptPlan) {
+    let wire = alteration::build(
+        &plan.notification,
+        &plan.key,
+        plan.charset,
+        platform.clock().wall_now(),
+        plan.alteration.as_ref(),
+    );
+    let method = plan.notification.method;
+    let (done_tx, done_rx) = watch::channel(false);
+    platform.inflight().insert(plan.order_id, InFlight { method, done: done_rx });
+    let started = platform.clock().wall_now().timestamp_millis();
+    let deadline = platform.config().notify_deadline;
+    let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
+    let finished = platform.clock().wall_now().timestamp_millis();
+    let (reply, error) = match result {
+        Ok(Ok(reply)) => (Some(reply), None),
+        Ok(Err(e)) => (None, Some(e)),
+        Err(_) => (None, Some("timeout".to_owned())),
+    };
+    let verdict = reply.as_ref().map(|r| AckReply::classify(r.status, &r.body));
+    let acknowledged = verdict.as_ref().is_some_and(|v| v.acknowledges(method));
+    let (verdict_name, near_miss) = match &verdict {
+        Some(AckReply::Code200) => ("ack_200", None),
+        Some(AckReply::Code300) => ("ack_300", None),
+        Some(AckReply::NotAck(miss)) => ("not_ack", Some(near_miss_name(miss))),
+        None => ("not_ack", Some("no_reply".to_owned())),
+    };
+    tracing::info!(
+        order_id = plan.order_id,
+        method = method.as_str(),
+        attempt = plan.attempt,
+        verdict = verdict_name,
+        acknowledged,
+        "notification attempt"
+    );
+    let exchange = NotificationExchange {
+        method: method.as_str(),
+        notification: plan.seq,
+        attempt: plan.attempt,
+        params: params_json(&wire.params),
+        url: plan.url.clone(),
+        content_type: wire.content_type.to_owned(),
+        started_at_ms: started,
+        finished_at_ms: finished,
+        latency_ms: finished - started,
+        status: reply.as_ref().map(|r| r.status),
+        body: reply.as_ref().map(|r| capture_body(&r.body)),
+        error,
+        verdict: verdict_name,
+        near_miss,
+        acknowledged,
+        alteration: plan.alteration.as_ref().map(|a| a.name().to_owned()),
+        duplicate: plan.duplicate,
+    };
+    {
+        let now = platform.clock().now_ms();
+        let schedule = platform.config().schedule_ms();
+        let mut data = platform.data();
+        data.record(plan.order_id, Exchange::Notification(exchange));
+        data.finish_attempt(plan.order_id, plan.seq, acknowledged, now, &schedule);
+    }
+    // The outcome is recorded before a held callback (C4) is released.
+    platform.inflight().remove(&plan.order_id);
+    let _ = done_tx.send(true);
+    platform.wake();
+}
+
+fn near_miss_name(miss: &protocol::NearMiss) -> String {
+    match serde_json::to_value(miss) {
+        Ok(serde_json::Value::String(s)) => s,
+        Ok(serde_json::Value::Object(map)) => map.keys().next().cloned().unwrap_or_default(),
+        _ => "other".to_owned(),
+    }
+}
+
+/// Reads at most this much of a reply: anything longer is not an acknowledgement anyway.
+const MAX_REPLY: usize = 64 * 1024;
+
+async fn post(platform: &Platform, url: &str, content_type: &'static str, body: Vec<u8>) -> Result<Reply, String> {
+    let mut response = platform
+        .http()
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, content_type)
+        .header(reqwest::header::CONNECTION, "close")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| describe(&e))?;
+    let status = response.status().as_u16();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| describe(&e))? {
+        bytes.extend_from_slice(&chunk);
+        if bytes.len() > MAX_REPLY {
+            break;
+        }
+    }
+    Ok(Reply { status, body: bytes })
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    if error.is_connect() {
+        "connect".to_owned()
+    } else if error.is_timeout() {
+        "timeout".to_owned()
+    } else {
+        format!("transport: {error}")
+    }
+}
