@@ -97,7 +97,7 @@ impl BadNotification {
             BadNotification::Utf8Sign => "utf8_sign",
             BadNotification::StaleTimestamp => "stale_timestamp",
             BadNotification::FutureTimestamp => "future_timestamp",
-            BadNotification::DropTimestamp => "drop_timestamp",
+            BadNotification::DropTimestamp => "missing_timestamp",
             BadNotification::MalformedTimestamp => "malformed_timestamp",
         }
     }
@@ -134,7 +134,7 @@ pub struct OrderSpec {
     pub outer_iid: Option<String>,
     /// Alters the first attempt of the `send` notification.
     pub alteration: Option<Alteration>,
-    /// Armed before the `send` notification goes out, so the merchant's first callback meets it.
+    /// Armed before the order exists (the probe predicts its id), so the merchant's first callback meets it.
     pub gateway_fault: Option<GatewayFault>,
 }
 
@@ -175,7 +175,8 @@ impl OrderView {
     }
 }
 
-/// One recorded exchange of an order (`GET /admin/orders/{id}/exchanges`).
+/// One recorded exchange of an order (`GET /admin/orders/{id}/exchanges`, mock-platform README). The
+/// platform records an exchange when it finishes and lists them in the order they started.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Exchange {
@@ -188,37 +189,46 @@ pub enum Exchange {
 pub struct NotificationAttempt {
     /// `send`, `resend`, …
     pub method: String,
-    #[serde(default)]
-    pub attempt: u32,
-    /// Sequence number of the notification within the order (a duplicate or a resend is a new one).
+    /// Which notification of the order (1-based); attempts of one notification share it.
     #[serde(default)]
     pub notification: u32,
+    /// 1 for the first attempt.
     #[serde(default)]
+    pub attempt: u32,
+    #[serde(default, rename = "started_at")]
     pub at: Option<String>,
-    #[serde(default)]
+    /// The params as sent, `sign` included (after any alteration).
+    #[serde(default, deserialize_with = "pairs")]
     pub params: Vec<(String, String)>,
-    /// The alteration applied to this attempt, if any (`tamper`, `extra_params`, `duplicate`, …).
+    /// The alteration applied to this attempt, if any (`tamper`, `extra_params`, …).
     #[serde(default)]
     pub alteration: Option<String>,
+    /// A §2.4 `duplicate` delivery.
+    #[serde(default)]
+    pub duplicate: bool,
     /// HTTP status of the reply; absent when no reply came (timeout, refused connection).
     #[serde(default)]
     pub status: Option<u16>,
     /// The reply body, lossily decoded.
-    #[serde(default)]
+    #[serde(default, rename = "body")]
     pub reply: Option<String>,
-    /// `ack_200`, `ack_300`, `not_ack`, `timeout`, `connect_error`.
+    /// `ack_200`, `ack_300` or `not_ack`.
     #[serde(default)]
     pub verdict: Option<String>,
+    /// Whether the reply acknowledged this method.
+    #[serde(default)]
+    pub acknowledged: bool,
+    /// Transport failure: `timeout`, `connect: …`.
     #[serde(default)]
     pub error: Option<String>,
-    #[serde(default)]
+    #[serde(default, rename = "latency_ms")]
     pub duration_ms: Option<u64>,
 }
 
 impl NotificationAttempt {
-    /// Whether the platform counted this reply as an acknowledgement.
+    /// Whether the platform counted this reply as an acknowledgement of its method.
     pub fn acked(&self) -> bool {
-        matches!(self.verdict.as_deref(), Some("ack_200" | "ack_300" | "ack"))
+        self.acknowledged
     }
 
     /// The reply as the protocol classifies it, when one came.
@@ -227,9 +237,9 @@ impl NotificationAttempt {
         Some(protocol::AckReply::classify(status, self.reply.as_deref().unwrap_or("").as_bytes()))
     }
 
-    /// Whether the attempt has an outcome yet (a reply, a timeout or a transport error).
+    /// Whether the attempt has an outcome (the platform records attempts when they finish).
     pub fn finished(&self) -> bool {
-        self.verdict.is_some()
+        self.verdict.is_some() || self.error.is_some() || self.status.is_some()
     }
 }
 
@@ -238,39 +248,37 @@ impl NotificationAttempt {
 pub struct GatewayCall {
     /// The `method` param: `taobao.vmarket.eticket.send`, …
     pub method: String,
-    #[serde(default)]
+    #[serde(default, rename = "started_at")]
     pub at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "pairs")]
     pub params: Vec<(String, String)>,
-    /// `None` on success; the error the gateway answered otherwise.
+    /// The response body as sent.
     #[serde(default)]
-    pub error: Option<FaultAnswerView>,
-    /// Whether the answer came from an injected fault.
+    pub response: String,
+    /// `None` on success.
     #[serde(default)]
-    pub injected: bool,
+    pub error_code: Option<i64>,
+    #[serde(default)]
+    pub sub_code: Option<String>,
+    /// A fault injected on this call: `answer` or `delay`.
+    #[serde(default)]
+    pub fault: Option<String>,
     /// The C4 hold: how long the call was held waiting for the causing notification's ack.
     #[serde(default)]
     pub held_ms: Option<u64>,
     /// C4: `ok`, `before_ack` or `no_cause`.
     #[serde(default)]
     pub causality: Option<String>,
+    /// For 25: `notify_key` when the sign matches the notify key instead of the app secret (C9).
     #[serde(default)]
+    pub sign_diagnosis: Option<String>,
+    #[serde(default, rename = "latency_ms")]
     pub duration_ms: Option<u64>,
-}
-
-/// An error answer as recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct FaultAnswerView {
-    pub code: i64,
-    #[serde(default)]
-    pub msg: String,
-    #[serde(default)]
-    pub sub_code: Option<String>,
 }
 
 impl GatewayCall {
     pub fn succeeded(&self) -> bool {
-        self.error.is_none()
+        self.error_code.is_none()
     }
 
     pub fn param(&self, name: &str) -> Option<&str> {
@@ -278,8 +286,43 @@ impl GatewayCall {
     }
 
     pub fn sub_code(&self) -> Option<&str> {
-        self.error.as_ref().and_then(|e| e.sub_code.as_deref())
+        self.sub_code.as_deref()
     }
+
+    /// Whether the answer was an injected fault rather than the gateway's own judgement.
+    pub fn injected(&self) -> bool {
+        self.fault.as_deref() == Some("answer")
+    }
+
+    /// `code msg (sub_code)` of an error answer, read from the response body.
+    pub fn error_text(&self) -> Option<String> {
+        let code = self.error_code?;
+        let msg = serde_json::from_str::<Value>(&self.response)
+            .ok()
+            .and_then(|v| v.get("error_response")?.get("msg")?.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Some(match &self.sub_code {
+            Some(sub) => format!("{code} {msg} ({sub})"),
+            None => format!("{code} {msg}"),
+        })
+    }
+}
+
+/// Params as the platform records them: a JSON object in order (or `[name, value]` pairs).
+fn pairs<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let value = Value::deserialize(d)?;
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    Ok(match value {
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), text(v))).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|i| Some((i.get(0)?.as_str()?.to_owned(), i.get(1).map(text).unwrap_or_default())))
+            .collect(),
+        _ => Vec::new(),
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -369,9 +412,6 @@ impl PlatformClient {
         if let Some(alteration) = &spec.alteration {
             body["alteration"] = alteration_json(alteration);
         }
-        if let Some(fault) = &spec.gateway_fault {
-            body["gateway_fault"] = json!(fault);
-        }
         self.call(reqwest::Method::POST, "/admin/orders", Some(body)).await
     }
 
@@ -423,7 +463,18 @@ impl PlatformClient {
         Ok(())
     }
 
-    /// Arms a gateway fault for one order; answers the fault id.
+    /// Removes a fault that was not (fully) used.
+    pub async fn delete_fault(&self, id: &str) -> Result<(), PlatformError> {
+        let path = format!("/admin/faults/{id}");
+        let mut request = self.http.delete(format!("{}{path}", self.base));
+        if let Some(token) = &self.admin_token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.map_err(|source| PlatformError::Http { path, source })?;
+        Ok(())
+    }
+
+    /// Arms a gateway fault for one order (which need not exist yet); answers the fault id.
     pub async fn gateway_fault(&self, order_id: i64, fault: &GatewayFault) -> Result<String, PlatformError> {
         let mut body = json!(fault);
         body["target"] = json!("gateway");
@@ -454,9 +505,9 @@ mod tests {
     #[test]
     fn exchanges_parse_both_kinds_and_tolerate_missing_fields() {
         let body = r#"{"exchanges":[
-            {"kind":"notification","method":"send","attempt":1,"status":200,"reply":"{\"code\":200}","verdict":"ack_200"},
-            {"kind":"gateway","method":"taobao.vmarket.eticket.send","params":[["token","t"]],"held_ms":0,"causality":"ok"},
-            {"kind":"gateway","method":"taobao.vmarket.eticket.send","error":{"code":15,"msg":"Remote service error","sub_code":"isp.x"}}
+            {"kind":"notification","method":"send","attempt":1,"status":200,"body":"{\"code\":200}","verdict":"ack_200","acknowledged":true,"params":{"method":"send"}},
+            {"kind":"gateway","method":"taobao.vmarket.eticket.send","params":{"token":"t"},"held_ms":0,"causality":"ok"},
+            {"kind":"gateway","method":"taobao.vmarket.eticket.send","error_code":15,"sub_code":"isp.x","response":"{\"error_response\":{\"code\":15,\"msg\":\"Remote service error\"}}"}
         ]}"#;
         let parsed: ExchangesBody = serde_json::from_str(body).unwrap();
         let [Exchange::Notification(n), Exchange::Gateway(ok), Exchange::Gateway(err)] = &parsed.exchanges[..] else {
@@ -466,6 +517,8 @@ mod tests {
         assert_eq!(n.classify(), Some(protocol::AckReply::Code200));
         assert!(ok.succeeded() && ok.param("token") == Some("t"));
         assert_eq!(err.sub_code(), Some("isp.x"));
+        assert_eq!(err.error_text().as_deref(), Some("15 Remote service error (isp.x)"));
+        assert_eq!(n.params, [("method".to_owned(), "send".to_owned())]);
     }
 
     #[test]

@@ -37,18 +37,19 @@ async fn issued(
             let ex = p.exchanges(order.order_id).await?;
             let made = calls(&ex, ETICKET_SEND);
             let window_s = window.as_secs_f64();
-            let verdict = match made.last().and_then(|c| c.error.clone()) {
+            let verdict = match made.last().filter(|c| !c.succeeded()) {
                 None => Verdict::fail(format!("no taobao.vmarket.eticket.send within {window_s} s of the ack"))
                     .expected("a successful eticket.send reporting the codes")
                     .actual("no call")
                     .hint("after acknowledging send, generate the codes and call taobao.vmarket.eticket.send (FAQ 2.9: unreported orders close after 2 h)"),
-                Some(error) => {
-                    let sub = error.sub_code.clone().unwrap_or_default();
+                Some(last) => {
+                    let code = last.error_code.unwrap_or_default();
+                    let sub = last.sub_code.clone().unwrap_or_default();
                     let hint = if sub.contains("invalid-token") {
                         "echo the notification's token param unchanged in every e-voucher call (PROTOCOL §1.2)"
-                    } else if error.code == 41 {
+                    } else if code == 41 {
                         "verify_codes is code:count pairs, half-width, unique codes, counts summing to num (all 1 when consume_type=1)"
-                    } else if error.code == 25 {
+                    } else if code == 25 {
                         "sign TOP calls with the app secret, not the notify key (FAQ 2.29); see C9.top-call"
                     } else {
                         "see the gateway's answer in the timeline"
@@ -184,9 +185,7 @@ fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> 
     let fail = |what: String, expected: String, actual: String, hint: &str| {
         Some(Verdict::fail(format!("{}: {what}", call.method)).expected(expected).actual(actual).hint(hint))
     };
-    if let Some(error) = &call.error
-        && error.code == 25
-    {
+    if call.error_code == Some(25) {
         let why = sign_diagnosis(p, call);
         return fail(
             format!("the gateway answered 25 Invalid signature ({why})"),
@@ -239,15 +238,16 @@ fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> 
             "echo the notification's token param unchanged (PROTOCOL §1.2)",
         );
     }
-    if let Some(error) = &call.error
-        && !call.injected
-        && error.code != 15
-        && error.code != 7
+    if let Some(code) = call.error_code
+        && !call.injected()
+        && code != 15
+        && code != 7
     {
+        let text = call.error_text().unwrap_or_default();
         return fail(
-            format!("the gateway refused the call: {} {}", error.code, error.msg),
+            format!("the gateway refused the call: {text}"),
             "a call passing the gateway's system checks (§4.9)".into(),
-            format!("{} {}", error.code, error.msg),
+            text,
             "see PROTOCOL §4.8 for the code",
         );
     }
@@ -257,6 +257,9 @@ fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> 
 /// Why a sign did not match: was it made with the notify key, or with the notification scheme?
 fn sign_diagnosis(p: &Probe, call: &GatewayCall) -> String {
     let m = &p.ctx.merchant;
+    if call.sign_diagnosis.as_deref() == Some("notify_key") {
+        return "signed with the notify key instead of the app secret".into();
+    }
     let Some(sent) = call.param("sign") else { return "no sign param".into() };
     let params: Vec<(&str, &str)> =
         call.params.iter().filter(|(n, _)| n != "sign").map(|(n, v)| (n.as_str(), v.as_str())).collect();

@@ -161,9 +161,9 @@ pub fn describe_calls(calls: &[&GatewayCall]) -> String {
     }
     calls
         .iter()
-        .map(|c| match &c.error {
+        .map(|c| match c.error_text() {
             None => format!("{} → ok", c.method),
-            Some(e) => format!("{} → {} {}", c.method, e.code, e.sub_code.as_deref().unwrap_or(&e.msg)),
+            Some(e) => format!("{} → {e}", c.method),
         })
         .collect::<Vec<_>>()
         .join("; ")

@@ -26,6 +26,9 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
             });
             e.duration_ms = n.duration_ms;
             e.notes.extend(n.alteration.iter().map(|a| format!("alteration: {a}")));
+            if n.duplicate {
+                e.notes.push("duplicate delivery (§2.4)".into());
+            }
             e.notes.extend(n.error.iter().map(|a| format!("error: {a}")));
             e
         }
@@ -41,23 +44,17 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
                     (n.clone(), if masked { Secret::new(v.clone()).masked() } else { v.clone() })
                 })
                 .collect();
-            e.verdict = Some(match &g.error {
-                None => "ok".into(),
-                Some(err) => format!(
-                    "{} {}{}",
-                    err.code,
-                    err.msg,
-                    err.sub_code.as_deref().map(|s| format!(" ({s})")).unwrap_or_default()
-                ),
-            });
+            e.reply = Some(g.response.clone());
+            e.verdict = Some(g.error_text().unwrap_or_else(|| "ok".into()));
             e.duration_ms = g.duration_ms;
-            if g.injected {
+            if g.injected() {
                 e.notes.push("answer injected by the suite".into());
             }
             if let Some(ms) = g.held_ms.filter(|ms| *ms > 0) {
                 e.notes.push(format!("held {ms} ms waiting for the ack (C4)"));
             }
             e.notes.extend(g.causality.iter().map(|c| format!("causality: {c}")));
+            e.notes.extend(g.sign_diagnosis.iter().map(|d| format!("sign matches the {d}")));
             e
         }
     }
