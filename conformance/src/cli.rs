@@ -1,85 +1,61 @@
-//! The `run`, `list` and `demo` commands: thin wrappers that build a runtime, call the library and map the
-//! result to an exit code from `exit.rs`.
+//! The command line: one `Command` variant per subcommand, and `run`, which dispatches and returns an exit code.
+//!
+//! A new subcommand (`run`, `list`, `demo`, …) is one more variant of [`Command`] and one more arm in [`run`].
 
-use std::io::Write;
-use std::path::PathBuf;
+use std::io;
 
+use clap::{Parser, Subcommand};
+
+use crate::commands::{DemoArgs, demo_command, list_command, run_command};
 use crate::config::RunArgs;
-use crate::demo::{DEFAULT_REPORT_DIR, run_demo};
-use crate::exit;
-use crate::plan::all_checks;
-use crate::report::terminal::TerminalReporter;
-use crate::runner::Reporters;
-use crate::session::{exit_code, file_reporters, run_session};
+use crate::sign::args::SignArgs;
 
-/// `conformance demo` flags.
-#[derive(Debug, Clone, clap::Args)]
-pub struct DemoArgs {
-    /// Where report.json, junit.xml and report.html go.
-    #[arg(long, value_name = "DIR", default_value = DEFAULT_REPORT_DIR)]
-    pub report_dir: PathBuf,
+/// Both secrets a merchant holds, explained once for every help screen (FAQ 2.29).
+pub const TWO_SECRETS: &str = "A merchant holds two secrets that are never interchangeable (FAQ 2.14, FAQ 2.29).
+
+The notify key (通知密钥), issued by the e-voucher platform at onboarding, signs the NOTIFICATIONS the platform \
+POSTs to the merchant: MD5 over the GBK bytes of key + name1value1name2value2…, key in front only (PROTOCOL §3.3). \
+Give it to `sign notify --key` and `sign verify notify --key`.
+
+The app secret of the merchant's TOP application, issued by the open platform, signs the merchant's TOP CALLS to \
+/router/rest: md5 with the secret at both ends, or HMAC keyed with it, over UTF-8 (PROTOCOL §4.4). Give it to \
+`sign top --secret` and `sign verify top --secret`.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "conformance",
+    version,
+    about = "Certify a merchant's Taobao e-voucher endpoint, and compute or check its signs",
+    after_long_help = TWO_SECRETS
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime starts")
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compute or check a notification sign (notify key) or a TOP call sign (app secret).
+    Sign(SignArgs),
+    /// Certify a merchant: run the plan of checks C1–C10 against its notify URL.
+    Run(Box<RunArgs>),
+    /// List every check: id, the PROTOCOL rule and FAQ section it enforces, title.
+    List,
+    /// Run the whole plan against the reference merchant, in-process, and write the reports.
+    Demo(DemoArgs),
 }
 
-fn report_errors(reporters: &Reporters) {
-    for e in &reporters.errors {
-        eprintln!("conformance: a report could not be written: {e}");
-    }
-}
-
-/// `conformance run`.
-pub fn run_command(args: RunArgs) -> u8 {
-    let config = match args.into_config() {
-        Ok(config) => config,
-        Err(e) => {
-            eprintln!("conformance run: {e}");
-            return exit::USAGE;
-        }
-    };
-    let mut reporters = Reporters::default();
-    reporters.push(Box::new(TerminalReporter::stdout()));
-    file_reporters(&config, &mut reporters);
-    let result = runtime().block_on(run_session(&config, all_checks(), None, &mut reporters));
-    report_errors(&reporters);
-    match result {
-        Ok(summary) => exit_code(&summary),
-        Err(e) => {
-            eprintln!("conformance run: {e}");
-            e.exit_code()
-        }
-    }
-}
-
-/// `conformance list`: every check with its id, rule and title.
-pub fn list_command(out: &mut dyn Write) -> u8 {
-    for check in all_checks() {
-        let advisory = if check.info.advisory { " (advisory: at most a warning)" } else { "" };
-        if writeln!(out, "{:<34} {:<28} {}{advisory}", check.info.id, check.info.rule, check.info.title).is_err() {
-            return exit::FAILED;
-        }
-    }
-    exit::SUCCESS
-}
-
-/// `conformance demo`.
-pub fn demo_command(args: DemoArgs) -> u8 {
-    let mut reporters = Reporters::default();
-    reporters.push(Box::new(TerminalReporter::stdout()));
-    let result = runtime().block_on(run_demo(&args.report_dir, reporters));
-    match result {
-        Ok((summary, paths)) => {
-            println!();
-            for path in [paths.json, paths.junit, paths.html].into_iter().flatten() {
-                println!("report: {}", path.display());
-            }
-            exit_code(&summary)
-        }
-        Err(e) => {
-            eprintln!("conformance demo: {e}");
-            e.exit_code()
-        }
+/// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
+pub fn run(cli: Cli) -> u8 {
+    match cli.command {
+        Command::Sign(args) => crate::sign::command::run(
+            &args,
+            &mut io::stdin().lock(),
+            &mut io::stdout().lock(),
+            &mut io::stderr().lock(),
+        ),
+        Command::Run(args) => run_command(*args),
+        Command::List => list_command(&mut io::stdout().lock()),
+        Command::Demo(args) => demo_command(args),
     }
 }

@@ -1,8 +1,12 @@
-//! Exit codes of every `conformance` command (INTERFACES.md §2), in one place.
+//! The process exit codes of every `conformance` subcommand, in one place (INTERFACES.md §2).
+//!
+//! Scripts depend on these numbers: change them only deliberately.
 
-/// No check failed or errored; for `sign verify`, the sign matches.
+/// `run`: no check Failed or Errored (Warn and Skip allowed). `sign …`: computed, or the sign matches.
 pub const SUCCESS: u8 = 0;
-/// Some check failed or errored; for `sign verify`, a mismatch.
+
+/// `run`: some check Failed or Errored. `sign verify …`: the sign does not match.
 pub const FAILED: u8 = 1;
-/// Bad flags or config, address in use, merchant unreachable: only before the plan starts.
+
+/// Bad flags, config or input, before any work starts (clap also exits with 2 on bad flags).
 pub const USAGE: u8 = 2;

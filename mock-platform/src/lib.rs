@@ -33,6 +33,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use axum::Router;
 use tokio::sync::{Notify, watch};
 
+pub use admin::ApiError;
+pub use admin::merchants::NewMerchant;
+pub use admin::orders::NewOrderBody;
 pub use clock::{PlatformClock, WallClock};
 pub use config::{ConfigError, PlatformConfig};
 pub use store::Data;

@@ -32,6 +32,8 @@ pub struct Data {
     /// Notification fault id → order id, for `DELETE /admin/faults/{id}`.
     pub notification_faults: HashMap<u64, i64>,
     pub next_fault_id: u64,
+    /// Images uploaded with qrcode.upload, by `img_filename` (§5.7).
+    pub qr_images: HashMap<String, bytes::Bytes>,
 }
 
 /// One attempt to make now, taken from the queue head of an order.

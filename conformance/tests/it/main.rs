@@ -1,8 +1,9 @@
-//! Integration tests of the conformance suite: it catches each deliberately broken merchant on the right
-//! check, certifies the reference merchant, and keeps its CLI contract (exit codes, `list`).
+//! The conformance crate's one integration-test binary: the real `conformance` executable (signing tool, CLI
+//! contract), each deliberately broken merchant caught by the right check, and the reference merchant certified.
 
 mod cli;
 mod defects;
 mod faulty_merchant;
 mod harness;
 mod reference;
+mod sign;

@@ -74,6 +74,9 @@ impl Platform {
                 return Err(ApiError::field(field, "must not be empty"));
             }
         }
+        if let Some(nick) = &body.seller_nick {
+            super::orders::check_text("seller_nick", nick)?;
+        }
         let url = reqwest::Url::parse(&body.notify_url).map_err(|e| ApiError::field("notify_url", e))?;
         if url.scheme() != "http" {
             return Err(ApiError::field("notify_url", "must be an http:// URL (the mock speaks plain HTTP)"));

@@ -22,7 +22,18 @@ use crate::exchange::{Exchange, GatewayExchange, params_json};
 use crate::faults::{self, FaultAction};
 
 pub fn routes() -> Router<Platform> {
-    Router::new().route("/router/rest", any(router_rest))
+    Router::new().route("/router/rest", any(router_rest)).route("/qr/{name}", axum::routing::get(qr_image))
+}
+
+/// `qrcode_url` targets (§5.8): the images uploaded with qrcode.upload.
+async fn qr_image(
+    State(platform): State<Platform>,
+    axum::extract::Path(name): axum::extract::Path<String>,
+) -> Response {
+    match platform.data().qr_images.get(&name) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes.clone()).into_response(),
+        None => crate::admin::ApiError::NotFound(format!("no QR image {name:?}")).into_response(),
+    }
 }
 
 /// 12 random `[a-z0-9]` (§4.6).

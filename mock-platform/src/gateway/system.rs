@@ -87,7 +87,11 @@ pub fn check(data: &mut Data, params: &Params, wall_now: DateTime<Utc>, now_ms: 
     // 10. flow control: every request reaching this step counts.
     merchant.count_call(now_ms).map_err(|seconds| refuse(TopError::app_call_limited(seconds), format))?;
     // 11. required API params, in §5 order; empty counts as missing.
-    if let Some(missing) = api.params.iter().find(|p| p.required && params.non_empty(p.name).is_none()) {
+    let present = |p: &&apis::ParamSpec| match p.kind {
+        ParamKind::File => params.file(p.name).is_some(),
+        _ => params.non_empty(p.name).is_some(),
+    };
+    if let Some(missing) = api.params.iter().find(|p| p.required && !present(p)) {
         return Err(refuse(TopError::missing_argument(missing.name), format));
     }
     // 12. rules needing no order data: Number params, then the API's own.

@@ -1,5 +1,6 @@
 //! The platform's data: merchants (apps, sessions, notify settings) and orders (state machine T1–T15).
 
+pub mod consume;
 pub mod merchant;
 pub mod order;
 

@@ -53,7 +53,7 @@ impl OrderState {
         .find(|s| s.as_str() == text)
     }
 
-    fn is_one_of(self, allowed: &[OrderState]) -> bool {
+    pub(crate) fn is_one_of(self, allowed: &[OrderState]) -> bool {
         allowed.contains(&self)
     }
 }
@@ -89,15 +89,18 @@ pub struct CodeRecord {
     pub qr_image: Option<Box<str>>,
 }
 
-/// One consume, kept for reverse and oplogs.get (next slice).
+/// One consume, kept for reverse and oplogs.get.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumeRecord {
     pub serial: Box<str>,
     pub code: Box<str>,
     pub num: u32,
+    /// Platform-clock ms of the consume.
     pub op_ms: i64,
     pub posid: Option<Box<str>>,
-    pub reversed: bool,
+    /// Platform-clock ms of the reverse that undid it.
+    pub reversed_ms: Option<i64>,
+    pub reverse_posid: Option<Box<str>>,
 }
 
 /// Why a transition was refused.
@@ -114,6 +117,9 @@ pub enum TransitionError {
     /// A rule on the data (41 at the gateway), naming the param.
     #[error("{0}")]
     Invalid(&'static str),
+    /// An API's own sub_code (§5.3–§5.5).
+    #[error("{}", .0.sub_code())]
+    Sub(protocol::SubCode),
 }
 
 /// One notification waiting to be delivered, or being delivered (PROTOCOL §3.5).
@@ -231,10 +237,10 @@ pub struct NewOrder {
     pub eticket: bool,
 }
 
-const ISSUABLE: &[OrderState] = &[OrderState::Paid, OrderState::Notified];
-const LIVE: &[OrderState] = &[OrderState::Issued, OrderState::PartlyConsumed];
+pub(crate) const ISSUABLE: &[OrderState] = &[OrderState::Paid, OrderState::Notified];
+pub(crate) const LIVE: &[OrderState] = &[OrderState::Issued, OrderState::PartlyConsumed];
 
-fn refuse(state: OrderState, action: &'static str, allowed: &'static str) -> TransitionError {
+pub(crate) fn refuse(state: OrderState, action: &'static str, allowed: &'static str) -> TransitionError {
     TransitionError::State { state: state.as_str(), action, allowed }
 }
 
@@ -546,6 +552,14 @@ impl Order {
 /// Serialises platform-clock epoch ms as a GMT+8 datetime string.
 pub fn ser_ms<S: serde::Serializer>(ms: &i64, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&format_ms(*ms))
+}
+
+/// A stored 2-decimal amount as cents (amounts are validated at the admin edge).
+pub fn cents_of(amount: &str) -> i64 {
+    let (whole, frac) = amount.split_once('.').unwrap_or((amount, "0"));
+    let whole: i64 = whole.parse().unwrap_or(0);
+    let frac: i64 = format!("{frac:0<2}").get(..2).and_then(|f| f.parse().ok()).unwrap_or(0);
+    whole * 100 + frac
 }
 
 #[cfg(test)]

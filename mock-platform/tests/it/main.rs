@@ -1,1 +1,10 @@
-//! Integration tests of the mock platform over real sockets.
+//! Integration tests of the mock platform over real sockets on 127.0.0.1:0.
+
+mod acks;
+mod admin;
+mod c4;
+mod faults;
+mod gateway_errors;
+mod lifecycle;
+mod redemption;
+mod support;

@@ -156,3 +156,19 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// The streamed sign must hash exactly the documented bytes, for any text (emoji and unmappable
+    /// code points included), so `notify_sign` and `notify_sign_bytes` can never disagree.
+    #[test]
+    fn the_streamed_notification_sign_is_md5_of_the_documented_bytes(
+        key in any::<String>(),
+        pairs in prop::collection::vec((any::<String>(), any::<String>()), 0..8),
+    ) {
+        use md5::{Digest, Md5};
+        let key = Secret::new(key);
+        let pairs = borrowed(&pairs);
+        let bytes = protocol::notify_sign::notify_sign_bytes(&key, pairs.iter().copied());
+        prop_assert_eq!(notify_sign(&key, pairs.iter().copied()), hex::encode_upper(Md5::digest(bytes)));
+    }
+}

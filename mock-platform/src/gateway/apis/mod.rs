@@ -1,10 +1,15 @@
 //! The APIs behind `/router/rest`: one module per API, each a param table (§5 order), a step-12 check
 //! and a `run` over the store. Adding an API is one module plus one line in [`ALL`].
 
+mod beforeconsume;
 mod codes_get;
+mod consume;
 mod failsend;
 mod manage_notify;
+mod oplogs_get;
+mod qrcode_upload;
 mod resend;
+mod reverse;
 mod send;
 mod tasks_get;
 mod time_expand;
@@ -21,6 +26,8 @@ use crate::store::Data;
 pub enum ParamKind {
     Number,
     String,
+    /// A multipart file part (`img_bytes`): not signed, required-checked as a file.
+    File,
 }
 
 /// One API param as the TOP metadata declares it.
@@ -37,6 +44,10 @@ pub const fn num(name: &'static str, required: bool) -> ParamSpec {
 
 pub const fn text(name: &'static str, required: bool) -> ParamSpec {
     ParamSpec { name, kind: ParamKind::String, required }
+}
+
+pub const fn file(name: &'static str, required: bool) -> ParamSpec {
+    ParamSpec { name, kind: ParamKind::File, required }
 }
 
 /// What one call may touch: the store (locked), the caller's app, the order clock.
@@ -68,10 +79,15 @@ pub struct Api {
     pub run: fn(&mut Ctx<'_>, &Params) -> Result<Fields, TopError>,
 }
 
-const ALL: [&Api; 8] = [
+const ALL: [&Api; 13] = [
     &send::API,
     &resend::API,
+    &consume::API,
+    &beforeconsume::API,
+    &reverse::API,
     &failsend::API,
+    &qrcode_upload::API,
+    &oplogs_get::API,
     &codes_get::API,
     &manage_notify::API,
     &time_expand::API,
@@ -79,7 +95,7 @@ const ALL: [&Api; 8] = [
     &trade_fullinfo_get::API,
 ];
 
-/// PROTOCOL §4.2: the 13 APIs. Those not yet served answer 22 like an unknown method (documented in README).
+/// PROTOCOL §4.2: the 13 APIs; any other `method` is 22.
 pub fn find(method: &str) -> Option<&'static Api> {
     ALL.into_iter().find(|api| api.name == method)
 }
@@ -105,9 +121,23 @@ pub fn check_verify_codes(params: &Params) -> Result<(), TopError> {
     Ok(())
 }
 
-/// The `qr_images` list, empty when absent.
-pub fn qr_images(params: &Params) -> Vec<&str> {
-    params.non_empty("qr_images").map(|v| v.split(',').collect()).unwrap_or_default()
+/// The `qr_images` list, empty when absent; every name must be an uploaded image (§5.1, else 41).
+pub fn qr_images<'p>(ctx: &Ctx<'_>, params: &'p Params) -> Result<Vec<&'p str>, TopError> {
+    let names: Vec<&str> = params.non_empty("qr_images").map(|v| v.split(',').collect()).unwrap_or_default();
+    if names.iter().any(|n| !ctx.data.qr_images.contains_key(*n)) {
+        return Err(TopError::invalid_argument("qr_images"));
+    }
+    Ok(names)
+}
+
+/// §5.0 B5–B6 for a 码商 (consume, beforeconsume, reverse); a 信任卖家's posid is ignored.
+pub fn check_posid(ctx: &Ctx<'_>, params: &Params) -> Result<(), TopError> {
+    let Some(merchant) = ctx.data.merchants.get(&ctx.app_key) else { return Ok(()) };
+    if !merchant.is_code_merchant() {
+        return Ok(());
+    }
+    let posid = params.non_empty("posid").ok_or_else(|| SubCode::InvalidPosid.error())?;
+    if merchant.posids.iter().any(|p| p == posid) { Ok(()) } else { Err(SubCode::PosNotForCodeMerchant.error()) }
 }
 
 /// B4 for an API.
@@ -155,6 +185,7 @@ pub fn transition_error(e: TransitionError) -> TopError {
         TransitionError::AlreadySent => SubCode::CodeAlreadySent.error(),
         TransitionError::NothingToResend => SubCode::NoCanResendCode.error(),
         TransitionError::Invalid(name) => TopError::invalid_argument(name),
+        TransitionError::Sub(sub) => sub.error(),
     }
 }
 

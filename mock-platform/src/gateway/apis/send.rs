@@ -24,8 +24,9 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Required)?;
     let codes = VerifyCodes::parse(params.get("verify_codes").unwrap_or_default())
         .map_err(|_| TopError::invalid_argument("verify_codes"))?;
+    let images = qr_images(ctx, params)?;
     let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
-    order.issue(&codes, &qr_images(params), ctx.now_ms).map_err(transition_error)?;
+    order.issue(&codes, &images, ctx.now_ms).map_err(transition_error)?;
     if order.delivery.awaiting_callback == Some(NotifyMethod::Send) {
         order.delivery.awaiting_callback = None;
     }

@@ -1,0 +1,56 @@
+//! `taobao.vmarket.eticket.reverse` (§5.5): 冲正, T8.
+
+use protocol::{Fields, Params, TopError, Value, VerifyCodes};
+
+use super::{Api, Ctx, TokenRule, check_posid, checked_order, num, number, ret_code, text, transition_error};
+
+pub const API: Api = Api {
+    name: "taobao.vmarket.eticket.reverse",
+    params: &[
+        num("order_id", true),
+        text("reverse_code", true),
+        num("reverse_num", true),
+        text("consume_secial_num", true),
+        text("token", true),
+        text("verify_codes", false),
+        num("codemerchant_id", false),
+        text("posid", false),
+        text("qr_images", false),
+    ],
+    order_param: Some("order_id"),
+    causes: &[],
+    needs_permission: true,
+    check,
+    run,
+};
+
+fn check(params: &Params) -> Result<(), TopError> {
+    match params.non_empty("verify_codes") {
+        Some(codes) if VerifyCodes::parse(codes).is_err() => Err(TopError::invalid_argument("verify_codes")),
+        _ => Ok(()),
+    }
+}
+
+fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+    let id = checked_order(ctx, params, TokenRule::Required)?;
+    check_posid(ctx, params)?;
+    let codes = params.non_empty("verify_codes").and_then(|c| VerifyCodes::parse(c).ok());
+    let now = ctx.now_ms;
+    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    order
+        .reverse(
+            params.get("reverse_code").unwrap_or_default(),
+            number(params, "reverse_num").unwrap_or(0),
+            params.get("consume_secial_num").unwrap_or_default(),
+            codes.as_ref(),
+            params.non_empty("posid"),
+            now,
+        )
+        .map_err(transition_error)?;
+    let mut fields = ret_code();
+    fields.extend([
+        ("item_title", Value::Str(order.item_title.to_string())),
+        ("left_num", Value::Num(i64::from(order.left_num()))),
+    ]);
+    Ok(fields)
+}
