@@ -38,7 +38,7 @@ pub struct TimelineEntry {
     pub kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<i64>,
-    /// When it happened (GMT+8 wall time as the platform recorded it, or the suite's clock).
+    /// When it started: RFC 3339 UTC with milliseconds (the platform's record, or the suite's clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
     /// E.g. `send · attempt 1` or `taobao.vmarket.eticket.send`.

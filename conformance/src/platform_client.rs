@@ -64,6 +64,8 @@ pub enum Alteration {
     ExtraParams(Vec<(String, String)>),
     /// One C2 kind: a notification the merchant must not acknowledge.
     Bad(BadNotification),
+    /// The legacy option (PROTOCOL §3.1, N1): the body percent-encoded in GBK with `charset=gbk`, validly signed.
+    GbkBody,
 }
 
 /// The C2 kinds (PROTOCOL §6): each leaves a notification that must not be acknowledged.
@@ -495,6 +497,7 @@ fn alteration_json(alteration: &Alteration) -> Value {
             json!({ "kind": "extra_params", "params": params })
         }
         Alteration::Bad(kind) => json!({ "kind": kind.as_str() }),
+        Alteration::GbkBody => json!({ "kind": "gbk_body" }),
     }
 }
 

@@ -161,5 +161,117 @@ async fn run_one(check: Check, ctx: Arc<Context>) -> CheckReport {
         }
     }
     entries.extend(probe.entries());
+    // One timeline in time order: the platform's exchanges and the suite's own actions interleaved.
+    entries.sort_by(|a, b| match (&a.at, &b.at) {
+        (Some(x), Some(y)) => x.cmp(y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
     CheckReport { info: check.info, verdict, duration, orders, timeline: entries }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use protocol::Secret;
+
+    use super::*;
+    use crate::config::{MerchantConfig, Windows};
+    use crate::outcome::Outcome;
+    use crate::platform_client::PlatformClient;
+
+    #[derive(Clone, Default)]
+    struct Record(Arc<Mutex<Vec<Event>>>);
+
+    impl Reporter for Record {
+        fn on_event(&mut self, event: &Event) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(event.clone());
+            Ok(())
+        }
+    }
+
+    fn context() -> Arc<Context> {
+        let merchant = MerchantConfig {
+            url: "http://127.0.0.1:1/notify".into(),
+            app_key: "k".into(),
+            app_secret: Secret::new("s"),
+            session: "sess".into(),
+            notify_key: Secret::new("n"),
+            codemerchant_id: None,
+        };
+        // Nothing listens there: these checks never reach the platform.
+        Arc::new(Context::new(PlatformClient::new("http://127.0.0.1:1", None), merchant, Windows::default(), 1))
+    }
+
+    fn checks() -> Vec<Check> {
+        vec![
+            Check::new("C1.pass", "passes", "C1 · FAQ", |_| async { Ok(Verdict::pass("ok")) }),
+            Check::new("C2.fail", "fails", "C2 · FAQ", |_| async { Ok(Verdict::fail("bad")) }),
+            Check::new("X.fail", "advisory", "advisory · FAQ", |_| async { Ok(Verdict::fail("meh")) }).advisory(),
+            Check::new("C3.forever", "never ends", "C3 · FAQ", |_| async {
+                std::future::pending::<()>().await;
+                Ok(Verdict::pass("unreachable"))
+            }),
+            Check::new("C4.panics", "panics", "C4 · FAQ", |_| async { panic!("boom") }),
+        ]
+    }
+
+    async fn run_checks(only: &[String]) -> (Summary, Vec<Event>) {
+        let record = Record::default();
+        let mut out = Reporters::default();
+        out.push(Box::new(record.clone()));
+        let limits = RunLimits { concurrency: 4, deadline: Instant::now() + Duration::from_secs(72) };
+        let summary = run(checks(), only, context(), limits, &mut out).await;
+        let events = record.0.lock().unwrap().clone();
+        (summary, events)
+    }
+
+    fn outcome_of(events: &[Event], id: &str) -> Outcome {
+        events
+            .iter()
+            .find_map(|e| match e {
+                Event::CheckFinished(r) if r.info.id == id => Some(r.verdict.outcome),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{id} did not finish"))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_check_still_running_at_the_run_bound_ends_as_error_and_the_run_finishes() {
+        let (summary, events) = run_checks(&[]).await;
+        assert_eq!(outcome_of(&events, "C3.forever"), Outcome::Error);
+        assert_eq!(outcome_of(&events, "C4.panics"), Outcome::Error);
+        assert_eq!(outcome_of(&events, "X.fail"), Outcome::Warn, "advisory checks are capped at warn");
+        assert_eq!(outcome_of(&events, "C2.fail"), Outcome::Fail);
+        assert_eq!((summary.total, summary.pass, summary.fail, summary.warn, summary.error), (5, 1, 1, 1, 2));
+        assert!(!summary.is_success());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn events_come_plan_first_started_before_finished_and_run_finished_last() {
+        let (_, events) = run_checks(&[]).await;
+        assert!(matches!(&events[0], Event::PlanStarted { checks, .. } if checks.len() == 5));
+        assert!(matches!(events.last(), Some(Event::RunFinished(_))));
+        for (i, e) in events.iter().enumerate() {
+            if let Event::CheckFinished(r) = e
+                && r.duration > Duration::ZERO
+            {
+                let started =
+                    events[..i].iter().any(|s| matches!(s, Event::CheckStarted { info } if info.id == r.info.id));
+                assert!(started, "{} finished before it started", r.info.id);
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn checks_not_selected_by_only_are_skipped_without_running() {
+        let (summary, events) = run_checks(&["C1".to_owned()]).await;
+        assert_eq!(outcome_of(&events, "C1.pass"), Outcome::Pass);
+        for id in ["C2.fail", "X.fail", "C3.forever", "C4.panics"] {
+            assert_eq!(outcome_of(&events, id), Outcome::Skip, "{id}");
+        }
+        assert!(summary.is_success());
+    }
 }

@@ -64,3 +64,17 @@ pub async fn latency(p: Arc<Probe>) -> CheckResult {
         None => Verdict::skip("the platform did not record the reply time"),
     })
 }
+
+/// Advisory (PROTOCOL §3.1: certifying runs use UTF-8, a GBK run is reported only): a merchant on the legacy
+/// GBK option must decode the body as GBK before verifying the sign.
+pub async fn gbk_body(p: Arc<Probe>) -> CheckResult {
+    let mut spec = p.order_spec();
+    spec.alteration = Some(Alteration::GbkBody);
+    let verdict = first_send_ack(&p, spec).await?;
+    Ok(match verdict.outcome {
+        crate::outcome::Outcome::Fail => verdict.hint(
+            "decode the body in the charset its Content-Type names (charset=gbk) before verifying the sign (PROTOCOL §3.1)",
+        ),
+        _ => verdict,
+    })
+}

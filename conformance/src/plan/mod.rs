@@ -215,6 +215,13 @@ pub fn all_checks() -> Vec<Check> {
             ack::latency,
         )
         .advisory(),
+        Check::new(
+            "X.gbk-body",
+            "send with a GBK-encoded body (legacy charset option) is verified and acknowledged",
+            "advisory · FAQ 2.25, PROTOCOL §3.1",
+            ack::gbk_body,
+        )
+        .advisory(),
     ]);
     checks
 }

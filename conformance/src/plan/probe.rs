@@ -241,7 +241,8 @@ impl Probe {
     }
 }
 
-/// The suite's clock as the platform writes times: GMT+8, milliseconds.
+/// The suite's clock written as the platform writes exchange times (RFC 3339 UTC with ms), so that one
+/// timeline sorts by text.
 pub fn now_text() -> String {
-    Utc::now().with_timezone(&protocol::time::gmt8()).format("%Y-%m-%d %H:%M:%S%.3f").to_string()
+    Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }

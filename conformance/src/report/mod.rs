@@ -73,7 +73,7 @@ pub(crate) mod sample {
         };
         let mut attempt = TimelineEntry::new(EntryKind::Notification, "send · attempt 1");
         attempt.order_id = Some(1001);
-        attempt.at = Some("2026-11-26 20:00:00.000".into());
+        attempt.at = Some("2026-11-26T12:00:00.000Z".into());
         attempt.params = vec![("method".into(), "send".into()), ("item_title".into(), "银子岩<门票>&".into())];
         attempt.reply = Some("{\"code\":200}\n<script>alert(1)</script>".into());
         attempt.verdict = Some("not ack: whitespace".into());

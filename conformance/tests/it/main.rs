@@ -6,4 +6,5 @@ mod defects;
 mod faulty_merchant;
 mod harness;
 mod reference;
+mod remote;
 mod sign;
