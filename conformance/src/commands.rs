@@ -57,7 +57,7 @@ pub fn run_command(args: RunArgs) -> u8 {
 pub fn list_command(out: &mut dyn Write) -> u8 {
     for check in all_checks() {
         let advisory = if check.info.advisory { " (advisory: at most a warning)" } else { "" };
-        if writeln!(out, "{:<34} {:<28} {}{advisory}", check.info.id, check.info.rule, check.info.title).is_err() {
+        if writeln!(out, "{:<34} {:<36} {}{advisory}", check.info.id, check.info.rule, check.info.title).is_err() {
             return exit::FAILED;
         }
     }

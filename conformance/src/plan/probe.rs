@@ -231,7 +231,12 @@ impl Probe {
         entry.params = params.iter().map(|(n, v)| (n.to_owned(), v.to_owned())).collect();
         entry.reply = reply.status.map(|_| String::from_utf8_lossy(&reply.body).into_owned());
         entry.verdict = Some(match (reply.status, &reply.error) {
-            (Some(status), _) => format!("{:?}", protocol::AckReply::classify(status, &reply.body)),
+            (Some(status), _) => {
+                let read = protocol::AckReply::classify(status, &reply.body);
+                let acknowledged =
+                    params.get("method").and_then(|m| m.parse().ok()).is_some_and(|m| read.acknowledges(m));
+                crate::plan::timeline::describe_reply(&read, acknowledged)
+            }
             (None, Some(e)) => format!("no reply: {e}"),
             (None, None) => "no reply".into(),
         });

@@ -18,11 +18,9 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
             e.at = n.at.clone();
             e.params = n.params.clone();
             e.reply = n.reply.clone();
-            e.verdict = Some(match (&n.verdict, n.classify()) {
-                (_, Some(reply)) if n.acked() => format!("ack ({reply:?})"),
-                (_, Some(protocol::AckReply::NotAck(near))) => format!("not ack: {near}"),
-                (Some(v), _) => v.clone(),
-                (None, _) => "pending".into(),
+            e.verdict = Some(match n.classify() {
+                Some(reply) => describe_reply(&reply, n.acked()),
+                None => format!("no reply: {}", n.error.as_deref().unwrap_or("none")),
             });
             e.duration_ms = n.duration_ms;
             e.notes.extend(n.alteration.iter().map(|a| format!("alteration: {a}")));
@@ -57,5 +55,16 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
             e.notes.extend(g.sign_diagnosis.iter().map(|d| format!("sign matches the {d}")));
             e
         }
+    }
+}
+
+/// How a reply reads in a timeline: `ack {"code":200}`, or `not ack: ` and the near miss.
+pub fn describe_reply(reply: &protocol::AckReply, acknowledged: bool) -> String {
+    use protocol::AckReply;
+    match reply {
+        AckReply::Code200 => r#"ack {"code":200}"#.into(),
+        AckReply::Code300 if acknowledged => r#"ack {"code":300}"#.into(),
+        AckReply::Code300 => r#"not ack: {"code":300} acknowledges only resend and modified"#.into(),
+        AckReply::NotAck(near) => format!("not ack: {near}"),
     }
 }
