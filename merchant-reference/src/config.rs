@@ -116,8 +116,12 @@ pub struct ServeArgs {
     /// Address to listen on; the notify URL to register is http://ADDR/notify.
     #[arg(long, env = "MERCHANT_LISTEN")]
     pub listen: SocketAddr,
-    /// TOP gateway URL, path included (real: http://gw.api.taobao.com/router/rest).
-    #[arg(long, env = "MERCHANT_GATEWAY")]
+    /// The TOP gateway URL, path included (the help text names the real one).
+    #[arg(
+        long,
+        env = "MERCHANT_GATEWAY",
+        help = "TOP gateway URL, path included (real: http://gw.api.taobao.com/router/rest)"
+    )]
     pub gateway: String,
     /// TOP app key, sent on every callback.
     #[arg(long, env = "MERCHANT_APP_KEY")]

@@ -95,4 +95,18 @@ mod tests {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
+
+    #[tokio::test]
+    async fn memory_databases_keep_their_data_across_calls() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        store
+            .run(|conn| conn.execute("INSERT INTO outbox (order_id, api, status, next_attempt_at, created_at) VALUES (1, 'send', 'pending', 0, 0)", []).map_err(StoreError::from))
+            .await
+            .unwrap();
+        let rows: i64 = store
+            .run(|conn| conn.query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).map_err(StoreError::from))
+            .await
+            .unwrap();
+        assert_eq!(rows, 1, "one connection, so the second call sees the first call's database");
+    }
 }

@@ -120,13 +120,14 @@ pub fn capture_body(bytes: &[u8]) -> String {
 }
 
 /// The whole `exchanges` answer for one order.
-pub fn render(order_id: i64, exchanges: &[Exchange]) -> Value {
+pub fn render(order_id: i64, exchanges: &[Exchange], dropped: u64) -> Value {
     // Recorded when they finish; shown in the order they started (a held callback after its notification).
     let mut sorted: Vec<&Exchange> = exchanges.iter().collect();
     sorted.sort_by_key(|e| e.started_at_ms());
     let first = sorted.first().map(|e| e.started_at_ms()).unwrap_or(0);
     serde_json::json!({
         "order_id": order_id,
+        "dropped": dropped,
         "exchanges": sorted.iter().enumerate().map(|(i, e)| e.to_json(i + 1, first)).collect::<Vec<_>>(),
     })
 }

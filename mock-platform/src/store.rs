@@ -32,6 +32,8 @@ pub struct Data {
     /// Notification fault id → order id, for `DELETE /admin/faults/{id}`.
     pub notification_faults: HashMap<u64, i64>,
     pub next_fault_id: u64,
+    /// Exchanges not kept per order beyond [`MAX_EXCHANGES`].
+    pub exchanges_dropped: HashMap<i64, u64>,
     /// Images uploaded with qrcode.upload, by `img_filename` (§5.7).
     pub qr_images: HashMap<String, bytes::Bytes>,
 }
@@ -49,6 +51,9 @@ pub struct AttemptPlan {
     pub key: Secret,
     pub charset: protocol::params::Charset,
 }
+
+/// The most exchanges kept per order.
+pub const MAX_EXCHANGES: usize = 10_000;
 
 /// The retry schedule in ms after the first attempt (index 0 is 0).
 pub type Schedule<'a> = &'a [i64];
@@ -217,7 +222,8 @@ impl Data {
                 {
                     delivery.awaiting_callback = Some(method);
                 }
-                delivery.last_acked = Some(head.notification.clone());
+                let sub_method = head.notification.sub_method.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+                delivery.last_acked = Some((method, sub_method));
             }
             true
         } else if head.duplicate {
@@ -248,7 +254,14 @@ impl Data {
         }
     }
 
+    /// Records an exchange; past [`MAX_EXCHANGES`] for one order only the count grows (a runaway merchant
+    /// cannot exhaust memory).
     pub fn record(&mut self, order_id: i64, exchange: Exchange) {
-        self.exchanges.entry(order_id).or_default().push(exchange);
+        let list = self.exchanges.entry(order_id).or_default();
+        if list.len() < MAX_EXCHANGES {
+            list.push(exchange);
+        } else {
+            *self.exchanges_dropped.entry(order_id).or_default() += 1;
+        }
     }
 }

@@ -44,16 +44,17 @@ pub(crate) fn encode_gbk_to_slice(text: &str, dst: &mut [u8]) -> usize {
     let mut written = 0;
     let mut read = 0;
     while read < bytes.len() {
-        if let Some(chunk) = bytes.get(read..read + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok())
-            && u64::from_ne_bytes(*chunk) & HIGH_BITS == 0
-        {
-            dst[written..written + 8].copy_from_slice(chunk);
-            written += 8;
-            read += 8;
-            continue;
-        }
         let lead = bytes[read];
         if lead < 0x80 {
+            // Inside an ASCII run, eight bytes at a time while they last.
+            if let Some(chunk) = bytes.get(read..read + 8).and_then(|c| <&[u8; 8]>::try_from(c).ok())
+                && u64::from_ne_bytes(*chunk) & HIGH_BITS == 0
+            {
+                dst[written..written + 8].copy_from_slice(chunk);
+                written += 8;
+                read += 8;
+                continue;
+            }
             dst[written] = lead;
             written += 1;
             read += 1;

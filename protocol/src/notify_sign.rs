@@ -40,8 +40,10 @@ fn sort_by_name(pairs: &mut [(&str, &str)]) {
     let keys = &mut keys[..pairs.len()];
     for (index, (key, (name, _))) in keys.iter_mut().zip(pairs.iter()).enumerate() {
         let mut bytes = [0u8; 8];
-        let head = &name.as_bytes()[..name.len().min(7)];
-        bytes[..head.len()].copy_from_slice(head);
+        // A byte loop, not `copy_from_slice`: a variable-length copy is a `memcpy` call per name.
+        for (slot, byte) in bytes[..7].iter_mut().zip(name.bytes()) {
+            *slot = byte;
+        }
         bytes[7] = index as u8;
         *key = u64::from_be_bytes(bytes);
     }

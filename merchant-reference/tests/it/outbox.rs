@@ -116,3 +116,19 @@ async fn a_callback_still_owed_at_shutdown_is_made_by_the_next_start() {
     issued.sort();
     assert_eq!(gateway.wait_for(SEND, 2007, 1).await[0].verify_codes(), issued);
 }
+
+#[tokio::test]
+async fn callbacks_of_one_order_go_out_oldest_first() {
+    let (gateway, db, merchant) = send_with_script(
+        "fifo",
+        2008,
+        vec![Answer::Error(SubCode::OpFailed.error()), Answer::Error(SubCode::OpFailed.error())],
+    )
+    .await;
+    gateway.wait_for(SEND, 2008, 1).await;
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Resend, 2008, 2)).await, ACK);
+    gateway.wait_for("taobao.vmarket.eticket.resend", 2008, 1).await;
+    let apis: Vec<String> = gateway.calls().into_iter().map(|c| c.api).collect();
+    assert_eq!(apis, [SEND, SEND, SEND, "taobao.vmarket.eticket.resend"]);
+    eventually(|| (db.outbox(2008).iter().all(|(_, s)| s == "done")).then_some(())).await;
+}

@@ -153,3 +153,15 @@ async fn healthz_answers_200() {
     let response = reqwest::get(format!("{}/healthz", pos.merchant.base)).await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn a_resend_after_a_redemption_reports_what_is_left_on_each_code() {
+    let pos = Pos::start("resend-left", None).await;
+    let code = pos.issue(3006, 3).await;
+    pos.gateway.script(CONSUME, [Answer::Success(json!({"ret_code": 1, "left_num": 2, "code_left_num": 2}))]);
+    let (status, answer) = pos.post("/pos/consume", json!({"code": code, "num": 1})).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(deliver(&pos.merchant.notify_url(), &notification(NotifyMethod::Resend, 3006, 2)).await, ACK);
+    let resend = &pos.gateway.wait_for("taobao.vmarket.eticket.resend", 3006, 1).await[0];
+    assert_eq!(resend.verify_codes(), [(code, 2)]);
+}

@@ -171,10 +171,16 @@ impl Platform {
                     "order {order_id} has a notification pending; duplicate needs a quiescent order"
                 )));
             }
-            let last = order.delivery.last_acked.clone().ok_or_else(|| {
+            let (method, sub_method) = order.delivery.last_acked.ok_or_else(|| {
                 ApiError::Conflict(format!("order {order_id} has no acknowledged notification to duplicate"))
             })?;
-            data.enqueue(order_id, *last, None, true, now);
+            let merchant = data.merchants.get(&order.app_key).ok_or_else(|| ApiError::NotFound("merchant".into()))?;
+            let (sid, nick) = order.seller_of(merchant);
+            let notification = match method {
+                protocol::NotifyMethod::OrderModify => order.order_modify(sub_method, sid, &nick),
+                other => order.notification(other, sid, &nick),
+            };
+            data.enqueue(order_id, notification, None, true, now);
             drop(data);
             self.wake();
             return Ok(id);

@@ -39,6 +39,9 @@ pub struct NewOrderBody {
     /// Unit price (default `1.00`); `total_fee` defaults to price × num.
     pub price: Option<String>,
     pub buyer_nick: Option<String>,
+    /// The selling shop when not the merchant's own account (PROTOCOL §2.4: a 码商's orders).
+    pub seller_nick: Option<String>,
+    pub taobao_sid: Option<i64>,
     pub eticket_enabled: Option<bool>,
     /// An alteration of the `send` notification's first attempt (PROTOCOL §2.4): a fault name or
     /// `{"kind": name, "params": {…}}`.
@@ -68,6 +71,8 @@ pub fn order_view(order: &Order) -> Value {
         "state": order.state.as_str(),
         "token": order.token.as_str(),
         "app_key": &*order.app_key,
+        "taobao_sid": order.seller.as_ref().map(|s| s.0),
+        "seller_nick": order.seller.as_ref().map(|s| s.1.to_string()),
         "eticket_enabled": order.eticket,
         "num": order.num,
         "left_num": order.left_num(),
@@ -214,7 +219,8 @@ pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>)
     if !data.orders.contains_key(&id) {
         return Err(no_order(id));
     }
-    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default())))
+    let dropped = data.exchanges_dropped.get(&id).copied().unwrap_or(0);
+    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default(), dropped)))
 }
 
 /// One suite action on an order: checks the state, changes the order, queues the notification.
@@ -230,7 +236,7 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     }
     let (sid, nick) = {
         let m: &Merchant = data.merchants.get(&order.app_key).ok_or_else(|| no_order(id))?;
-        (m.taobao_sid, m.seller_nick.clone())
+        order.seller_of(m)
     };
     let order = data.orders.get_mut(&id).ok_or_else(|| no_order(id))?;
     let notification = match action {
@@ -339,6 +345,7 @@ impl Platform {
             ("sku_properties", &body.sku_properties),
             ("sms_template", &body.sms_template),
             ("buyer_nick", &body.buyer_nick),
+            ("seller_nick", &body.seller_nick),
         ] {
             check_optional(field, value)?;
         }
@@ -390,10 +397,17 @@ impl Platform {
                 body.mobile, merchant.app_key
             )));
         }
-        let (sid, nick) = (merchant.taobao_sid, merchant.seller_nick.clone());
+        let seller = (body.seller_nick.is_some() || body.taobao_sid.is_some()).then(|| {
+            (
+                body.taobao_sid.unwrap_or(merchant.taobao_sid),
+                body.seller_nick.clone().unwrap_or_else(|| merchant.seller_nick.clone()),
+            )
+        });
+        let (sid, nick) = seller.clone().unwrap_or_else(|| (merchant.taobao_sid, merchant.seller_nick.clone()));
         let id = data.next_id();
         let token = Token::from_bytes(rand::rng().random());
         let new = NewOrder {
+            seller,
             num,
             mobile: body.mobile,
             buyer_nick: body.buyer_nick.unwrap_or_else(|| "mock_buyer".into()),

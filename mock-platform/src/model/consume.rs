@@ -226,6 +226,7 @@ mod tests {
             Token::from_bytes([1; 16]),
             Arc::from("k"),
             NewOrder {
+                seller: None,
                 num: total,
                 mobile: "13800001234".into(),
                 buyer_nick: "b".into(),

@@ -152,7 +152,9 @@ pub struct Delivery {
     pub awaiting_callback: Option<NotifyMethod>,
     /// The latest notification exhausted its retries (tasks.get type 1).
     pub exhausted: bool,
-    pub last_acked: Option<Box<Notification>>,
+    /// The last acknowledged notification's method and sub_method (0 unless order_modify), for `duplicate`:
+    /// it is rebuilt from the order's current data rather than kept (about 1 KiB per order saved).
+    pub last_acked: Option<(NotifyMethod, u8)>,
     pub notifications: u32,
     /// An alteration waiting for the next notification queued (POST /admin/faults).
     pub pending_alteration: Option<(u64, Alteration)>,
@@ -185,6 +187,8 @@ pub struct Order {
     pub token: Token,
     /// The merchant's app_key (shared, not copied per order).
     pub app_key: Arc<str>,
+    /// The selling shop when it is not the merchant's own account (a 码商's orders): `taobao_sid`, `seller_nick`.
+    pub seller: Option<Box<(i64, Box<str>)>>,
     pub eticket: bool,
     pub state: OrderState,
     pub num: u32,
@@ -218,6 +222,7 @@ pub struct Order {
 /// Everything `pay` needs besides ids (validated at the admin edge).
 #[derive(Debug, Clone)]
 pub struct NewOrder {
+    pub seller: Option<(i64, String)>,
     pub num: u32,
     pub mobile: String,
     pub buyer_nick: String,
@@ -252,6 +257,7 @@ impl Order {
             id,
             token,
             app_key,
+            seller: new.seller.map(|(sid, nick)| Box::new((sid, nick.into_boxed_str()))),
             eticket: new.eticket,
             state: OrderState::Paid,
             num: new.num,
@@ -473,6 +479,14 @@ impl Order {
         if ok { Ok(()) } else { Err(refuse(self.state, "eticket.manage.notify", "T15's states")) }
     }
 
+    /// The selling shop: the order's own when set, else the merchant's account.
+    pub fn seller_of(&self, merchant: &super::Merchant) -> (i64, String) {
+        match &self.seller {
+            Some(seller) => (seller.0, seller.1.to_string()),
+            None => (merchant.taobao_sid, merchant.seller_nick.clone()),
+        }
+    }
+
     pub fn valid_start_text(&self) -> String {
         format_ms(self.valid_start)
     }
@@ -572,6 +586,7 @@ mod tests {
             Token::from_bytes([7; 16]),
             Arc::from("k"),
             NewOrder {
+                seller: None,
                 num,
                 mobile: "13800000000".into(),
                 buyer_nick: "b".into(),

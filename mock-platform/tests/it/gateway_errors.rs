@@ -266,3 +266,18 @@ async fn get_requests_and_simplify_and_xml_answers_work() {
     let text = h.send_form(&p).await;
     assert!(text.starts_with(r#"<?xml version="1.0" encoding="utf-8" ?><vmarket_eticket_codes_get_response><eticket_codes></eticket_codes><total_results>0</total_results>"#), "{text}");
 }
+
+#[tokio::test]
+async fn a_call_signed_with_the_notify_key_is_25_and_diagnosed() {
+    let h = Harness::start().await;
+    let order = h.buy(json!({})).await;
+    let (id, token) = (id_of(&order), token_of(&order));
+    let mut params = base(id, &token);
+    let sign = top_sign(&Secret::new(crate::support::NOTIFY_KEY), SignMethod::Md5, &params);
+    params.set("sign", sign);
+    let (_, code, _, _) = read_error(&h.send_form(&params).await);
+    assert_eq!(code, 25);
+    let e = h.wait_exchanges(id, "the refused call", |e| e.iter().any(|x| x["kind"] == "gateway")).await;
+    let call = e.iter().find(|x| x["kind"] == "gateway").unwrap();
+    assert_eq!((call["error_code"].as_i64(), call["sign_diagnosis"].as_str()), (Some(25), Some("notify_key")));
+}

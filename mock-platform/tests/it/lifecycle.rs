@@ -266,3 +266,65 @@ async fn failsend_closes_the_order_and_checks_the_token_only_when_sent() {
     assert!(error_of(&ok).is_null(), "{ok}");
     assert_eq!(h.order(id).await["state"], "CLOSED");
 }
+
+/// The field names the conformance suite reads (README "Exchanges JSON"): a change here is a breaking change.
+#[tokio::test]
+async fn exchange_and_order_json_keep_their_documented_fields() {
+    let h = Harness::start().await;
+    let order = h.buy(json!({})).await;
+    for field in
+        ["order_id", "state", "token", "num", "left_num", "codes", "valid_start", "valid_ends", "notifications"]
+    {
+        assert!(order.get(field).is_some(), "order lacks {field}: {order}");
+    }
+    let id = id_of(&order);
+    h.next_notification().await;
+    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
+    h.call("taobao.vmarket.eticket.codes.get", &[("order_id", &id.to_string())]).await;
+    let e = h.wait_exchanges(id, "both exchanges", |e| e.len() == 2).await;
+    let common = [
+        "kind",
+        "seq",
+        "at_ms",
+        "started_at",
+        "finished_at",
+        "started_at_ms",
+        "finished_at_ms",
+        "latency_ms",
+        "method",
+        "params",
+    ];
+    let notification = [
+        "notification",
+        "attempt",
+        "url",
+        "content_type",
+        "status",
+        "body",
+        "error",
+        "verdict",
+        "near_miss",
+        "acknowledged",
+        "alteration",
+        "duplicate",
+    ];
+    let gateway = [
+        "api",
+        "http_method",
+        "response",
+        "error_code",
+        "sub_code",
+        "held_ms",
+        "causality",
+        "cause_acked",
+        "fault",
+        "sign_diagnosis",
+    ];
+    for (exchange, own) in [(&e[0], &notification[..]), (&e[1], &gateway[..])] {
+        for field in common.iter().chain(own) {
+            assert!(exchange.get(*field).is_some(), "{} exchange lacks {field}: {exchange}", exchange["kind"]);
+        }
+    }
+    assert_eq!((e[0]["seq"].as_i64(), e[1]["seq"].as_i64(), e[0]["at_ms"].as_i64()), (Some(1), Some(2), Some(0)));
+    assert_eq!(e[1]["method"], "taobao.vmarket.eticket.codes.get");
+}

@@ -4,6 +4,7 @@ mod acks;
 mod admin;
 mod c4;
 mod faults;
+mod fuzz;
 mod gateway_errors;
 mod lifecycle;
 mod redemption;

@@ -141,9 +141,11 @@ async fn a_code_merchant_needs_its_posid_and_can_upload_qr_images() {
         .as_str()
         .unwrap_or_else(|| panic!("{upload}"))
         .to_owned();
-    let order = h.buy(json!({"app_key": "cm", "num": 1})).await;
+    // A 码商's order names the shop that sold it.
+    let order = h.buy(json!({"app_key": "cm", "num": 1, "seller_nick": "景区旗舰店", "taobao_sid": 555})).await;
     let (id, token) = (id_of(&order).to_string(), token_of(&order));
-    h.next_notification().await;
+    let n = h.next_notification().await;
+    assert_eq!((n.get("seller_nick"), n.get("taobao_sid")), ("景区旗舰店", "555"));
     let send =
         [("order_id", id.as_str()), ("verify_codes", "Q1:1"), ("token", token.as_str()), ("qr_images", image.as_str())];
     let no_cm = h.call_as("cm", "s-cm", "taobao.vmarket.eticket.send", &send).await;
@@ -179,4 +181,7 @@ async fn a_code_merchant_needs_its_posid_and_can_upload_qr_images() {
     assert_eq!(h.http.get(url).send().await.unwrap().bytes().await.unwrap().as_ref(), b"PNGDATA");
     let c = h.call_as("cm", "s-cm", "taobao.vmarket.eticket.consume", &consume("P1")).await;
     assert!(error_of(&c).is_null(), "{c}");
+    // A 码商 did not sell the order: no trade for it (§5.13).
+    let t = h.call_as("cm", "s-cm", "taobao.trade.fullinfo.get", &[("fields", "tid"), ("tid", &id)]).await;
+    assert_eq!(error_of(&t)["sub_code"], "isv.trade-not-exist");
 }

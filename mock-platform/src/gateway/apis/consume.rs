@@ -45,7 +45,10 @@ fn mock_serial() -> String {
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Required)?;
     check_posid(ctx, params)?;
-    let nick = ctx.data.merchants.get(&ctx.app_key).map(|m| m.seller_nick.clone()).unwrap_or_default();
+    let nick = match (ctx.data.merchants.get(&ctx.app_key), ctx.data.orders.get(&id)) {
+        (Some(m), Some(o)) => o.seller_of(m).1,
+        _ => String::new(),
+    };
     let num = super::number(params, "consume_num").unwrap_or(0);
     let request = ConsumeRequest {
         code: params.get("verify_code").unwrap_or_default(),

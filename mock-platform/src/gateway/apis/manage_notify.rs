@@ -29,11 +29,9 @@ fn check(params: &Params) -> Result<(), TopError> {
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Unchecked)?;
     let method = method(params).ok_or_else(|| TopError::invalid_argument("notify_method"))?;
-    let (sid, nick) = {
-        let m = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| protocol::SubCode::InvalidEticketSeller.error())?;
-        (m.taobao_sid, m.seller_nick.clone())
-    };
+    let m = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| protocol::SubCode::InvalidEticketSeller.error())?;
     let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let (sid, nick) = order.seller_of(m);
     order.check_manage_notify(method).map_err(transition_error)?;
     let notification = order.notification(method, sid, &nick);
     ctx.data.enqueue(id, notification, None, false, ctx.now_ms);

@@ -69,7 +69,10 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let page_size = number(params, "page_size").unwrap_or(40).clamp(1, 40) as usize;
     let mut ops: Vec<Op> = Vec::new();
     for order in ctx.data.orders.values().filter(|o| o.app_key == ctx.app_key) {
-        let last4 = &order.mobile[order.mobile.len().saturating_sub(4)..];
+        // By characters: a mobile is free text at the admin edge and may hold non-ASCII.
+        let skip = order.mobile.chars().count().saturating_sub(4);
+        let last4: String = order.mobile.chars().skip(skip).collect();
+        let last4 = last4.as_str();
         if mobile.is_some_and(|m| m != last4) {
             continue;
         }

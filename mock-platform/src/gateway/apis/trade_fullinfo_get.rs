@@ -27,6 +27,10 @@ fn status(order: &Order) -> &'static str {
 
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let tid = number(params, "tid").ok_or_else(|| SubCode::TradeNotExist.error())?;
+    // §3.6, §5.13: a 码商 did not sell the orders it serves, so it never sees their trades.
+    if ctx.data.merchants.get(&ctx.app_key).is_none_or(|m| m.is_code_merchant()) {
+        return Err(SubCode::TradeNotExist.error());
+    }
     let order =
         ctx.data.orders.get(&tid).filter(|o| o.app_key == ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
     let merchant = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
@@ -55,7 +59,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     put("price", Value::Str(order.price.to_string()));
     put("total_fee", Value::Str(order.total_fee.to_string()));
     put("payment", Value::Str(order.total_fee.to_string()));
-    put("seller_nick", Value::Str(merchant.seller_nick.clone()));
+    put("seller_nick", Value::Str(order.seller_of(merchant).1));
     put("buyer_nick", Value::Str(order.buyer_nick.to_string()));
     put("receiver_mobile", Value::Str(order.mobile.to_string()));
     if order.eticket {
