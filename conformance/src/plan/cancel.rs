@@ -19,8 +19,8 @@ pub async fn no_callback_after_cancel(p: Arc<Probe>) -> CheckResult {
     }
     let ex = p.exchanges(order.order_id).await?;
     let send_params = attempts(&ex, NotifyMethod::Send).first().map(|a| a.params.clone()).unwrap_or_default();
-    p.platform().refund(order.order_id).await?;
     p.note(Some(order.order_id), "suite: refund the order");
+    p.platform().refund(order.order_id).await?;
     let Some((at, attempt)) = await_attempt(&p, order.order_id, NotifyMethod::Cancel, 0).await? else {
         return Ok(Verdict::error("the platform recorded no cancel attempt"));
     };

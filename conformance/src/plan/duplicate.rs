@@ -19,8 +19,8 @@ pub async fn duplicate_send(p: Arc<Probe>) -> CheckResult {
     };
     let issued_set = code_set(&issued).unwrap_or_default();
     let before = attempts(&p.exchanges(order.order_id).await?, NotifyMethod::Send).len();
-    p.platform().duplicate(order.order_id).await?;
     p.note(Some(order.order_id), "suite: duplicate the acknowledged send (§2.4)");
+    p.platform().duplicate(order.order_id).await?;
     let Some((at, attempt)) = await_attempt(&p, order.order_id, NotifyMethod::Send, before).await? else {
         return Ok(Verdict::error("the platform recorded no duplicate send attempt"));
     };

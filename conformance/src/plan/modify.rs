@@ -32,12 +32,12 @@ async fn order_modify(p: Arc<Probe>, sub: SubMethod) -> CheckResult {
         SubMethod::Validity => {
             let ends = Utc::now().with_timezone(&protocol::time::gmt8()) + Days::new(60);
             let ends = format!("{} 23:59:59", ends.format("%Y-%m-%d"));
-            p.platform().extend(order.order_id, &ends).await?;
             p.note(Some(order.order_id), format!("suite: extend validity to {ends}"));
+            p.platform().extend(order.order_id, &ends).await?;
         }
         SubMethod::Rights => {
-            p.platform().rights_protection(order.order_id).await?;
             p.note(Some(order.order_id), "suite: rights claim upheld");
+            p.platform().rights_protection(order.order_id).await?;
         }
     }
     let Some((_, attempt)) = await_attempt(&p, order.order_id, NotifyMethod::OrderModify, 0).await? else {

@@ -28,11 +28,11 @@ async fn pairing(p: Arc<Probe>, method: NotifyMethod) -> CheckResult {
     let view = p.order(order.order_id).await?;
     let usable = view.usable_set();
     let before = attempts(&p.exchanges(order.order_id).await?, method).len();
+    p.note(Some(order.order_id), format!("suite: buyer asks for {method}"));
     match method {
         NotifyMethod::Modified => p.platform().modify_mobile(order.order_id, "13900000000").await?,
         _ => p.platform().resend(order.order_id).await?,
     }
-    p.note(Some(order.order_id), format!("suite: buyer asks for {method}"));
     let Some((at, attempt)) = await_attempt(&p, order.order_id, method, before).await? else {
         return Ok(Verdict::error(format!("the platform recorded no {method} attempt")));
     };

@@ -81,11 +81,11 @@ impl TerminalReporter {
         }
         let reports = self.collected.reports.clone();
         writeln!(self.out)?;
-        writeln!(self.out, "  {:<5} {:<34} {:<26} {:>8}", "", "check", "rule", "time")?;
+        writeln!(self.out, "  {:<5} {:<34} {:<36} {:>8}", "", "check", "rule", "time")?;
         for r in &reports {
             writeln!(
                 self.out,
-                "  {} {:<34} {:<26} {:>6.2} s",
+                "  {} {:<34} {:<36} {:>6.2} s",
                 self.paint(r.verdict.outcome),
                 r.info.id,
                 r.info.rule,
