@@ -20,8 +20,13 @@ async fn check(defect: Defect, only: &[&str], expected: &str, mentions: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correct_merchant_passes_every_certifying_check() {
     let run = run_against(Defect::None, &[]).await;
-    let not_passed: Vec<_> =
-        run.reports.iter().filter(|r| r.verdict.outcome != Outcome::Pass).map(|r| (r.info.id, &r.verdict)).collect();
+    // Advisory checks may warn on a loaded machine (ack latency); every certifying check must pass.
+    let not_passed: Vec<_> = run
+        .reports
+        .iter()
+        .filter(|r| r.verdict.outcome != Outcome::Pass && !(r.info.advisory && r.verdict.outcome == Outcome::Warn))
+        .map(|r| (r.info.id, &r.verdict))
+        .collect();
     assert!(not_passed.is_empty(), "{not_passed:#?}");
     assert!(run.summary.is_success());
 }
@@ -110,4 +115,9 @@ async fn a_merchant_that_never_calls_back_fails_c3_within_the_window() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn code_300_on_order_modify_fails_c10() {
     check(Defect::Code300OnOrderModify, &["C10.order-modify.rights"], "C10.order-modify.rights", "300").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ack_after_the_deadline_fails_c1() {
+    check(Defect::SlowAck, &["C1.send.ack"], "C1.send.ack", "no complete reply").await;
 }

@@ -51,6 +51,8 @@ pub enum Defect {
     NeverCallsBack,
     /// Answers `order_modify` with `{"code":300}`.
     Code300OnOrderModify,
+    /// Does its slow work before replying: the ack comes after the 5 s deadline.
+    SlowAck,
 }
 
 /// What the merchant was configured with.
@@ -251,6 +253,9 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
             }
         }
     };
+    if m.defect == Defect::SlowAck {
+        tokio::time::sleep(Duration::from_secs(6)).await;
+    }
     if let Some((api, order)) = callback {
         if m.defect == Defect::CallbackBeforeAck {
             m.clone().callback(api, order_id, order).await;
