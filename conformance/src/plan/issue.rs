@@ -254,7 +254,8 @@ fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> 
     None
 }
 
-/// Why a sign did not match: was it made with the notify key, or with the notification scheme?
+/// Why a sign did not match: the notify key in place of the app secret (the platform's own diagnosis, C9),
+/// or another common mistake the signing tool's diagnosis reproduces (`sign::diagnose`).
 fn sign_diagnosis(p: &Probe, call: &GatewayCall) -> String {
     let m = &p.ctx.merchant;
     if call.sign_diagnosis.as_deref() == Some("notify_key") {
@@ -263,16 +264,12 @@ fn sign_diagnosis(p: &Probe, call: &GatewayCall) -> String {
     let Some(sent) = call.param("sign") else { return "no sign param".into() };
     let params: Vec<(&str, &str)> =
         call.params.iter().filter(|(n, _)| n != "sign").map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    for method in SignMethod::ALL {
-        let with_notify_key = protocol::top_sign(&m.notify_key, method, params.iter().copied());
-        if protocol::signs_equal(&with_notify_key, sent) {
-            return format!("signed with the notify key ({method}) instead of the app secret");
+    let declared = SignMethod::of_params(params.iter().copied()).unwrap_or(SignMethod::Md5);
+    match crate::sign::diagnose::diagnose_top(&m.app_secret, Some(&m.notify_key), declared, &params, sent) {
+        Some(d) if d.contains(crate::sign::diagnose::Mistake::NotifyKeyAsAppSecret) => {
+            format!("signed with the notify key instead of the app secret; {d}")
         }
+        Some(d) => d.to_string(),
+        None => "the sign matches no common mistake with the app secret or the notify key".into(),
     }
-    for key in [&m.app_secret, &m.notify_key] {
-        if protocol::signs_equal(&protocol::notify_sign(key, params.iter().copied()), sent) {
-            return "signed with the notification scheme (key prefix, GBK) instead of the TOP scheme".into();
-        }
-    }
-    "the sign matches neither the app secret nor the notify key".into()
 }

@@ -121,3 +121,8 @@ async fn code_300_on_order_modify_fails_c10() {
 async fn an_ack_after_the_deadline_fails_c1() {
     check(Defect::SlowAck, &["C1.send.ack"], "C1.send.ack", "no complete reply").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_top_calls_like_notifications_is_diagnosed_by_c9() {
+    check(Defect::NotificationSchemeForTop, &["C9.top-call"], "C9.top-call", "computing the notification sign").await;
+}

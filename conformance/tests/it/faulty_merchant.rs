@@ -47,6 +47,8 @@ pub enum Defect {
     HammersAfterTerminal,
     /// Signs TOP calls with the notify key instead of the app secret.
     NotifyKeyForTop,
+    /// Signs TOP calls the way notifications are signed (key in front only, GBK), with the app secret.
+    NotificationSchemeForTop,
     /// Acknowledges and never calls back.
     NeverCallsBack,
     /// Answers `order_modify` with `{"code":300}`.
@@ -160,7 +162,14 @@ impl Merchant {
         }
         let secret =
             if self.defect == Defect::NotifyKeyForTop { &self.creds.notify_key } else { &self.creds.app_secret };
-        let form = request.signed(secret);
+        let form = if self.defect == Defect::NotificationSchemeForTop {
+            let mut params = request.params().clone();
+            let sign = protocol::notify_sign(secret, &params);
+            params.set("sign", sign);
+            params
+        } else {
+            request.signed(secret)
+        };
         let body = form.to_urlencoded(protocol::params::Charset::Utf8);
         let reply = self
             .http
