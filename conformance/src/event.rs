@@ -122,9 +122,15 @@ impl Summary {
         }
     }
 
-    /// No check failed or errored: the merchant is certified (exit 0).
+    /// No check failed or errored (exit 0).
     pub fn is_success(&self) -> bool {
         self.fail == 0 && self.error == 0
+    }
+
+    /// Certified: no check failed or errored, and none was skipped (a run narrowed by `--only`, or a check
+    /// whose precondition the merchant did not meet, certifies nothing).
+    pub fn is_certified(&self) -> bool {
+        self.is_success() && self.skip == 0
     }
 }
 
@@ -153,8 +159,13 @@ mod tests {
             s.add(o);
         }
         assert!(s.is_success());
+        assert!(!s.is_certified(), "a skipped check certifies nothing");
         s.add(Outcome::Error);
         assert!(!s.is_success());
         assert_eq!((s.total, s.pass, s.warn, s.skip, s.error), (4, 1, 1, 1, 1));
+        let mut clean = Summary::default();
+        clean.add(Outcome::Pass);
+        clean.add(Outcome::Warn);
+        assert!(clean.is_certified());
     }
 }

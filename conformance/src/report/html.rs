@@ -69,7 +69,11 @@ fn badge(outcome: Outcome) -> String {
 /// The report as one HTML document.
 pub fn render(collected: &Collected, summary: &Summary) -> String {
     let mut h = String::new();
-    let status = if summary.is_success() { "certified: no check failed" } else { "NOT certified: some checks failed" };
+    let status = match (summary.is_certified(), summary.is_success()) {
+        (true, _) => "certified: no check failed",
+        (false, true) => "no check failed, but some were skipped: not a certification",
+        (false, false) => "NOT certified: some checks failed",
+    };
     let _ = write!(
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Conformance report</title>\

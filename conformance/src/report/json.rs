@@ -29,7 +29,7 @@ pub fn render(collected: &Collected, summary: &Summary) -> Value {
     json!({
         "schema": SCHEMA,
         "merchant_url": collected.merchant_url,
-        "certified": summary.is_success(),
+        "certified": summary.is_certified(),
         "summary": summary,
         "checks": collected.reports,
     })

@@ -118,8 +118,11 @@ impl TerminalReporter {
             .filter(|o| summary.count(*o) > 0)
             .map(|o| format!("{} {}", summary.count(o), o.as_str()))
             .collect();
-        let verdict =
-            if summary.is_success() { "certified: no check failed" } else { "NOT certified: some checks failed" };
+        let verdict = match (summary.is_certified(), summary.is_success()) {
+            (true, _) => "certified: no check failed",
+            (false, true) => "no check failed, but some were skipped: not a certification",
+            (false, false) => "NOT certified: some checks failed",
+        };
         writeln!(
             self.out,
             "{} checks: {} in {:.2} s, {verdict}",
