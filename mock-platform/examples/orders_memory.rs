@@ -20,19 +20,13 @@ fn main() {
     let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
     let acked = std::env::args().nth(2).as_deref() != Some("queued");
     let platform = Platform::new(PlatformConfig::default());
-    let merchant: NewMerchant = serde_json::from_value(serde_json::json!({
-        "app_key": "k", "app_secret": "s", "notify_key": "n", "notify_url": "http://127.0.0.1:9/notify", "phase": "live",
-    }))
-    .expect("merchant body");
+    let mut merchant = NewMerchant::new("k", "s", "n", "http://127.0.0.1:9/notify");
+    merchant.phase = Some(mock_platform::model::Phase::Live);
     platform.add_merchant(merchant).expect("merchant");
     let schedule = platform.config().schedule_ms();
     let before = rss_kib();
     for i in 0..n {
-        let body: NewOrderBody = serde_json::from_value(serde_json::json!({
-            "app_key": "k", "num": 2, "mobile": format!("138{i:08}"), "item_title": "银子岩门票",
-        }))
-        .expect("order body");
-        platform.create_order(body).expect("order");
+        platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).expect("order");
         if acked {
             let now = platform.clock().now_ms();
             let mut data = platform.data();

@@ -26,6 +26,9 @@ pub struct PlatformConfig {
     pub default_daily_quota: u32,
     /// Platform-clock validity of a generated session (FAQ 2.6: 365 days).
     pub session_validity: Duration,
+    /// Notification attempts open at once; more wait their turn (a burst of due orders must not open
+    /// thousands of connections to one merchant). Each attempt's timestamp is taken when it starts.
+    pub max_concurrent_attempts: usize,
     /// The first order id handed out (16 digits like real trade ids).
     pub first_order_id: i64,
     /// Real time; tests inject their own.
@@ -43,6 +46,7 @@ impl std::fmt::Debug for PlatformConfig {
             .field("c4_hold", &self.c4_hold)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("default_daily_quota", &self.default_daily_quota)
+            .field("max_concurrent_attempts", &self.max_concurrent_attempts)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +63,7 @@ impl Default for PlatformConfig {
             max_body_bytes: 1 << 20,
             default_daily_quota: 5000,
             session_validity: Duration::from_secs(365 * 86_400),
+            max_concurrent_attempts: 256,
             first_order_id: 2_600_000_000_000_001,
             wall: system_wall_clock(),
         }
@@ -74,6 +79,8 @@ pub enum ConfigError {
     DeadlineNotBeforeRetry { deadline: Duration, first: Duration },
     #[error("retry times must increase")]
     ScheduleNotIncreasing,
+    #[error("at most 200 retries")]
+    ScheduleTooLong,
 }
 
 impl PlatformConfig {
@@ -89,6 +96,10 @@ impl PlatformConfig {
         }
         if self.retry_schedule.windows(2).any(|w| w[0] >= w[1]) {
             return Err(ConfigError::ScheduleNotIncreasing);
+        }
+        // Attempt indices are kept in a u8 per queued notification.
+        if self.retry_schedule.len() > 200 {
+            return Err(ConfigError::ScheduleTooLong);
         }
         Ok(())
     }

@@ -64,6 +64,8 @@ struct Inner {
     wake: Notify,
     /// Open notification attempts by order id. A separate lock: the gateway reads it before taking `data`.
     inflight: Mutex<HashMap<i64, InFlight>>,
+    /// Bounds concurrent notification attempts (`PlatformConfig::max_concurrent_attempts`).
+    attempts: Arc<tokio::sync::Semaphore>,
 }
 
 impl Platform {
@@ -79,6 +81,7 @@ impl Platform {
             .build()
             .unwrap_or_default();
         let data = Data::new(config.first_order_id);
+        let attempts = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_attempts.max(1)));
         Self {
             inner: Arc::new(Inner {
                 config,
@@ -87,6 +90,7 @@ impl Platform {
                 http,
                 wake: Notify::new(),
                 inflight: Mutex::new(HashMap::new()),
+                attempts,
             }),
         }
     }

@@ -56,6 +56,30 @@ pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<Strin
     Ok(Json(serde_json::to_value(merchant).unwrap_or_default()))
 }
 
+impl NewMerchant {
+    /// A merchant with the required fields and every default (phase `test`, generated session and sid).
+    pub fn new(app_key: &str, app_secret: &str, notify_key: &str, notify_url: &str) -> Self {
+        Self {
+            app_key: app_key.to_owned(),
+            app_secret: Secret::new(app_secret),
+            notify_key: Secret::new(notify_key),
+            notify_url: notify_url.to_owned(),
+            session: None,
+            session_expires_at: None,
+            codemerchant_id: None,
+            posids: Vec::new(),
+            eticket_permission: None,
+            daily_quota: None,
+            phase: None,
+            test_mobiles: Vec::new(),
+            seller_nick: None,
+            taobao_sid: None,
+            callback_url: None,
+            notify_charset: None,
+        }
+    }
+}
+
 fn random_hex(bytes: usize) -> String {
     let mut rng = rand::rng();
     (0..bytes).map(|_| format!("{:02x}", rng.random::<u8>())).collect()

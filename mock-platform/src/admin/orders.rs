@@ -48,6 +48,35 @@ pub struct NewOrderBody {
     pub alteration: Option<Value>,
 }
 
+impl NewOrderBody {
+    /// An order with the required fields and every default.
+    pub fn new(app_key: &str, num: i64, mobile: &str, item_title: &str) -> Self {
+        Self {
+            app_key: app_key.to_owned(),
+            num,
+            mobile: mobile.to_owned(),
+            item_title: item_title.to_owned(),
+            consume_type: None,
+            send_type: None,
+            valid_start: None,
+            valid_ends: None,
+            weeks: None,
+            num_iid: None,
+            outer_iid: None,
+            sub_outer_iid: None,
+            sku_properties: None,
+            sms_template: None,
+            total_fee: None,
+            price: None,
+            buyer_nick: None,
+            seller_nick: None,
+            taobao_sid: None,
+            eticket_enabled: None,
+            alteration: None,
+        }
+    }
+}
+
 /// The optional body of the action routes.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ActionBody {
@@ -332,6 +361,19 @@ pub async fn rights_protection(
 }
 
 impl Platform {
+    /// `GET /admin/orders/{id}` in-process.
+    pub fn order_json(&self, order_id: i64) -> Option<Value> {
+        self.data().orders.get(&order_id).map(order_view)
+    }
+
+    /// `GET /admin/orders/{id}/exchanges` in-process.
+    pub fn exchanges_json(&self, order_id: i64) -> Option<Value> {
+        let data = self.data();
+        data.orders.get(&order_id)?;
+        let dropped = data.exchanges_dropped.get(&order_id).copied().unwrap_or(0);
+        Some(exchange::render(order_id, data.exchanges.get(&order_id).map(Vec::as_slice).unwrap_or_default(), dropped))
+    }
+
     /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, queues `send`.
     pub fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
         if body.num < 1 || body.num > 100_000 {

@@ -44,6 +44,8 @@ struct Reply {
 
 /// One delivery attempt: build, POST on a fresh connection, classify byte-exactly, record.
 async fn attempt(platform: Platform, plan: AttemptPlan) {
+    // Held for the whole attempt; closed only if the platform is gone, and then nothing matters.
+    let Ok(_permit) = platform.inner.attempts.clone().acquire_owned().await else { return };
     let wire = alteration::build(
         &plan.notification,
         &plan.key,
@@ -107,7 +109,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     }
     // The outcome is recorded before a held callback (C4) is released.
     platform.inflight().remove(&plan.order_id);
-    let _ = done_tx.send(true);
+    done_tx.send_replace(true);
     platform.wake();
 }
 

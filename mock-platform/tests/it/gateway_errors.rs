@@ -281,3 +281,29 @@ async fn a_call_signed_with_the_notify_key_is_25_and_diagnosed() {
     let call = e.iter().find(|x| x["kind"] == "gateway").unwrap();
     assert_eq!((call["error_code"].as_i64(), call["sign_diagnosis"].as_str()), (Some(25), Some("notify_key")));
 }
+
+#[tokio::test]
+async fn undecodable_and_oversized_bodies_get_41_naming_the_param_or_43() {
+    let h = Harness::start().await;
+    let post = |body: Vec<u8>| {
+        let http = h.http.clone();
+        let url = format!("{}/router/rest", h.base);
+        async move {
+            let r = http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            read_error(&r.text().await.unwrap())
+        }
+    };
+    // GBK bytes in a UTF-8 body.
+    let (xml, code, msg, _) = post(b"method=taobao.vmarket.eticket.send&item_title=%D2%F8".to_vec()).await;
+    assert_eq!((xml, code, msg.as_str()), (true, 41, "Invalid arguments:item_title"));
+    let (_, code, msg, _) = post(b"%FF=1".to_vec()).await;
+    assert_eq!((code, msg.as_str()), (43, "Invalid parameter"));
+    let (_, code, _, _) = post(vec![b'a'; (1 << 20) + 1]).await;
+    assert_eq!(code, 43);
+}
