@@ -126,3 +126,18 @@ async fn an_ack_after_the_deadline_fails_c1() {
 async fn signing_top_calls_like_notifications_is_diagnosed_by_c9() {
     check(Defect::NotificationSchemeForTop, &["C9.top-call"], "C9.top-call", "computing the notification sign").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_300_with_the_same_codes_fails_c6() {
+    check(Defect::Code300WithSameCodes, &["C6.modified"], "C6.modified.pairing", "re-sent the same codes").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_300_with_new_codes_is_the_other_legal_answer_and_passes_c6() {
+    let run = run_against(Defect::Code300WithNewCodes, &["C6"]).await;
+    for id in ["C6.resend.pairing", "C6.modified.pairing"] {
+        let report = run.report(id);
+        assert_eq!(report.verdict.outcome, Outcome::Pass, "{id}: {:#?}", report.verdict);
+        assert!(report.verdict.message.contains("new codes"), "{}", report.verdict.message);
+    }
+}

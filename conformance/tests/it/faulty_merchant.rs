@@ -39,6 +39,10 @@ pub enum Defect {
     NewCodesOnDuplicate,
     /// Regenerates codes on resend but answers `{"code":200}`.
     Code200WithNewCodes,
+    /// Not a defect: regenerates codes on resend and says so with `{"code":300}` (FAQ 2.26).
+    Code300WithNewCodes,
+    /// Answers `{"code":300}` (codes regenerated) but re-sends the same codes.
+    Code300WithSameCodes,
     /// Forgets cancels: a later resend is honoured.
     CallbacksAfterCancel,
     /// Gives up on the first gateway error.
@@ -240,9 +244,12 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
             }
             NotifyMethod::Resend | NotifyMethod::Modified => match orders.get_mut(&order_id) {
                 Some(order) if !order.cancelled || m.defect == Defect::CallbacksAfterCancel => {
-                    if m.defect == Defect::Code200WithNewCodes {
+                    if matches!(m.defect, Defect::Code200WithNewCodes | Defect::Code300WithNewCodes) {
                         let total = order.codes.iter().map(|(_, n)| n).sum();
                         order.codes = m.fresh_codes(total, None);
+                    }
+                    if matches!(m.defect, Defect::Code300WithNewCodes | Defect::Code300WithSameCodes) {
+                        ack = br#"{"code":300}"#;
                     }
                     Some(("taobao.vmarket.eticket.resend", order.clone()))
                 }
