@@ -141,3 +141,13 @@ async fn code_300_with_new_codes_is_the_other_legal_answer_and_passes_c6() {
         assert!(report.verdict.message.contains("new codes"), "{}", report.verdict.message);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_never_show_the_secrets_or_the_session_key() {
+    let run = run_against(Defect::NotifyKeyForTop, &["C9", "C3.send.callback", "C7"]).await;
+    let json = serde_json::to_string(&run.reports).unwrap();
+    assert!(json.contains("taobao.vmarket.eticket.send"), "the timeline is there");
+    for secret in [crate::harness::APP_SECRET, crate::harness::NOTIFY_KEY, crate::harness::SESSION] {
+        assert!(!json.contains(secret), "{secret} leaked into a report");
+    }
+}

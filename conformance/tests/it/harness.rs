@@ -13,6 +13,10 @@ use protocol::Secret;
 
 use crate::faulty_merchant::{self, Credentials, Defect};
 
+pub const APP_SECRET: &str = "app-secret-of-the-faulty-merchant";
+pub const NOTIFY_KEY: &str = "notify-key-of-the-faulty-merchant";
+pub const SESSION: &str = "session-of-the-faulty-merchant";
+
 /// Short windows: the test merchants answer in milliseconds, so a shorter quiet window proves the same.
 pub fn quick_windows() -> Windows {
     Windows { quiet: Duration::from_millis(2500), callback: Duration::from_secs(8), ..Windows::default() }
@@ -55,9 +59,9 @@ pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
     let creds = Credentials {
         gateway: format!("http://{addr}/router/rest"),
         app_key: "23456789".into(),
-        app_secret: Secret::new("app-secret-of-the-faulty-merchant"),
-        session: "session-of-the-faulty-merchant".into(),
-        notify_key: Secret::new("notify-key-of-the-faulty-merchant"),
+        app_secret: Secret::new(APP_SECRET),
+        session: SESSION.into(),
+        notify_key: Secret::new(NOTIFY_KEY),
     };
     let url = faulty_merchant::start(defect, creds.clone()).await;
     let config = Config {
