@@ -151,3 +151,13 @@ async fn reports_never_show_the_secrets_or_the_session_key() {
         assert!(!json.contains(secret), "{secret} leaked into a report");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_plan_ends_within_the_run_bound_with_the_default_windows_when_the_merchant_never_calls_back() {
+    let windows = conformance::config::Windows::default();
+    let run = crate::harness::run_with_windows(Defect::NeverCallsBack, &[], windows).await;
+    assert!(run.summary.duration < windows.run_bound, "{:?}", run.summary.duration);
+    assert_eq!(run.summary.error, 0, "every check ended on its own, none at the bound");
+    assert!(run.failed().contains(&"C3.send.callback"));
+    assert_eq!(run.summary.total, conformance::plan::all_checks().len());
+}

@@ -54,6 +54,11 @@ impl Run {
 
 /// Starts a platform listener and a faulty merchant with `defect`, and runs the checks matching `only`.
 pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
+    run_with_windows(defect, only, quick_windows()).await
+}
+
+/// [`run_against`] with explicit windows.
+pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -> Run {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let creds = Credentials {
@@ -77,7 +82,7 @@ pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
         reports: ReportPaths::default(),
         only: only.iter().map(|s| (*s).to_owned()).collect(),
         seed: 7,
-        windows: quick_windows(),
+        windows,
     };
     let collect = Collect::default();
     let mut reporters = Reporters::default();
