@@ -168,3 +168,82 @@ pub fn describe_calls(calls: &[&GatewayCall]) -> String {
         .collect::<Vec<_>>()
         .join("; ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Outcome;
+
+    fn attempt(status: Option<u16>, body: &str, acknowledged: bool, error: Option<&str>) -> NotificationAttempt {
+        NotificationAttempt {
+            method: "send".into(),
+            notification: 1,
+            attempt: 1,
+            at: None,
+            params: Vec::new(),
+            alteration: None,
+            duplicate: false,
+            status,
+            reply: status.map(|_| body.to_owned()),
+            verdict: Some(if acknowledged { "ack_200" } else { "not_ack" }.into()),
+            acknowledged,
+            error: error.map(str::to_owned),
+            duration_ms: Some(3),
+        }
+    }
+
+    /// Judges one reply to `method` and returns (acknowledged, the verdict's text).
+    fn check(method: NotifyMethod, status: Option<u16>, body: &str, error: Option<&str>) -> (bool, String) {
+        let acknowledged = status.is_some_and(|s| AckReply::classify(s, body.as_bytes()).acknowledges(method));
+        match judge_ack(&attempt(status, body, acknowledged, error), method, Duration::from_secs(5)) {
+            Ok(_) => (true, String::new()),
+            Err(v) => {
+                assert_eq!(v.outcome, Outcome::Fail);
+                assert!(v.expected.is_some() && v.actual.is_some() && v.hint.is_some(), "{v:?}");
+                (false, format!("{v:?}"))
+            }
+        }
+    }
+
+    #[test]
+    fn exact_acks_pass_and_every_near_miss_is_named_with_a_hint() {
+        let send = NotifyMethod::Send;
+        assert!(check(send, Some(200), r#"{"code":200}"#, None).0);
+        assert!(check(NotifyMethod::Resend, Some(200), r#"{"code":300}"#, None).0);
+        let cases: [(NotifyMethod, Option<u16>, &str, Option<&str>, &str); 7] = [
+            (send, Some(200), "{\"code\":200}\n", None, "FAQ 2.26: 不要有其他字符"),
+            (send, Some(200), r#"{"code":"200"}"#, None, "must be the number 200"),
+            (send, Some(200), r#"{"code": 200}"#, None, "compares bytes"),
+            (send, Some(500), r#"{"code":200}"#, None, "2xx status"),
+            (send, Some(200), r#"{"code":501}"#, None, "GBK bytes of every received param"),
+            (send, Some(200), r#"{"code":300}"#, None, "only resend and modified"),
+            (send, None, "", Some("timeout"), "no complete reply"),
+        ];
+        for (method, status, body, error, mentions) in cases {
+            let (acked, text) = check(method, status, body, error);
+            assert!(!acked, "{body:?}");
+            assert!(text.contains(mentions), "{body:?} should mention {mentions:?}: {text}");
+        }
+    }
+
+    #[test]
+    fn code_sets_compare_regardless_of_order() {
+        let call = |codes: &str| GatewayCall {
+            method: ETICKET_SEND.into(),
+            at: None,
+            params: vec![("verify_codes".into(), codes.into())],
+            response: String::new(),
+            error_code: None,
+            sub_code: None,
+            fault: None,
+            held_ms: None,
+            causality: None,
+            sign_diagnosis: None,
+            duration_ms: None,
+        };
+        assert_eq!(code_set(&call("b:1,a:2")), code_set(&call("a:2,b:1")));
+        assert_ne!(code_set(&call("a:1,b:2")), code_set(&call("a:2,b:1")));
+        assert_eq!(code_set(&call("a：1")), None, "full-width punctuation is not well-formed");
+        assert_eq!(show_set(&code_set(&call("b:1,a:2")).unwrap()), "a:2,b:1");
+    }
+}
