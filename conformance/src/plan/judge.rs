@@ -210,17 +210,19 @@ mod tests {
         let send = NotifyMethod::Send;
         assert!(check(send, Some(200), r#"{"code":200}"#, None).0);
         assert!(check(NotifyMethod::Resend, Some(200), r#"{"code":300}"#, None).0);
-        let cases: [(NotifyMethod, Option<u16>, &str, Option<&str>, &str); 7] = [
-            (send, Some(200), "{\"code\":200}\n", None, "FAQ 2.26: 不要有其他字符"),
-            (send, Some(200), r#"{"code":"200"}"#, None, "must be the number 200"),
-            (send, Some(200), r#"{"code": 200}"#, None, "compares bytes"),
-            (send, Some(500), r#"{"code":200}"#, None, "2xx status"),
-            (send, Some(200), r#"{"code":501}"#, None, "GBK bytes of every received param"),
-            (send, Some(200), r#"{"code":300}"#, None, "only resend and modified"),
-            (send, None, "", Some("timeout"), "no complete reply"),
+        // (status, body, transport error, what the verdict must mention), all replies to `send`.
+        type Case<'a> = (Option<u16>, &'a str, Option<&'a str>, &'a str);
+        let cases: [Case; 7] = [
+            (Some(200), "{\"code\":200}\n", None, "FAQ 2.26: 不要有其他字符"),
+            (Some(200), r#"{"code":"200"}"#, None, "must be the number 200"),
+            (Some(200), r#"{"code": 200}"#, None, "compares bytes"),
+            (Some(500), r#"{"code":200}"#, None, "2xx status"),
+            (Some(200), r#"{"code":501}"#, None, "GBK bytes of every received param"),
+            (Some(200), r#"{"code":300}"#, None, "only resend and modified"),
+            (None, "", Some("timeout"), "no complete reply"),
         ];
-        for (method, status, body, error, mentions) in cases {
-            let (acked, text) = check(method, status, body, error);
+        for (status, body, error, mentions) in cases {
+            let (acked, text) = check(send, status, body, error);
             assert!(!acked, "{body:?}");
             assert!(text.contains(mentions), "{body:?} should mention {mentions:?}: {text}");
         }
