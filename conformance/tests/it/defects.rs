@@ -161,3 +161,8 @@ async fn the_whole_plan_ends_within_the_run_bound_with_the_default_windows_when_
     assert!(run.failed().contains(&"C3.send.callback"));
     assert_eq!(run.summary.total, conformance::plan::all_checks().len());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejecting_a_bad_sign_but_issuing_anyway_fails_c2() {
+    check(Defect::RejectsButProcesses, &["C2.wrong-key"], "C2.wrong-key", "still caused a TOP call").await;
+}

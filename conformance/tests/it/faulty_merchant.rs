@@ -21,6 +21,8 @@ pub enum Defect {
     None,
     /// Acks every notification without checking the sign.
     NoSignCheck,
+    /// Answers a bad sign with `{"code":501}` but processes the notification anyway (logs, then carries on).
+    RejectsButProcesses,
     /// Verifies the sign over UTF-8 bytes instead of GBK.
     Utf8Signing,
     /// Signs only the params it knows, so extras break verification (FAQ 2.14).
@@ -212,7 +214,8 @@ impl Merchant {
 async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(query): RawQuery, body: Bytes) -> Vec<u8> {
     let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
     let Ok(params) = Params::from_request(query.as_deref(), content_type, body) else { return REJECT.to_vec() };
-    if !m.sign_ok(&params) {
+    let sign_ok = m.sign_ok(&params);
+    if !sign_ok && m.defect != Defect::RejectsButProcesses {
         return REJECT.to_vec();
     }
     if m.defect != Defect::NoTimestampCheck
@@ -279,5 +282,5 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
             tokio::spawn(m.clone().callback(api, order_id, order));
         }
     }
-    ack.to_vec()
+    if sign_ok { ack.to_vec() } else { REJECT.to_vec() }
 }
