@@ -6,6 +6,8 @@ use std::io;
 
 use clap::{Parser, Subcommand};
 
+use crate::commands::{DemoArgs, demo_command, list_command, run_command};
+use crate::config::RunArgs;
 use crate::sign::args::SignArgs;
 
 /// Both secrets a merchant holds, explained once for every help screen (FAQ 2.29).
@@ -35,6 +37,12 @@ pub struct Cli {
 pub enum Command {
     /// Compute or check a notification sign (notify key) or a TOP call sign (app secret).
     Sign(SignArgs),
+    /// Certify a merchant: run the plan of checks C1–C10 against its notify URL.
+    Run(Box<RunArgs>),
+    /// List every check: id, the PROTOCOL rule and FAQ section it enforces, title.
+    List,
+    /// Run the whole plan against the reference merchant, in-process, and write the reports.
+    Demo(DemoArgs),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -46,5 +54,8 @@ pub fn run(cli: Cli) -> u8 {
             &mut io::stdout().lock(),
             &mut io::stderr().lock(),
         ),
+        Command::Run(args) => run_command(*args),
+        Command::List => list_command(&mut io::stdout().lock()),
+        Command::Demo(args) => demo_command(args),
     }
 }

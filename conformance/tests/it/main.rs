@@ -1,3 +1,10 @@
-//! The conformance crate's one integration-test binary: runs the real `conformance` executable.
+//! The conformance crate's one integration-test binary: the real `conformance` executable (signing tool, CLI
+//! contract), each deliberately broken merchant caught by the right check, and the reference merchant certified.
 
+mod cli;
+mod defects;
+mod faulty_merchant;
+mod harness;
+mod reference;
+mod remote;
 mod sign;

@@ -1,0 +1,65 @@
+//! The CLI contract of INTERFACES.md §2: `list`, and exit code 2 only for problems before the plan.
+
+use std::process::Command;
+
+fn conformance() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_conformance"))
+}
+
+const CREDENTIALS: [&str; 8] = ["--app-key", "12345678", "--app-secret", "s", "--session", "sess", "--notify-key", "k"];
+
+#[test]
+fn list_prints_every_check_with_its_rule() {
+    let out = conformance().arg("list").output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for check in conformance::plan::all_checks() {
+        let line = text.lines().find(|l| l.starts_with(check.info.id)).unwrap_or_else(|| panic!("{}", check.info.id));
+        assert!(line.contains(check.info.rule), "{line}");
+    }
+}
+
+#[test]
+fn a_merchant_url_refusing_connections_exits_2_before_the_plan() {
+    // Bind then drop: nothing listens on that port any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = conformance()
+        .args(["run", "--merchant-url", &format!("http://127.0.0.1:{port}/notify"), "--gateway-listen", "127.0.0.1:0"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refuses TCP connections"));
+}
+
+#[test]
+fn a_gateway_address_in_use_exits_2() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = conformance()
+        .args(["run", "--merchant-url", &format!("http://{addr}/notify"), "--gateway-listen", &addr])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+}
+
+#[test]
+fn bad_flags_and_missing_credentials_exit_2() {
+    let out = conformance().args(["run", "--no-such-flag"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let out = conformance()
+        .args(["run", "--merchant-url", "http://127.0.0.1:1/notify", "--gateway-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing --app-key"));
+    let out = conformance()
+        .args(["run", "--merchant-url", "http://127.0.0.1:1/n", "--gateway-listen", "127.0.0.1:0", "--platform-url"])
+        .args(["http://127.0.0.1:2"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,93 @@
+//! Runs the suite in-process against a merchant and collects every check's report.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths, Windows};
+use conformance::event::{CheckReport, Event, Summary};
+use conformance::outcome::Outcome;
+use conformance::plan::all_checks;
+use conformance::runner::{Reporter, Reporters};
+use conformance::session::run_session;
+use protocol::Secret;
+
+use crate::faulty_merchant::{self, Credentials, Defect};
+
+pub const APP_SECRET: &str = "app-secret-of-the-faulty-merchant";
+pub const NOTIFY_KEY: &str = "notify-key-of-the-faulty-merchant";
+pub const SESSION: &str = "session-of-the-faulty-merchant";
+
+/// Short windows: the test merchants answer in milliseconds, so a shorter quiet window proves the same.
+pub fn quick_windows() -> Windows {
+    Windows { quiet: Duration::from_millis(2500), callback: Duration::from_secs(8), ..Windows::default() }
+}
+
+#[derive(Clone, Default)]
+struct Collect(Arc<Mutex<Vec<CheckReport>>>);
+
+impl Reporter for Collect {
+    fn on_event(&mut self, event: &Event) -> std::io::Result<()> {
+        if let Event::CheckFinished(report) = event {
+            self.0.lock().unwrap().push((**report).clone());
+        }
+        Ok(())
+    }
+}
+
+/// The reports of one run, looked up by check id.
+#[derive(Debug)]
+pub struct Run {
+    pub reports: Vec<CheckReport>,
+    pub summary: Summary,
+}
+
+impl Run {
+    pub fn report(&self, id: &str) -> &CheckReport {
+        self.reports.iter().find(|r| r.info.id == id).unwrap_or_else(|| panic!("no check {id}"))
+    }
+
+    /// The ids of the checks that failed.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.reports.iter().filter(|r| r.verdict.outcome == Outcome::Fail).map(|r| r.info.id).collect()
+    }
+}
+
+/// Starts a platform listener and a faulty merchant with `defect`, and runs the checks matching `only`.
+pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
+    run_with_windows(defect, only, quick_windows()).await
+}
+
+/// [`run_against`] with explicit windows.
+pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -> Run {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let creds = Credentials {
+        gateway: format!("http://{addr}/router/rest"),
+        app_key: "23456789".into(),
+        app_secret: Secret::new(APP_SECRET),
+        session: SESSION.into(),
+        notify_key: Secret::new(NOTIFY_KEY),
+    };
+    let url = faulty_merchant::start(defect, creds.clone()).await;
+    let config = Config {
+        merchant: MerchantConfig {
+            url,
+            app_key: creds.app_key,
+            app_secret: creds.app_secret,
+            session: creds.session,
+            notify_key: creds.notify_key,
+            codemerchant_id: None,
+        },
+        platform: PlatformTarget::InProcess(addr),
+        reports: ReportPaths::default(),
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
+        seed: 7,
+        windows,
+    };
+    let collect = Collect::default();
+    let mut reporters = Reporters::default();
+    reporters.push(Box::new(collect.clone()));
+    let summary = run_session(&config, all_checks(), Some(listener), &mut reporters).await.expect("setup succeeds");
+    let reports = collect.0.lock().unwrap().clone();
+    Run { reports, summary }
+}
