@@ -146,6 +146,27 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     buy(&mut browser, 3, "13600000000", "象山景区门票").await;
     browser.wait_until(&row_in_state("象山景区门票", "NOTIFIED"), "the third order acknowledged").await;
 
+    // The state filter narrows the list; clearing it brings every order back.
+    let filter = |state: &str| {
+        format!(
+            "(() => {{ const f = document.getElementById('filter-state'); f.value = '{state}'; \
+             f.dispatchEvent(new Event('input')); return true; }})()"
+        )
+    };
+    browser.eval(&filter("CANCELLED")).await;
+    browser
+        .wait_until(
+            &format!(
+                "[...document.querySelectorAll('#orders tr[data-order-id]')].map(r => r.dataset.orderId).join() === '{second}'"
+            ),
+            "only the cancelled order listed",
+        )
+        .await;
+    browser.eval(&filter("")).await;
+    browser
+        .wait_until("document.querySelectorAll('#orders tr[data-order-id]').length === 3", "every order listed")
+        .await;
+
     // The first order's timeline: the send notification, then the merchant's call with its causality.
     browser.eval(&format!("document.querySelector('#orders tr[data-order-id=\"{first}\"]').click(); true")).await;
     browser
