@@ -274,6 +274,10 @@ fn gbk_override(text: &str) -> std::borrow::Cow<'_, [u8]> {
 
 /// Percent-decodes one name or value (`+` is a space) and decodes the bytes strictly in `charset`.
 fn decode_component(raw: &[u8], charset: Charset) -> Option<String> {
+    // Most components are plain ASCII, the same text in UTF-8 and GBK: one copy, no decoding pass.
+    if raw.is_ascii() && !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
+        return String::from_utf8(raw.to_vec()).ok();
+    }
     let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
     let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
     charset.decode(&bytes)
@@ -295,6 +299,16 @@ mod tests {
         assert_eq!(params.get("method"), Some("a"));
         assert_eq!(params.get("v"), Some("2.0"));
         assert_eq!(params.duplicates_dropped(), 2);
+    }
+
+    #[test]
+    fn plain_ascii_components_decode_to_themselves_in_either_charset() {
+        for charset in [Charset::Utf8, Charset::Gbk] {
+            let mut params = Params::new();
+            params.extend_urlencoded(b"order_id=123&verify_codes=A1:1,B2:1&x=a%2Bb+c", charset).unwrap();
+            assert_eq!(params.get("verify_codes"), Some("A1:1,B2:1"));
+            assert_eq!(params.get("x"), Some("a+b c"));
+        }
     }
 
     #[test]
