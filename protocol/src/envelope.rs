@@ -169,19 +169,21 @@ impl TopError {
     pub fn render(&self, format: ResponseFormat, request_id: &str) -> String {
         match format {
             ResponseFormat::Json => {
-                let mut inner = Map::new();
-                inner.insert("code".into(), Json::from(self.code));
-                inner.insert("msg".into(), Json::String(self.msg.to_string()));
+                // Written directly (the gateway answers one per refused call): the same text as building a
+                // `serde_json` map in this key order, without the map.
+                let mut out = String::with_capacity(192);
+                out.push_str(r#"{"error_response":{"code":"#);
+                out.push_str(&self.code.to_string());
+                push_json_member(&mut out, "msg", &self.msg);
                 if let Some(sub) = &self.sub_code {
-                    inner.insert("sub_code".into(), Json::String(sub.to_string()));
+                    push_json_member(&mut out, "sub_code", sub);
                 }
                 if let Some(sub_msg) = &self.sub_msg {
-                    inner.insert("sub_msg".into(), Json::String(sub_msg.to_string()));
+                    push_json_member(&mut out, "sub_msg", sub_msg);
                 }
-                inner.insert("request_id".into(), Json::String(request_id.into()));
-                let mut outer = Map::new();
-                outer.insert("error_response".into(), Json::Object(inner));
-                Json::Object(outer).to_string()
+                push_json_member(&mut out, "request_id", request_id);
+                out.push_str("}}");
+                out
             }
             ResponseFormat::Xml => {
                 let mut out = String::from(XML_DECL);
@@ -200,6 +202,14 @@ impl TopError {
             }
         }
     }
+}
+
+/// Appends `,"name":"value"` with the value escaped as serde_json escapes it.
+fn push_json_member(out: &mut String, name: &str, value: &str) {
+    out.push_str(",\"");
+    out.push_str(name);
+    out.push_str("\":");
+    out.push_str(&Json::String(value.to_owned()).to_string());
 }
 
 /// A JSON TOP answer as a client reads it.
@@ -235,6 +245,30 @@ impl TopReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_error_is_the_text_serde_json_gives_for_the_same_map() {
+        let error = TopError {
+            code: 15,
+            msg: "Remote \"service\" error".into(),
+            sub_code: Some("isv.x:y".into()),
+            sub_msg: Some("订单\n已经发码".into()),
+        };
+        let mut inner = Map::new();
+        inner.insert("code".into(), Json::from(15));
+        inner.insert("msg".into(), Json::String("Remote \"service\" error".into()));
+        inner.insert("sub_code".into(), Json::String("isv.x:y".into()));
+        inner.insert("sub_msg".into(), Json::String("订单\n已经发码".into()));
+        inner.insert("request_id".into(), Json::String("abc".into()));
+        let mut outer = Map::new();
+        outer.insert("error_response".into(), Json::Object(inner));
+        assert_eq!(error.render(ResponseFormat::Json, "abc"), Json::Object(outer).to_string());
+        let bare = TopError { code: 7, msg: "App Call Limited".into(), sub_code: None, sub_msg: None };
+        assert_eq!(
+            bare.render(ResponseFormat::Json, "r"),
+            r#"{"error_response":{"code":7,"msg":"App Call Limited","request_id":"r"}}"#
+        );
+    }
 
     #[test]
     fn root_name_drops_taobao_and_underscores_dots() {
