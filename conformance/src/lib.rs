@@ -15,5 +15,6 @@ pub mod plan;
 pub mod platform_client;
 pub mod report;
 pub mod runner;
+pub mod scenario;
 pub mod session;
 pub mod sign;

@@ -63,3 +63,22 @@ fn bad_flags_and_missing_credentials_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_invalid_scenario_file_exits_2_naming_the_step() {
+    let dir = std::env::temp_dir().join(format!("conformance-it-bad-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "title = \"t\"\n[[step]]\ndo = \"expect_ack\"\nmethod = \"send\"\nverdict = \"ok\"\n")
+        .unwrap();
+    let out = conformance()
+        .arg("scenario")
+        .arg(&file)
+        .args(["--merchant-url", "http://127.0.0.1:9/notify", "--gateway-listen", "127.0.0.1:0"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("step 1 (expect_ack)"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -7,4 +7,5 @@ mod faulty_merchant;
 mod harness;
 mod reference;
 mod remote;
+mod scenarios;
 mod sign;
