@@ -15,8 +15,7 @@
 //!   also what makes a crash in the middle of a call harmless: the restarted worker calls again, with
 //!   the same codes read from the database.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -66,14 +65,23 @@ struct Due {
     next_attempt_at: i64,
 }
 
-/// The worker loop: dispatch what is due, then sleep until the next due time or a ring.
+/// Orders with a call in flight, by the task that makes the call.
+///
+/// Only the worker loop touches it, and an order leaves it when the loop *joins* the task, never from
+/// inside the task. That is what makes each callback happen once: [`dispatch`] works from a snapshot
+/// of the outbox read at the start of the pass, and a task that finished (and marked its row done)
+/// while that snapshot was being read must still count as busy, or its row, still `pending` in the
+/// snapshot, would be called a second time. A task is joined only after its result is committed, and
+/// the next pass reads a new snapshot after the join, so that snapshot already shows the row settled.
+type Busy = HashMap<tokio::task::Id, i64>;
+
+/// The worker loop: dispatch what is due, then sleep until the next due time, a ring, or a finished call.
 async fn run(state: AppState) {
-    // Orders with a call in flight. Owned by this loop and its tasks only.
-    let busy: Arc<Mutex<HashSet<i64>>> = Arc::default();
+    let mut busy = Busy::new();
     // Dropping the JoinSet (when this future is dropped) aborts every call in flight.
     let mut tasks = JoinSet::new();
     loop {
-        let next_due = match dispatch(&state, &busy, &mut tasks).await {
+        let next_due = match dispatch(&state, &mut busy, &mut tasks).await {
             Ok(next_due) => next_due,
             Err(e) => {
                 tracing::warn!(error = %e, "outbox: reading due callbacks failed");
@@ -87,42 +95,50 @@ async fn run(state: AppState) {
         tokio::select! {
             () = state.exchanges.rung() => {}
             () = tokio::time::sleep(wait) => {}
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            Some(joined) = tasks.join_next_with_id(), if !tasks.is_empty() => {
+                reap(&mut busy, joined);
+                while let Some(joined) = tasks.try_join_next_with_id() {
+                    reap(&mut busy, joined);
+                }
+            }
         }
     }
 }
 
+/// Frees the order of a finished (or, if it panicked, failed) call.
+fn reap(busy: &mut Busy, joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>) {
+    let id = match joined {
+        Ok((id, ())) => id,
+        Err(e) => {
+            // The row stays pending and is called again: a repeat the platform recognises.
+            tracing::warn!(error = %e, "outbox: a callback task failed");
+            e.id()
+        }
+    };
+    busy.remove(&id);
+}
+
 /// Starts a call for every due head row that is free; returns the earliest due time among the rest.
-async fn dispatch(
-    state: &AppState,
-    busy: &Arc<Mutex<HashSet<i64>>>,
-    tasks: &mut JoinSet<()>,
-) -> Result<Option<i64>, StoreError> {
+async fn dispatch(state: &AppState, busy: &mut Busy, tasks: &mut JoinSet<()>) -> Result<Option<i64>, StoreError> {
     let heads = state.store.run(load_heads).await?;
     let now = Utc::now().timestamp_millis();
     let mut next_due = None;
     for due in heads {
-        let mut busy_now = busy.lock().unwrap_or_else(|p| p.into_inner());
         // Busy and open orders are skipped without a due time: finishing the call, or closing the
-        // exchange, rings the bell.
-        if busy_now.contains(&due.order_id) || state.exchanges.is_open(due.order_id) {
+        // exchange, wakes the loop.
+        if busy.values().any(|&o| o == due.order_id) || state.exchanges.is_open(due.order_id) {
             continue;
         }
         if due.next_attempt_at > now {
             next_due = Some(next_due.map_or(due.next_attempt_at, |n: i64| n.min(due.next_attempt_at)));
             continue;
         }
-        if busy_now.len() >= MAX_IN_FLIGHT {
+        if busy.len() >= MAX_IN_FLIGHT {
             break;
         }
-        busy_now.insert(due.order_id);
-        drop(busy_now);
-        let (state, busy) = (state.clone(), Arc::clone(busy));
-        tasks.spawn(async move {
-            let order_id = due.order_id;
-            attempt(&state, due).await;
-            busy.lock().unwrap_or_else(|p| p.into_inner()).remove(&order_id);
-        });
+        let (state, order_id) = (state.clone(), due.order_id);
+        let task = tasks.spawn(async move { attempt(&state, due).await });
+        busy.insert(task.id(), order_id);
     }
     Ok(next_due)
 }
@@ -191,6 +207,7 @@ async fn attempt(state: &AppState, due: Due) {
             if age > GIVE_UP_AFTER.as_millis() as i64 {
                 ("failed", due.attempts + 1, now.timestamp_millis(), format!("gave up: {e}"))
             } else {
+                // Code 7 keeps this backoff, not its "N more seconds": N can count to midnight, bans end sooner.
                 let delay = backoff::delay(due.attempts + 1, &mut rand::rng());
                 ("pending", due.attempts + 1, now.timestamp_millis() + delay.as_millis() as i64, e.to_string())
             }

@@ -1,30 +1,57 @@
-//! Measures the resident memory per order:
-//! `cargo run --release -p mock-platform --example orders_memory -- 100000 acked` (or `queued`).
+//! Resident memory per order in the in-memory store:
+//! `cargo run --release -p mock-platform --example orders_memory -- [orders]` (default 1000000).
 //!
-//! Orders are bought through the library with no dispatcher. `queued`: each keeps its undelivered `send`
-//! (the worst case). `acked`: each `send` is marked acknowledged right after the purchase, as once
-//! delivered (the steady state). Exchanges are not counted.
+//! Runs itself twice, one process per case, and prints both: `queued`, each order keeping its undelivered
+//! `send` (the worst case), and `acked`, each `send` marked acknowledged right after the purchase, as once
+//! delivered (the steady state). Orders are bought through the library with no dispatcher; RSS is read
+//! from `/proc/self/statm` before and after. Exchanges are not counted.
 
 use mock_platform::{NewMerchant, NewOrderBody, Platform, PlatformConfig};
 
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+/// Resident bytes of this process (`/proc/self/statm`, second field, in pages).
+fn rss_bytes() -> u64 {
+    let pages: u64 = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    pages * page_size()
+}
+
+/// The page size, from the kernel's own mapping granularity (`/proc/self/smaps` `KernelPageSize`).
+fn page_size() -> u64 {
+    std::fs::read_to_string("/proc/self/smaps")
         .ok()
         .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            s.lines()
+                .find(|l| l.starts_with("KernelPageSize:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
         })
-        .unwrap_or(0)
+        .map_or(4096, |kib| kib * 1024)
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let acked = std::env::args().nth(2).as_deref() != Some("queued");
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    match std::env::args().nth(2).as_deref() {
+        Some("queued") => measure(n, false),
+        Some("acked") => measure(n, true),
+        _ => {
+            // One process per case: a case measured after the other would reuse its freed memory.
+            let exe = std::env::current_exe().expect("own path");
+            for case in ["queued", "acked"] {
+                let status = std::process::Command::new(&exe).arg(n.to_string()).arg(case).status().expect("run");
+                assert!(status.success(), "{case}: {status}");
+            }
+        }
+    }
+}
+
+fn measure(n: usize, acked: bool) {
     let platform = Platform::new(PlatformConfig::default());
     let mut merchant = NewMerchant::new("k", "s", "n", "http://127.0.0.1:9/notify");
     merchant.phase = Some(mock_platform::model::Phase::Live);
     platform.add_merchant(merchant).expect("merchant");
     let schedule = platform.config().schedule_ms();
-    let before = rss_kib();
+    let before = rss_bytes();
     for i in 0..n {
         platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).expect("order");
         if acked {
@@ -35,12 +62,12 @@ fn main() {
             }
         }
     }
-    let after = rss_kib();
+    let after = rss_bytes();
     println!(
-        "{n} orders ({}): size_of::<Order>() = {} B, RSS +{} KiB, {} B per order",
-        if acked { "send acknowledged" } else { "send queued" },
+        "{n} orders, send {}: RSS +{} KiB, {} B per order (size_of::<Order>() = {} B)",
+        if acked { "acknowledged" } else { "queued" },
+        (after - before) / 1024,
+        (after - before) / n as u64,
         std::mem::size_of::<mock_platform::model::Order>(),
-        after - before,
-        (after - before) * 1024 / n as u64
     );
 }

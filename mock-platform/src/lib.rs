@@ -17,8 +17,10 @@
 //! ```
 
 pub mod admin;
+pub mod case;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod exchange;
 pub mod faults;
 pub mod gateway;

@@ -30,6 +30,8 @@ enum Command {
         #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
         admin_token: Option<String>,
     },
+    /// Export one order's case file (README "Case files") from a running platform or its --db file.
+    Export(mock_platform::case::ExportArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,7 +43,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    match runtime.block_on(serve(cli)) {
+    let result = match cli.command {
+        Command::Serve { listen, db, admin_token } => runtime.block_on(serve(listen, db, admin_token)),
+        Command::Export(args) => runtime.block_on(mock_platform::case::export(args)),
+    };
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mock-platform: {e:#}");
@@ -50,13 +56,12 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(cli: Cli) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: Option<String>) -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "mock_platform=info".into()),
         )
         .init();
-    let Command::Serve { listen, db, admin_token } = cli.command;
     if !listen.ip().is_loopback() && admin_token.as_deref().is_none_or(str::is_empty) {
         bail!("refusing to serve the admin API on non-loopback address {listen} without --admin-token");
     }

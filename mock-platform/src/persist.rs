@@ -82,6 +82,8 @@ struct MerchantRow {
     codemerchant_id: Option<i64>,
     posids: Vec<String>,
     eticket_permission: bool,
+    #[serde(default = "yes")]
+    joined: bool,
     daily_quota: u32,
     phase: Phase,
     test_mobiles: Vec<String>,
@@ -105,6 +107,7 @@ impl MerchantRow {
             codemerchant_id: m.codemerchant_id,
             posids: m.posids.clone(),
             eticket_permission: m.eticket_permission,
+            joined: m.joined,
             daily_quota: m.daily_quota,
             phase: m.phase,
             test_mobiles: m.test_mobiles.clone(),
@@ -128,6 +131,7 @@ impl MerchantRow {
             codemerchant_id: self.codemerchant_id,
             posids: self.posids,
             eticket_permission: self.eticket_permission,
+            joined: self.joined,
             daily_quota: self.daily_quota,
             phase: self.phase,
             test_mobiles: self.test_mobiles,
@@ -138,6 +142,10 @@ impl MerchantRow {
             quota_used: self.quota_used,
         }
     }
+}
+
+fn yes() -> bool {
+    true
 }
 
 const SCHEMA: &str = "

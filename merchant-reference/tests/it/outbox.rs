@@ -132,3 +132,49 @@ async fn callbacks_of_one_order_go_out_oldest_first() {
     assert_eq!(apis, [SEND, SEND, SEND, "taobao.vmarket.eticket.resend"]);
     eventually(|| (db.outbox(2008).iter().all(|(_, s)| s == "done")).then_some(())).await;
 }
+
+/// Delivers `method` for every order at once and waits until no outbox row is pending.
+async fn deliver_all_and_drain(merchant: &Running, db: &TempDb, method: NotifyMethod, orders: &[i64]) {
+    let mut deliveries = tokio::task::JoinSet::new();
+    for &order_id in orders {
+        let url = merchant.notify_url();
+        deliveries.spawn(async move { deliver(&url, &notification(method, order_id, 2)).await });
+    }
+    while let Some(body) = deliveries.join_next().await {
+        assert_eq!(body.unwrap(), ACK);
+    }
+    eventually(|| {
+        (db.conn().query_row("SELECT count(*) FROM outbox WHERE status = 'pending'", [], |r| r.get::<_, i64>(0)).ok()
+            == Some(0))
+        .then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn each_owed_callback_is_made_exactly_once_when_many_orders_arrive_together() {
+    const RESEND: &str = "taobao.vmarket.eticket.resend";
+    let gateway = FakeGateway::start().await;
+    let db = TempDb::new("once");
+    let merchant = Running::start(config(&gateway.url, &db.0)).await;
+    let orders: Vec<i64> = (5001..5041).collect();
+    // Every send arrives twice (a platform retry): the repeat owes nothing new.
+    let twice: Vec<i64> = orders.iter().flat_map(|&o| [o, o]).collect();
+    deliver_all_and_drain(&merchant, &db, NotifyMethod::Send, &twice).await;
+    deliver_all_and_drain(&merchant, &db, NotifyMethod::Resend, &orders).await;
+    deliver_all_and_drain(&merchant, &db, NotifyMethod::Resend, &orders).await;
+    // A last order whose callback is made after every other one was started: a duplicate of an
+    // earlier callback would have reached the gateway by the time this one is done.
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 5999, 1)).await, ACK);
+    settled(&db, 5999).await;
+    gateway.wait_for(SEND, 5999, 1).await;
+
+    // (order, eticket.send calls, eticket.resend calls) of every order that did not get exactly 1 and 2.
+    let wrong: Vec<(i64, usize, usize)> = orders
+        .iter()
+        .map(|&o| (o, gateway.calls_to(SEND, o).len(), gateway.calls_to(RESEND, o).len()))
+        .filter(|&(_, sends, resends)| (sends, resends) != (1, 2))
+        .collect();
+    assert!(wrong.is_empty(), "(order, sends, resends) off the expected (_, 1, 2): {wrong:?}");
+    assert_eq!(gateway.calls().len(), orders.len() * 3 + 1);
+}

@@ -28,6 +28,8 @@ pub struct NewMerchant {
     #[serde(default)]
     pub posids: Vec<String>,
     pub eticket_permission: Option<bool>,
+    /// Default true; false: the merchant has not joined the e-voucher platform (B1 on every e-voucher API).
+    pub joined: Option<bool>,
     pub daily_quota: Option<u32>,
     pub phase: Option<Phase>,
     #[serde(default)]
@@ -69,6 +71,7 @@ impl NewMerchant {
             codemerchant_id: None,
             posids: Vec::new(),
             eticket_permission: None,
+            joined: None,
             daily_quota: None,
             phase: None,
             test_mobiles: Vec::new(),
@@ -137,6 +140,7 @@ impl Platform {
             codemerchant_id: body.codemerchant_id,
             posids: body.posids,
             eticket_permission: body.eticket_permission.unwrap_or(true),
+            joined: body.joined.unwrap_or(true),
             daily_quota: body.daily_quota.unwrap_or(self.config().default_daily_quota),
             phase: body.phase.unwrap_or_default(),
             test_mobiles: body.test_mobiles,

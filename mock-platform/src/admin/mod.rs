@@ -8,7 +8,7 @@ pub mod orders;
 use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -33,7 +33,7 @@ pub fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> 
 
 pub fn routes(platform: Platform) -> Router<Platform> {
     let protected = Router::new()
-        .route("/admin/merchants", post(merchants::create))
+        .route("/admin/merchants", post(merchants::create).get(crate::console::list_merchants))
         .route("/admin/merchants/{app_key}", get(merchants::get_one))
         .route("/admin/orders", post(orders::create).get(orders::list))
         .route("/admin/orders/{order_id}", get(orders::get_one))
@@ -43,12 +43,13 @@ pub fn routes(platform: Platform) -> Router<Platform> {
         .route("/admin/orders/{order_id}/extend", post(orders::extend))
         .route("/admin/orders/{order_id}/rights-protection", post(orders::rights_protection))
         .route("/admin/orders/{order_id}/exchanges", get(orders::exchanges))
+        .route("/admin/orders/{order_id}/case", get(crate::case::get_case))
         .route("/admin/faults", post(faults::create).get(faults::list))
         .route("/admin/faults/{id}", delete(faults::remove))
         .route("/admin/clock", post(advance_clock).get(get_clock))
-        .route("/console", get(console))
         .route_layer(middleware::from_fn_with_state(platform, require_token));
-    Router::new().merge(protected).route("/container", get(container))
+    // `/console` checks the token itself: a browser loads it with `?token=` (INTERFACES §1, README "Console").
+    Router::new().merge(protected).route("/container", get(container)).route("/console", get(crate::console::page))
 }
 
 /// INTERFACES §1: with an admin token configured, `/admin/*` and `/console` need it.
@@ -117,30 +118,4 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
 
 fn url_encode(text: &str) -> String {
     protocol::Params::from_pairs([("x", text)]).to_urlencoded(protocol::params::Charset::Utf8)[2..].to_owned()
-}
-
-/// A minimal page listing the orders (staff tools build on the admin API).
-async fn console(State(platform): State<Platform>) -> Html<String> {
-    let data = platform.data();
-    let mut ids: Vec<&i64> = data.orders.keys().collect();
-    ids.sort();
-    let mut rows = String::new();
-    for id in ids.iter().rev().take(200) {
-        let o = &data.orders[*id];
-        rows.push_str(&format!(
-            "<tr><td>{id}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            html_escape(&o.app_key),
-            o.state.as_str(),
-            o.left_num()
-        ));
-    }
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>mock-platform</title><h1>mock-platform</h1>\
-         <p>platform clock {}</p><table><tr><th>order</th><th>app_key</th><th>state</th><th>left</th></tr>{rows}</table>",
-        format_ms(platform.clock().now_ms())
-    ))
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }

@@ -221,7 +221,13 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             gateway_base_url: platform.config().gateway_base_url.as_deref(),
             queued: false,
         };
-        outcome.result = (checked.api.run)(&mut ctx, params);
+        // §5.0 B1: every e-voucher API refuses a merchant that has not joined the platform.
+        let joined = ctx.data.merchants.get(&checked.app_key).is_none_or(|m| m.joined);
+        outcome.result = if checked.api.needs_permission && !joined {
+            Err(protocol::SubCode::InvalidEticketSeller.error())
+        } else {
+            (checked.api.run)(&mut ctx, params)
+        };
         ctx.queued
     };
     if queued {

@@ -48,6 +48,8 @@ pub struct Merchant {
     pub codemerchant_id: Option<i64>,
     pub posids: Vec<String>,
     pub eticket_permission: bool,
+    /// Joined the e-voucher platform (入驻); false makes every e-voucher API answer B1 (PROTOCOL §5.0).
+    pub joined: bool,
     pub daily_quota: u32,
     pub phase: Phase,
     pub test_mobiles: Vec<String>,

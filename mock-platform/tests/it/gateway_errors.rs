@@ -307,3 +307,19 @@ async fn undecodable_and_oversized_bodies_get_41_naming_the_param_or_43() {
     let (_, code, _, _) = post(vec![b'a'; (1 << 20) + 1]).await;
     assert_eq!(code, 43);
 }
+
+#[tokio::test]
+async fn a_merchant_that_has_not_joined_gets_b1_on_every_e_voucher_api_but_not_on_trade_fullinfo() {
+    let h = Harness::start().await;
+    let (status, m) = h.register(json!({"app_key": "outsider", "session": "s-out", "joined": false})).await;
+    assert_eq!((status, &m["joined"]), (201, &json!(false)), "{m}");
+    for (api, params) in [
+        ("taobao.vmarket.eticket.codes.get", vec![("order_id", "1")]),
+        ("taobao.vmarket.eticket.tasks.get", vec![("type", "1")]),
+    ] {
+        let a = h.call_as("outsider", "s-out", api, &params).await;
+        assert_eq!(a["error_response"]["sub_code"], "isv.eticket-seller-error:invalid-eticket-seller", "{api}: {a}");
+    }
+    let a = h.call_as("outsider", "s-out", "taobao.trade.fullinfo.get", &[("tid", "1"), ("fields", "tid")]).await;
+    assert_ne!(a["error_response"]["sub_code"], "isv.eticket-seller-error:invalid-eticket-seller", "{a}");
+}

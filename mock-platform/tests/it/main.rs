@@ -3,6 +3,9 @@
 mod acks;
 mod admin;
 mod c4;
+mod case;
+mod cdp;
+mod console;
 mod faults;
 mod fuzz;
 mod gateway_errors;

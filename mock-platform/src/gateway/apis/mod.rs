@@ -151,7 +151,7 @@ pub enum TokenRule {
 
 /// §5.0 B1–B4 for the order named by `order_id`; returns its id.
 pub fn checked_order(ctx: &Ctx<'_>, params: &Params, token: TokenRule) -> Result<i64, TopError> {
-    // B1: every registered merchant has joined the platform; the session's merchant exists (step 8).
+    // B1 (`joined`) is checked before any API runs; the session's merchant exists (step 8).
     let merchant = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| SubCode::InvalidEticketSeller.error())?;
     let id = number(params, "order_id").ok_or_else(|| SubCode::OrderNotFound.error())?;
     // B2: an e-voucher order.
