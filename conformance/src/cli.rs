@@ -45,6 +45,8 @@ pub enum Command {
     Demo(DemoArgs),
     /// Play scenario files (FAQ situations, step by step) against a merchant, one at a time.
     Scenario(Box<crate::scenario::ScenarioArgs>),
+    /// Replay an exported case file (eticket-case/1) against a merchant and show what differs.
+    Replay(Box<crate::replay::ReplayArgs>),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -60,5 +62,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::List => list_command(&mut io::stdout().lock()),
         Command::Demo(args) => demo_command(args),
         Command::Scenario(args) => crate::scenario::scenario_command(*args),
+        Command::Replay(args) => crate::replay::replay_command(*args),
     }
 }

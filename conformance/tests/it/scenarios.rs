@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths};
 use conformance::event::{CheckReport, Event, Summary};
 use conformance::outcome::Outcome;
+use conformance::plan::Check;
 use conformance::runner::{Reporter, Reporters};
 use conformance::scenario::{self, LoadedScenario};
 use conformance::session::{SessionLimits, run_session_with};
@@ -46,8 +48,10 @@ impl Reporter for Collect {
     }
 }
 
-async fn play(
-    scenarios: Vec<LoadedScenario>,
+/// Runs `checks` one at a time against `merchant`, the platform in-process on `listener`.
+pub async fn play_checks(
+    checks: Vec<Check>,
+    bound: Duration,
     merchant: MerchantConfig,
     listener: tokio::net::TcpListener,
 ) -> (Vec<CheckReport>, Summary) {
@@ -62,8 +66,7 @@ async fn play(
     let collect = Collect::default();
     let mut reporters = Reporters::default();
     reporters.push(Box::new(collect.clone()));
-    let limits = SessionLimits { concurrency: 1, bound: scenario::bound(&scenarios) };
-    let checks = scenarios.into_iter().map(scenario::check).collect();
+    let limits = SessionLimits { concurrency: 1, bound };
     let summary = run_session_with(&config, checks, Some(listener), &mut reporters, limits).await.expect("setup");
     let reports = collect.0.lock().unwrap().clone();
     (reports, summary)
@@ -71,6 +74,13 @@ async fn play(
 
 /// Plays `scenarios` against the faulty merchant with `defect`.
 async fn against_defect(defect: Defect, scenarios: Vec<LoadedScenario>) -> (Vec<CheckReport>, Summary) {
+    let bound = scenario::bound(&scenarios);
+    let checks = scenarios.into_iter().map(scenario::check).collect();
+    checks_against_defect(defect, checks, bound).await
+}
+
+/// Runs `checks` against the faulty merchant with `defect`.
+pub async fn checks_against_defect(defect: Defect, checks: Vec<Check>, bound: Duration) -> (Vec<CheckReport>, Summary) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let creds = Credentials {
         gateway: format!("http://{}/router/rest", listener.local_addr().unwrap()),
@@ -88,11 +98,17 @@ async fn against_defect(defect: Defect, scenarios: Vec<LoadedScenario>) -> (Vec<
         notify_key: creds.notify_key,
         codemerchant_id: None,
     };
-    play(scenarios, merchant, listener).await
+    play_checks(checks, bound, merchant, listener).await
 }
 
-/// Starts merchant-reference in-process (as the demo does) and plays `scenarios` against it.
-pub async fn against_reference(scenarios: Vec<LoadedScenario>) -> (Vec<CheckReport>, Summary) {
+async fn against_reference(scenarios: Vec<LoadedScenario>) -> (Vec<CheckReport>, Summary) {
+    let bound = scenario::bound(&scenarios);
+    let checks = scenarios.into_iter().map(scenario::check).collect();
+    checks_against_reference(checks, bound).await
+}
+
+/// Starts merchant-reference in-process (as the demo does) and runs `checks` against it.
+pub async fn checks_against_reference(checks: Vec<Check>, bound: Duration) -> (Vec<CheckReport>, Summary) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let gateway = format!("http://{}/router/rest", listener.local_addr().unwrap());
     let merchant_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -116,7 +132,7 @@ pub async fn against_reference(scenarios: Vec<LoadedScenario>) -> (Vec<CheckRepo
         notify_key: Secret::new(notify_key),
         codemerchant_id: None,
     };
-    let result = play(scenarios, merchant, listener).await;
+    let result = play_checks(checks, bound, merchant, listener).await;
     task.abort();
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
