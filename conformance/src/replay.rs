@@ -190,10 +190,10 @@ impl Row {
 
 /// Renders the comparison, `≠` marking the differing lines.
 pub fn render(rows: &[Row]) -> String {
-    let mut out = format!("{:<34} {:<58} {}\n", "", "recorded", "observed");
+    let mut out = format!("{:<38} {:<58} {}\n", "", "recorded", "observed");
     for r in rows {
         let mark = if r.differs() { "≠" } else { " " };
-        out.push_str(&format!("{mark} {:<32} {:<58} {}\n", r.what, r.recorded, r.observed));
+        out.push_str(&format!("{mark} {:<36} {:<58} {}\n", r.what, r.recorded, r.observed));
     }
     out
 }

@@ -82,3 +82,21 @@ fn an_invalid_scenario_file_exits_2_naming_the_step() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("step 1 (expect_ack)"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[test]
+fn a_case_file_of_another_schema_exits_2() {
+    let dir = std::env::temp_dir().join(format!("conformance-it-bad-case-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("case.json");
+    std::fs::write(&file, "{\"schema\": \"conformance-report/1\"}").unwrap();
+    let out = conformance()
+        .arg("replay")
+        .arg(&file)
+        .args(["--merchant-url", "http://127.0.0.1:9/notify", "--gateway-listen", "127.0.0.1:0", "--fast"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eticket-case/1"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -34,6 +34,9 @@ async fn a_trailing_newline_is_shown_as_a_difference_naming_the_notification_and
     let check = replay::check("replay.send-resend-refund".into(), case(), true, table.clone());
     let (reports, summary) = checks_against_defect(Defect::TrailingNewline, vec![check], Duration::from_secs(90)).await;
     let verdict = &reports[0].verdict;
+    let table = table.lock().unwrap().clone();
+    println!("{table}");
+    assert!(table.lines().any(|l| l.starts_with('≠') && l.contains("notification 1 send")), "{table}");
     assert_eq!(verdict.outcome, Outcome::Fail, "{verdict:#?}");
     assert!(verdict.message.contains("notification 1 send · attempt 1"), "{}", verdict.message);
     assert!(verdict.message.contains("{\\\"code\\\":200}\\n"), "{}", verdict.message);
