@@ -212,6 +212,18 @@ async fn replay(p: &Probe, case: &Case, fast: bool) -> Result<Result<Vec<Row>, V
     if !o.eticket_enabled {
         extra.push(("eticket_enabled".to_owned(), json!(false)));
     }
+    // The same item data as the recorded `send` carried.
+    let recorded_param = |name: &str| first.first.params.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+    for name in ["outer_iid", "sub_outer_iid", "sku_properties", "sms_template", "weeks"] {
+        if let Some(v) = recorded_param(name).filter(|v| !v.is_empty()) {
+            extra.push((name.to_owned(), json!(v)));
+        }
+    }
+    for name in ["num_iid", "send_type"] {
+        if let Some(n) = recorded_param(name).and_then(|v| v.parse::<i64>().ok()) {
+            extra.push((name.to_owned(), json!(n)));
+        }
+    }
     let base = OrderSpec {
         num: o.num,
         mobile: o.mobile.clone(),
