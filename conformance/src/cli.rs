@@ -43,6 +43,10 @@ pub enum Command {
     List,
     /// Run the whole plan against the reference merchant, in-process, and write the reports.
     Demo(DemoArgs),
+    /// Play scenario files (FAQ situations, step by step) against a merchant, one at a time.
+    Scenario(Box<crate::scenario::ScenarioArgs>),
+    /// Replay an exported case file (eticket-case/1) against a merchant and show what differs.
+    Replay(Box<crate::replay::ReplayArgs>),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -57,5 +61,7 @@ pub fn run(cli: Cli) -> u8 {
         Command::Run(args) => run_command(*args),
         Command::List => list_command(&mut io::stdout().lock()),
         Command::Demo(args) => demo_command(args),
+        Command::Scenario(args) => crate::scenario::scenario_command(*args),
+        Command::Replay(args) => crate::replay::replay_command(*args),
     }
 }

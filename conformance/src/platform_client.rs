@@ -138,6 +138,8 @@ pub struct OrderSpec {
     pub alteration: Option<Alteration>,
     /// Armed before the order exists (the probe predicts its id), so the merchant's first callback meets it.
     pub gateway_fault: Option<GatewayFault>,
+    /// More fields of `POST /admin/orders` (`valid_ends`, `eticket_enabled`, …), added as given.
+    pub extra: Vec<(String, Value)>,
 }
 
 /// `order_id` and `token` of a new order.
@@ -414,6 +416,9 @@ impl PlatformClient {
         if let Some(alteration) = &spec.alteration {
             body["alteration"] = alteration_json(alteration);
         }
+        for (name, value) in &spec.extra {
+            body[name.as_str()] = value.clone();
+        }
         self.call(reqwest::Method::POST, "/admin/orders", Some(body)).await
     }
 
@@ -463,6 +468,17 @@ impl PlatformClient {
         let body = json!({ "target": "notification", "order_id": order_id, "fault": "duplicate" });
         let _: FaultCreated = self.call(reqwest::Method::POST, "/admin/faults", Some(body)).await?;
         Ok(())
+    }
+
+    /// Any admin call answering JSON: `POST` with `body`, or `GET` without one. Used by scenarios, whose steps
+    /// map one to one onto admin calls.
+    pub async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, PlatformError> {
+        self.call(method, path, body).await
     }
 
     /// Removes a fault that was not (fully) used.

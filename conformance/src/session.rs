@@ -84,6 +84,26 @@ pub async fn run_session(
     listener: Option<TcpListener>,
     reporters: &mut Reporters,
 ) -> Result<Summary, SetupError> {
+    let limits = SessionLimits { concurrency: CONCURRENCY, bound: config.windows.run_bound };
+    run_session_with(config, checks, listener, reporters, limits).await
+}
+
+/// How a session schedules its checks: the plan runs them all at once within the 75 s bound; scenarios one at
+/// a time (they may advance the platform clock) within a bound of their own.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionLimits {
+    pub concurrency: usize,
+    pub bound: Duration,
+}
+
+/// [`run_session`] with explicit scheduling.
+pub async fn run_session_with(
+    config: &Config,
+    checks: Vec<Check>,
+    listener: Option<TcpListener>,
+    reporters: &mut Reporters,
+    limits: SessionLimits,
+) -> Result<Summary, SetupError> {
     let started = Instant::now();
     let listener = match (&config.platform, listener) {
         (_, Some(listener)) => Some(listener),
@@ -139,8 +159,9 @@ pub async fn run_session(
     }
 
     let ctx = Arc::new(Context::new(client, config.merchant.clone(), config.windows, config.seed));
-    let deadline = started + config.windows.run_bound.saturating_sub(BOUND_MARGIN);
-    let summary = run(checks, &config.only, ctx, RunLimits { concurrency: CONCURRENCY, deadline }, reporters).await;
+    let deadline = started + limits.bound.saturating_sub(BOUND_MARGIN);
+    let limits = RunLimits { concurrency: limits.concurrency, deadline };
+    let summary = run(checks, &config.only, ctx, limits, reporters).await;
     stop(in_process).await;
     Ok(summary)
 }

@@ -93,6 +93,14 @@ impl Probe {
         self.orders.lock().expect("not poisoned").clone()
     }
 
+    /// Adds an order bought outside [`Probe::buy`] to the check's report.
+    pub fn remember_order(&self, order_id: i64) {
+        let mut orders = self.orders.lock().expect("not poisoned");
+        if !orders.contains(&order_id) {
+            orders.push(order_id);
+        }
+    }
+
     /// The suite's own timeline entries.
     pub fn entries(&self) -> Vec<TimelineEntry> {
         self.entries.lock().expect("not poisoned").clone()
@@ -123,6 +131,7 @@ impl Probe {
             outer_iid: Some("conformance-item".into()),
             alteration: None,
             gateway_fault: None,
+            extra: Vec::new(),
         }
     }
 

@@ -63,3 +63,61 @@ fn bad_flags_and_missing_credentials_exit_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn an_invalid_scenario_file_exits_2_naming_the_step() {
+    let dir = std::env::temp_dir().join(format!("conformance-it-bad-scenario-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "title = \"t\"\n[[step]]\ndo = \"expect_ack\"\nmethod = \"send\"\nverdict = \"ok\"\n")
+        .unwrap();
+    let out = conformance()
+        .arg("scenario")
+        .arg(&file)
+        .args(["--merchant-url", "http://127.0.0.1:9/notify", "--gateway-listen", "127.0.0.1:0"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("step 1 (expect_ack)"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn a_case_file_of_another_schema_exits_2() {
+    let dir = std::env::temp_dir().join(format!("conformance-it-bad-case-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("case.json");
+    std::fs::write(&file, "{\"schema\": \"conformance-report/1\"}").unwrap();
+    let out = conformance()
+        .arg("replay")
+        .arg(&file)
+        .args(["--merchant-url", "http://127.0.0.1:9/notify", "--gateway-listen", "127.0.0.1:0", "--fast"])
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("eticket-case/1"));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_scenario_command_runs_a_file_and_reports_it_as_a_check() {
+    // The validity-over scenario needs no merchant reply: something accepting TCP passes the preflight.
+    let merchant = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/notify", merchant.local_addr().unwrap());
+    let scenario = concat!(env!("CARGO_MANIFEST_DIR"), "/../fixtures/scenarios/faq-2.28-validity-over.toml");
+    let dir = std::env::temp_dir().join(format!("conformance-it-scenario-cli-{}", std::process::id()));
+    let report = dir.join("report.json");
+    let out = conformance()
+        .args(["scenario", scenario, "--merchant-url", &url, "--gateway-listen", "127.0.0.1:0", "--json-report"])
+        .arg(&report)
+        .args(CREDENTIALS)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(json["checks"][0]["id"], "scenario.faq-2.28-validity-over");
+    assert_eq!(json["checks"][0]["outcome"], "pass");
+    let _ = std::fs::remove_dir_all(dir);
+}

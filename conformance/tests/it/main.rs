@@ -7,4 +7,6 @@ mod faulty_merchant;
 mod harness;
 mod reference;
 mod remote;
+mod replay;
+mod scenarios;
 mod sign;
