@@ -167,6 +167,10 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         fault: None,
         sign_diagnosis: None,
     };
+    // Step 5's sign check is computed before the lock (only the app secret is read under it).
+    let secret =
+        params.non_empty("app_key").and_then(|k| platform.data().merchants.get(k).map(|m| m.app_secret.clone()));
+    let pre = system::pre_verify(secret, params);
     // Steps 2–12 and B0, under the lock; the C4 verdict is read at the same moment.
     let (checked, action) = {
         let mut data = platform.data();
@@ -182,7 +186,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
                 (false, false) => "no_cause",
             });
         }
-        match system::check(&mut data, params, wall, now) {
+        match system::check(&mut data, params, pre, wall, now) {
             Ok(checked) => {
                 let action = faults::take(&mut data.gateway_faults, checked.api.name, &checked.app_key, order_id);
                 (checked, action)

@@ -37,7 +37,26 @@ pub fn is_number(value: &str) -> bool {
     !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && value.parse::<i64>().is_ok()
 }
 
-pub fn check(data: &mut Data, params: &Params, wall_now: DateTime<Utc>, now_ms: i64) -> Result<Checked, Refusal> {
+/// A sign verified before the store's lock was taken (MD5 or HMAC over every param is the costliest step,
+/// and every call waits for the lock): the secret it was checked with, and the verdict.
+pub type PreVerified = Option<(protocol::Secret, Result<SignMethod, SignError>)>;
+
+/// Verifies the sign with the app secret of `app_key`, outside the store's lock; [`check`] uses the verdict if
+/// the secret is still the app's.
+pub fn pre_verify(app_secret: Option<protocol::Secret>, params: &Params) -> PreVerified {
+    app_secret.map(|secret| {
+        let verdict = verify_top(&secret, params);
+        (secret, verdict)
+    })
+}
+
+pub fn check(
+    data: &mut Data,
+    params: &Params,
+    pre: PreVerified,
+    wall_now: DateTime<Utc>,
+    now_ms: i64,
+) -> Result<Checked, Refusal> {
     let xml = ResponseFormat::Xml;
     // 2. method present (21) and known (22).
     let method = params.non_empty("method").ok_or_else(|| refuse(TopError::MISSING_METHOD, xml))?;
@@ -51,7 +70,11 @@ pub fn check(data: &mut Data, params: &Params, wall_now: DateTime<Utc>, now_ms: 
         data.merchants.get_key_value(app_key).ok_or_else(|| refuse(TopError::INVALID_APP_KEY, format))?;
     let key = key.clone();
     // 5. sign present (24) and valid (25).
-    match verify_top(&merchant.app_secret, params) {
+    let verdict = match pre {
+        Some((secret, verdict)) if secret == merchant.app_secret => verdict,
+        _ => verify_top(&merchant.app_secret, params),
+    };
+    match verdict {
         Ok(_) => {}
         Err(SignError::Missing) => return Err(refuse(TopError::MISSING_SIGNATURE, format)),
         Err(_) => {
