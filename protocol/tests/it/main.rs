@@ -2,4 +2,5 @@
 
 mod envelopes;
 mod properties;
+mod samples;
 mod vectors;
