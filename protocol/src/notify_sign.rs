@@ -5,62 +5,102 @@
 
 use md5::{Digest, Md5};
 
-use crate::gbk::encode_gbk_to_slice;
+use crate::gbk::{SLACK, encode_gbk_to_slice};
 use crate::{Secret, SignError, signs_equal};
 
 /// The params that enter the sign, sorted by name in byte order: `sign` and empty values dropped.
 ///
 /// Unknown params are kept: a merchant MUST sign every param it received (FAQ 2.14).
 pub fn signed_pairs<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<(&'a str, &'a str)> {
-    let params = params.into_iter();
-    // Sized once: a notification has about twenty params, and growing the vector costs more than sorting it.
-    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(params.size_hint().0.max(24));
-    for (name, value) in params {
-        if name != "sign" && !value.is_empty() {
-            pairs.push((name, value));
-        }
-    }
-    sort_by_name(&mut pairs);
-    pairs
+    with_signed_pairs(params, <[_]>::to_vec)
 }
 
-/// Sorts by name in byte order, which is the ordinal order the platform uses (StringComparer.Ordinal, TreeMap).
+/// Most params a notification is expected to carry: up to this many are sorted on the stack, without allocating.
+const MAX_ON_STACK: usize = 32;
+
+/// Calls `f` with the params that enter the sign in signing order ([`signed_pairs`]), allocating nothing for up
+/// to [`MAX_ON_STACK`] of them: the notification sign runs on every notification the mock sends and checks.
+fn with_signed_pairs<'a, R>(
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    f: impl FnOnce(&[(&'a str, &'a str)]) -> R,
+) -> R {
+    let mut pairs = [("", ""); MAX_ON_STACK];
+    let mut len = 0;
+    let mut params = params.into_iter().filter(|(name, value)| *name != "sign" && !value.is_empty());
+    for (slot, pair) in pairs.iter_mut().zip(params.by_ref()) {
+        *slot = pair;
+        len += 1;
+    }
+    if len == MAX_ON_STACK
+        && let Some(next) = params.next()
+    {
+        // More than fit: the general path.
+        let mut all: Vec<(&str, &str)> = pairs.iter().copied().chain(std::iter::once(next)).chain(params).collect();
+        all.sort_by(|a, b| a.0.cmp(b.0));
+        return f(&all);
+    }
+    let mut sorted = [("", ""); MAX_ON_STACK];
+    sort_by_name(&pairs[..len], &mut sorted[..len]);
+    f(&sorted[..len])
+}
+
+/// Writes `pairs` into `sorted` (as long) by name in byte order, which is the ordinal order the platform uses
+/// (StringComparer.Ordinal, TreeMap); equal names keep their order. At most [`MAX_ON_STACK`] pairs.
 ///
-/// Why not `sort_by(|a, b| a.0.cmp(b.0))`: that costs a `memcmp` call per comparison and moves 32-byte pairs,
-/// a third of the whole notification sign (`benches/sign.rs`). Instead each name becomes one `u64`, its first
-/// seven bytes (zero-padded) followed by its index; those integers sort in name order except among names
-/// sharing their first seven bytes, which are then put in order by the full comparison.
-fn sort_by_name(pairs: &mut [(&str, &str)]) {
-    const MAX: usize = 32;
-    if pairs.len() > MAX {
-        pairs.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        return;
+/// Why not `sort_by(|a, b| a.0.cmp(b.0))`: that costs a `memcmp` call per comparison and a mispredicted branch
+/// for about every other one, a third of the whole notification sign (`benches/sign.rs`). Instead each name
+/// becomes one `u64`, its first seven bytes (zero-padded) followed by its index; each pair's place is the count
+/// of smaller integers, counted without branches. Those integers are in name order except among names sharing
+/// their first seven bytes, which are then put in order by the full comparison.
+fn sort_by_name<'a>(pairs: &[(&'a str, &'a str)], sorted: &mut [(&'a str, &'a str)]) {
+    let mut keys = [u64::MAX; MAX_ON_STACK];
+    for (index, (key, (name, _))) in keys.iter_mut().zip(pairs).enumerate() {
+        *key = (name_prefix(name.as_bytes()) << 8) | index as u64;
     }
-    let mut keys = [0u64; MAX];
-    let keys = &mut keys[..pairs.len()];
-    for (index, (key, (name, _))) in keys.iter_mut().zip(pairs.iter()).enumerate() {
-        let mut bytes = [0u8; 8];
-        // A byte loop, not `copy_from_slice`: a variable-length copy is a `memcpy` call per name.
-        for (slot, byte) in bytes[..7].iter_mut().zip(name.bytes()) {
-            *slot = byte;
-        }
-        bytes[7] = index as u8;
-        *key = u64::from_be_bytes(bytes);
+    let keys = &keys[..pairs.len()];
+    for (key, pair) in keys.iter().zip(pairs) {
+        let place = keys.iter().map(|other| usize::from(other < key)).sum::<usize>();
+        sorted[place] = *pair;
     }
-    keys.sort_unstable();
-    let mut sorted = [("", ""); MAX];
-    for (slot, key) in sorted.iter_mut().zip(keys.iter()) {
-        *slot = pairs[(key & 0xFF) as usize];
-    }
-    pairs.copy_from_slice(&sorted[..pairs.len()]);
     let mut start = 0;
-    while start < keys.len() {
-        let end = start + keys[start..].iter().take_while(|k| *k >> 8 == keys[start] >> 8).count();
+    while start < sorted.len() {
+        let prefix = name_prefix(sorted[start].0.as_bytes());
+        let end = start + sorted[start..].iter().take_while(|(name, _)| name_prefix(name.as_bytes()) == prefix).count();
         if end - start > 1 {
-            pairs[start..end].sort_unstable_by(|a, b| a.0.cmp(b.0));
+            // Stable: equal names stay in their received order, as the index in the key kept them.
+            sorted[start..end].sort_by(|a, b| a.0.cmp(b.0));
         }
         start = end;
     }
+}
+
+/// The first seven bytes of `name`, zero-padded, big-endian in the low 56 bits: comparing prefixes compares names.
+///
+/// Overlapping fixed-size loads combined in registers: a byte loop's exit branch is mispredicted per name, and
+/// bytes stored one by one into a buffer then read back as one `u64` stall the load.
+fn name_prefix(name: &[u8]) -> u64 {
+    let n = name.len();
+    if n >= 8 {
+        u64::from_be_bytes(word(name, 0)) >> 8
+    } else if n >= 4 {
+        // Byte i belongs at bit 48 - 8i; the last four bytes overlap the first four where n < 8.
+        (u64::from(u32::from_be_bytes(word(name, 0))) << 24)
+            | (u64::from(u32::from_be_bytes(word(name, n - 4))) << (56 - 8 * n))
+    } else if n >= 2 {
+        (u64::from(u16::from_be_bytes(word(name, 0))) << 40)
+            | (u64::from(u16::from_be_bytes(word(name, n - 2))) << (56 - 8 * n))
+    } else if n == 1 {
+        u64::from(name[0]) << 48
+    } else {
+        0
+    }
+}
+
+/// The `N` bytes of `bytes` at `at`, as an array (to read as an integer).
+fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut word = [0u8; N];
+    word.copy_from_slice(&bytes[at..at + N]);
+    word
 }
 
 /// `name1value1name2value2…` without the key: the part of the canonical string that is safe to print.
@@ -73,25 +113,82 @@ pub fn notify_canonical<'a>(params: impl IntoIterator<Item = (&'a str, &'a str)>
     out
 }
 
+/// Feeds `GBK(key + canonical)` to `sink` in pieces: the one walk behind both [`notify_sign_bytes`] and
+/// [`notify_sign`], so the bytes shown are the bytes hashed.
+///
+/// Why a stack buffer: MD5 fed directly costs a call and a copy per name and value, and a heap buffer costs an
+/// allocation per sign. A typical notification (about 600 bytes) reaches `sink` in one piece.
+fn write_sign_bytes<'a>(
+    key: &Secret,
+    params: impl IntoIterator<Item = (&'a str, &'a str)>,
+    mut sink: impl FnMut(&[u8]),
+) {
+    let mut buffer = SignBuffer { bytes: [0u8; CAPACITY + SLACK], len: 0 };
+    buffer.push(key.expose(), &mut sink);
+    with_signed_pairs(params, |pairs| {
+        for &(name, value) in pairs {
+            buffer.push(name, &mut sink);
+            buffer.push(value, &mut sink);
+        }
+    });
+    sink(&buffer.bytes[..buffer.len]);
+}
+
+/// How many GBK bytes [`SignBuffer`] holds before handing them on.
+const CAPACITY: usize = 1024;
+
+/// GBK bytes waiting to be handed to the sink, with [`SLACK`] spare bytes for the encoder's word stores.
+struct SignBuffer {
+    bytes: [u8; CAPACITY + SLACK],
+    len: usize,
+}
+
+impl SignBuffer {
+    /// Appends the GBK bytes of `text`, handing the buffer to `sink` first if they might not fit.
+    ///
+    /// Inlined: it runs for the key and every name and value, and the call would cost more than most of them.
+    #[inline(always)]
+    fn push(&mut self, text: &str, sink: &mut impl FnMut(&[u8])) {
+        if self.len + text.len() <= CAPACITY {
+            self.len += encode_gbk_to_slice(text, &mut self.bytes[self.len..]);
+        } else {
+            self.push_overflowing(text, sink);
+        }
+    }
+
+    /// [`SignBuffer::push`] when the buffer is too full for `text`, or `text` longer than the whole buffer.
+    #[cold]
+    #[inline(never)]
+    fn push_overflowing(&mut self, text: &str, sink: &mut impl FnMut(&[u8])) {
+        sink(&self.bytes[..self.len]);
+        self.len = 0;
+        let mut text = text;
+        while text.len() > CAPACITY {
+            // Encode it a buffer-full at a time, cut at a character boundary.
+            let mut cut = CAPACITY;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let written = encode_gbk_to_slice(&text[..cut], &mut self.bytes);
+            sink(&self.bytes[..written]);
+            text = &text[cut..];
+        }
+        self.len = encode_gbk_to_slice(text, &mut self.bytes);
+    }
+}
+
 /// The exact bytes that are hashed: `GBK(key + canonical)`.
 pub fn notify_sign_bytes<'a>(key: &Secret, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<u8> {
-    let pairs = signed_pairs(params);
-    // GBK never takes more bytes than UTF-8: size the buffer once for the whole string, write every piece
-    // into it, and cut it to length at the end.
-    let key = key.expose();
-    let mut bytes = vec![0u8; key.len() + pairs.iter().map(|(n, v)| n.len() + v.len()).sum::<usize>()];
-    let mut written = encode_gbk_to_slice(key, &mut bytes);
-    for (name, value) in pairs {
-        written += encode_gbk_to_slice(name, &mut bytes[written..]);
-        written += encode_gbk_to_slice(value, &mut bytes[written..]);
-    }
-    bytes.truncate(written);
+    let mut bytes = Vec::new();
+    write_sign_bytes(key, params, |piece| bytes.extend_from_slice(piece));
     bytes
 }
 
 /// The notification sign: 32 upper-case hex digits.
 pub fn notify_sign<'a>(key: &Secret, params: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    upper_hex(&Md5::digest(notify_sign_bytes(key, params)))
+    let mut hasher = Md5::new();
+    write_sign_bytes(key, params, |piece| hasher.update(piece));
+    upper_hex(&hasher.finalize())
 }
 
 /// Upper-case hex of a digest. Same output as `hex::encode_upper`, which goes through a `char` iterator and
