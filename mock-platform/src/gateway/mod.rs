@@ -18,7 +18,7 @@ use protocol::{Params, ResponseFormat, SuccessBody, TopError};
 use rand::Rng;
 
 use crate::Platform;
-use crate::exchange::{Exchange, GatewayExchange, params_json};
+use crate::exchange::{Exchange, GatewayExchange, ParamList};
 use crate::faults::{self, FaultAction};
 
 pub fn routes() -> Router<Platform> {
@@ -111,16 +111,19 @@ async fn router_rest(
         let finished = platform.clock().wall_now().timestamp_millis();
         let error = outcome.result.as_ref().err();
         let exchange = GatewayExchange {
-            api: params.get("method").unwrap_or_default().to_owned(),
-            http_method: method.to_string(),
-            params: params_json(&params),
+            api: match api {
+                Some(api) => api.name.into(),
+                None => params.get("method").unwrap_or_default().to_owned().into(),
+            },
+            http_method: if method == Method::GET { "GET" } else { "POST" },
+            params: ParamList::of(&params),
             started_at_ms: started,
             finished_at_ms: finished,
             latency_ms: finished - started,
             held_ms: hold.held_ms,
             response: body.clone(),
             error_code: error.map(|e| e.code),
-            sub_code: error.and_then(|e| e.sub_code.as_ref().map(|s| s.to_string())),
+            sub_code: error.and_then(|e| e.sub_code.clone()),
             causality: outcome.causality,
             cause_acked: outcome.cause_acked,
             fault: outcome.fault,

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 pub use alteration::Alteration;
 
-use crate::exchange::{Exchange, NotificationExchange, capture_body, params_json};
+use crate::exchange::{Exchange, NotificationExchange, ParamList, capture_body};
 use crate::store::AttemptPlan;
 use crate::{InFlight, Platform};
 
@@ -85,7 +85,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         method: method.as_str(),
         notification: plan.seq,
         attempt: plan.attempt,
-        params: params_json(&wire.params),
+        params: ParamList::of(&wire.params),
         url: plan.url.clone(),
         content_type: wire.content_type.to_owned(),
         started_at_ms: started,
