@@ -49,48 +49,52 @@ fn with_signed_pairs<'a, R>(
 ///
 /// Why not `sort_by(|a, b| a.0.cmp(b.0))`: that costs a `memcmp` call per comparison and a mispredicted branch
 /// for about every other one, a third of the whole notification sign (`benches/sign.rs`). Instead each name
-/// becomes one `u64`, its first seven bytes (zero-padded) followed by its index; each pair's place is the count
-/// of smaller integers, counted without branches. Those integers are in name order except among names sharing
-/// their first seven bytes, which are then put in order by the full comparison.
+/// becomes one `u32`, its first 27 bits followed by its index; each pair's place is the count of smaller
+/// integers, counted without branches. Those integers are in name order except among names sharing their first
+/// 27 bits, which are then put in order by the full comparison.
 fn sort_by_name<'a>(pairs: &[(&'a str, &'a str)], sorted: &mut [(&'a str, &'a str)]) {
-    let mut keys = [u64::MAX; MAX_ON_STACK];
+    // Unused slots hold the largest key, so every count runs over the whole fixed-size array: no loop exit to
+    // mispredict, and the compiler compares four keys per instruction.
+    let mut keys = [u32::MAX; MAX_ON_STACK];
     for (index, (key, (name, _))) in keys.iter_mut().zip(pairs).enumerate() {
-        *key = (name_prefix(name.as_bytes()) << 8) | index as u64;
+        *key = (name_prefix(name.as_bytes()) & !INDEX_MASK) | index as u32;
     }
-    let keys = &keys[..pairs.len()];
-    for (key, pair) in keys.iter().zip(pairs) {
-        let place = keys.iter().map(|other| usize::from(other < key)).sum::<usize>();
+    let mut sorted_keys = [0u32; MAX_ON_STACK];
+    for (&key, pair) in keys.iter().zip(pairs) {
+        let place = keys.iter().map(|&other| u32::from(other < key)).sum::<u32>() as usize;
         sorted[place] = *pair;
+        sorted_keys[place] = key;
     }
     let mut start = 0;
     while start < sorted.len() {
-        let prefix = name_prefix(sorted[start].0.as_bytes());
-        let end = start + sorted[start..].iter().take_while(|(name, _)| name_prefix(name.as_bytes()) == prefix).count();
+        let prefix = sorted_keys[start] & !INDEX_MASK;
+        let end = start + sorted_keys[start..sorted.len()].iter().take_while(|&&k| k & !INDEX_MASK == prefix).count();
         if end - start > 1 {
-            // Stable: equal names stay in their received order, as the index in the key kept them.
+            // Stable: equal names stay in their received order, as the index in the key placed them.
             sorted[start..end].sort_by(|a, b| a.0.cmp(b.0));
         }
         start = end;
     }
 }
 
-/// The first seven bytes of `name`, zero-padded, big-endian in the low 56 bits: comparing prefixes compares names.
+/// The low bits of a sort key that hold the pair's index (below [`MAX_ON_STACK`]); the rest are the name's first
+/// 27 bits.
+const INDEX_MASK: u32 = MAX_ON_STACK as u32 - 1;
+
+/// The first four bytes of `name`, zero-padded, big-endian: comparing prefixes compares names.
 ///
 /// Overlapping fixed-size loads combined in registers: a byte loop's exit branch is mispredicted per name, and
-/// bytes stored one by one into a buffer then read back as one `u64` stall the load.
-fn name_prefix(name: &[u8]) -> u64 {
+/// bytes stored one by one into a buffer then read back as one word stall the load.
+fn name_prefix(name: &[u8]) -> u32 {
     let n = name.len();
-    if n >= 8 {
-        u64::from_be_bytes(word(name, 0)) >> 8
-    } else if n >= 4 {
-        // Byte i belongs at bit 48 - 8i; the last four bytes overlap the first four where n < 8.
-        (u64::from(u32::from_be_bytes(word(name, 0))) << 24)
-            | (u64::from(u32::from_be_bytes(word(name, n - 4))) << (56 - 8 * n))
+    if n >= 4 {
+        u32::from_be_bytes(word(name, 0))
     } else if n >= 2 {
-        (u64::from(u16::from_be_bytes(word(name, 0))) << 40)
-            | (u64::from(u16::from_be_bytes(word(name, n - 2))) << (56 - 8 * n))
+        // Byte i belongs at bit 24 - 8i; the last two bytes overlap the first two where n < 4.
+        (u32::from(u16::from_be_bytes(word(name, 0))) << 16)
+            | (u32::from(u16::from_be_bytes(word(name, n - 2))) << (32 - 8 * n))
     } else if n == 1 {
-        u64::from(name[0]) << 48
+        u32::from(name[0]) << 24
     } else {
         0
     }
@@ -230,10 +234,13 @@ mod tests {
     }
 
     #[test]
-    fn names_sharing_their_first_seven_bytes_sort_by_the_whole_name() {
-        let names = ["sub_outer_iid", "sub_out", "sub_outer_aa", "sub_ou", "sub_oute", "a", "sub_out\0"];
+    fn names_sharing_their_first_bytes_sort_by_the_whole_name() {
+        let names =
+            ["sub_outer_iid", "sub_out", "sub_outer_aa", "sub_ou", "sub_oute", "a", "sub_out\0", "sub\x1F", "s"];
         let sorted: Vec<&str> = signed_pairs(names.map(|n| (n, "v"))).into_iter().map(|(n, _)| n).collect();
-        assert_eq!(sorted, ["a", "sub_ou", "sub_out", "sub_out\0", "sub_oute", "sub_outer_aa", "sub_outer_iid"]);
+        let expected =
+            ["a", "s", "sub\x1F", "sub_ou", "sub_out", "sub_out\0", "sub_oute", "sub_outer_aa", "sub_outer_iid"];
+        assert_eq!(sorted, expected);
     }
 
     #[test]
