@@ -162,8 +162,8 @@ impl Exchange {
 pub struct ParamList {
     /// Every name and value, concatenated.
     text: String,
-    /// The end offset in `text` of each name and each value, alternately.
-    ends: Vec<usize>,
+    /// The end offset in `text` of each name and each value, alternately (a body is far below 4 GiB).
+    ends: Vec<u32>,
 }
 
 impl ParamList {
@@ -183,15 +183,18 @@ impl ParamList {
     fn push(&mut self, name: &str, value: &str) {
         for part in [name, value] {
             self.text.push_str(part);
-            self.ends.push(self.text.len());
+            self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         }
     }
 
     /// `(name, value)` pairs in order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.ends.chunks_exact(2).scan(0, |start, ends| {
-            let pair = (&self.text[*start..ends[0]], &self.text[ends[0]..ends[1]]);
-            *start = ends[1];
+            let (name_end, value_end) = (ends[0] as usize, ends[1] as usize);
+            // `get`: offsets past u32::MAX (never, bodies are capped) would read as empty, not panic.
+            let part = |range| self.text.get(range).unwrap_or_default();
+            let pair = (part(*start..name_end), part(name_end..value_end));
+            *start = value_end;
             Some(pair)
         })
     }

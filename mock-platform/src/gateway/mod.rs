@@ -36,11 +36,16 @@ async fn qr_image(
     }
 }
 
-/// 12 random `[a-z0-9]` (§4.6).
+/// 12 random `[a-z0-9]` (§4.6): the base-36 digits of one uniform draw below 36^12 (one draw per call, not 12).
 pub fn request_id() -> String {
     const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::rng();
-    (0..12).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    let mut n = rand::rng().random_range(0..36u64.pow(12));
+    let mut id = [0u8; 12];
+    for c in &mut id {
+        *c = CHARS[(n % 36) as usize];
+        n /= 36;
+    }
+    id.iter().map(|&c| c as char).collect()
 }
 
 fn envelope(body: String, format: ResponseFormat) -> Response {
@@ -170,10 +175,12 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         fault: None,
         sign_diagnosis: None,
     };
-    // Step 5's sign check is computed before the lock (only the app secret is read under it).
+    // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
+    // under it).
     let secret =
         params.non_empty("app_key").and_then(|k| platform.data().merchants.get(k).map(|m| m.app_secret.clone()));
     let pre = system::pre_verify(secret, params);
+    let timestamp = system::pre_check_timestamp(params, wall);
     // Steps 2–12 and B0, under the lock; the C4 verdict is read at the same moment.
     let (checked, action) = {
         let mut data = platform.data();
@@ -189,7 +196,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
                 (false, false) => "no_cause",
             });
         }
-        match system::check(&mut data, params, pre, wall, now) {
+        match system::check(&mut data, params, pre, timestamp, now) {
             Ok(checked) => {
                 let action = faults::take(&mut data.gateway_faults, checked.api.name, &checked.app_key, order_id);
                 (checked, action)
@@ -241,4 +248,23 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         platform.wake();
     }
     outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_12_lowercase_alphanumerics_and_vary() {
+        let ids: std::collections::HashSet<String> = (0..200).map(|_| request_id()).collect();
+        assert_eq!(ids.len(), 200);
+        assert!(
+            ids.iter().all(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+        );
+        // Every position takes letters and digits alike (the digits are not stuck at one end).
+        for i in 0..12 {
+            assert!(ids.iter().any(|id| id.as_bytes()[i].is_ascii_digit()), "position {i}");
+            assert!(ids.iter().any(|id| id.as_bytes()[i].is_ascii_lowercase()), "position {i}");
+        }
+    }
 }

@@ -50,11 +50,16 @@ pub fn pre_verify(app_secret: Option<protocol::Secret>, params: &Params) -> PreV
     })
 }
 
+/// Step 6's verdict, computed before the lock like the sign's (it reads only the param and the wall clock).
+pub fn pre_check_timestamp(params: &Params, wall_now: DateTime<Utc>) -> Result<(), TimestampError> {
+    check_timestamp_param(params.get("timestamp"), wall_now).map(|_| ())
+}
+
 pub fn check(
     data: &mut Data,
     params: &Params,
     pre: PreVerified,
-    wall_now: DateTime<Utc>,
+    timestamp: Result<(), TimestampError>,
     now_ms: i64,
 ) -> Result<Checked, Refusal> {
     let xml = ResponseFormat::Xml;
@@ -83,7 +88,7 @@ pub fn check(
         }
     }
     // 6. timestamp present (30), parseable and within 10 min of the wall clock (31).
-    match check_timestamp_param(params.get("timestamp"), wall_now) {
+    match timestamp {
         Ok(_) => {}
         Err(TimestampError::Missing) => return Err(refuse(TopError::MISSING_TIMESTAMP, format)),
         Err(_) => return Err(refuse(TopError::INVALID_TIMESTAMP, format)),
