@@ -52,8 +52,9 @@ pub enum NotificationError {
     NotANumber(&'static str),
 }
 
-/// The §3.2 names in the order the mock sends them; `timestamp` follows `method`.
-const KNOWN: [&str; 27] = [
+/// The §3.2 names in the order the mock sends them (`timestamp` follows `method`), plus `sign` and
+/// `codemerchant_id`: every name this crate reads; anything else lands in [`Notification::extra`].
+pub const KNOWN_PARAMS: [&str; 27] = [
     "method",
     "timestamp",
     "order_id",
@@ -176,7 +177,7 @@ impl Notification {
             data: text("data"),
             extra: params
                 .iter()
-                .filter(|(n, _)| !KNOWN.contains(n))
+                .filter(|(n, _)| !KNOWN_PARAMS.contains(n))
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect(),
         })

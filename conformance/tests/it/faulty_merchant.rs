@@ -106,33 +106,6 @@ pub async fn start(defect: Defect, creds: Credentials) -> String {
 }
 
 const REJECT: &[u8] = br#"{"code":501}"#;
-const KNOWN: [&str; 25] = [
-    "method",
-    "timestamp",
-    "order_id",
-    "taobao_sid",
-    "seller_nick",
-    "token",
-    "mobile",
-    "num",
-    "left_num",
-    "cancel_num",
-    "item_title",
-    "num_iid",
-    "outer_iid",
-    "sub_outer_iid",
-    "sku_properties",
-    "send_type",
-    "consume_type",
-    "sms_template",
-    "valid_start",
-    "valid_ends",
-    "type",
-    "total_fee",
-    "weeks",
-    "sub_method",
-    "data",
-];
 
 impl Merchant {
     fn sign_ok(&self, params: &Params) -> bool {
@@ -145,7 +118,7 @@ impl Merchant {
                 protocol::signs_equal(&hex::encode_upper(Md5::digest(text.as_bytes())), received)
             }
             Defect::SignsKnownParamsOnly => {
-                let known = params.iter().filter(|(n, _)| KNOWN.contains(n));
+                let known = params.iter().filter(|(n, _)| protocol::notification::KNOWN_PARAMS.contains(n));
                 !received.is_empty() && protocol::signs_equal(&protocol::notify_sign(key, known), received)
             }
             _ => protocol::verify_notify(key, params).is_ok(),

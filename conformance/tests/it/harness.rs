@@ -22,8 +22,15 @@ pub fn quick_windows() -> Windows {
     Windows { quiet: Duration::from_millis(2500), callback: Duration::from_secs(8), ..Windows::default() }
 }
 
+/// A reporter that keeps every finished check's report, for tests to read after the run.
 #[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<CheckReport>>>);
+pub struct Collect(Arc<Mutex<Vec<CheckReport>>>);
+
+impl Collect {
+    pub fn reports(&self) -> Vec<CheckReport> {
+        self.0.lock().unwrap().clone()
+    }
+}
 
 impl Reporter for Collect {
     fn on_event(&mut self, event: &Event) -> std::io::Result<()> {
@@ -88,6 +95,5 @@ pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -
     let mut reporters = Reporters::default();
     reporters.push(Box::new(collect.clone()));
     let summary = run_session(&config, all_checks(), Some(listener), &mut reporters).await.expect("setup succeeds");
-    let reports = collect.0.lock().unwrap().clone();
-    Run { reports, summary }
+    Run { reports: collect.reports(), summary }
 }

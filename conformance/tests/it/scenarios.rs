@@ -2,20 +2,19 @@
 //! scenario for their defect at the step that shows it.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths};
-use conformance::event::{CheckReport, Event, Summary};
+use conformance::event::{CheckReport, Summary};
 use conformance::outcome::Outcome;
 use conformance::plan::Check;
-use conformance::runner::{Reporter, Reporters};
+use conformance::runner::Reporters;
 use conformance::scenario::{self, LoadedScenario};
 use conformance::session::{SessionLimits, run_session_with};
 use protocol::Secret;
 
 use crate::faulty_merchant::{self, Credentials, Defect};
-use crate::harness::{APP_SECRET, NOTIFY_KEY, SESSION, quick_windows};
+use crate::harness::{APP_SECRET, Collect, NOTIFY_KEY, SESSION, quick_windows};
 
 pub fn scenario_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios")
@@ -34,18 +33,6 @@ fn shipped() -> Vec<LoadedScenario> {
 fn named(names: &[&str]) -> Vec<LoadedScenario> {
     let files: Vec<PathBuf> = names.iter().map(|n| scenario_dir().join(format!("{n}.toml"))).collect();
     scenario::load_all(&files).unwrap()
-}
-
-#[derive(Clone, Default)]
-struct Collect(Arc<Mutex<Vec<CheckReport>>>);
-
-impl Reporter for Collect {
-    fn on_event(&mut self, event: &Event) -> std::io::Result<()> {
-        if let Event::CheckFinished(report) = event {
-            self.0.lock().unwrap().push((**report).clone());
-        }
-        Ok(())
-    }
 }
 
 /// Runs `checks` one at a time against `merchant`, the platform in-process on `listener`.
@@ -68,8 +55,7 @@ pub async fn play_checks(
     reporters.push(Box::new(collect.clone()));
     let limits = SessionLimits { concurrency: 1, bound };
     let summary = run_session_with(&config, checks, Some(listener), &mut reporters, limits).await.expect("setup");
-    let reports = collect.0.lock().unwrap().clone();
-    (reports, summary)
+    (collect.reports(), summary)
 }
 
 /// Plays `scenarios` against the faulty merchant with `defect`.
