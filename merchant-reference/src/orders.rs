@@ -176,8 +176,8 @@ fn repeat_send(
     Ok("repeated send after a failed callback: callback owed again")
 }
 
-/// `resend` / `modified`: owe `eticket.resend` with the usable codes (read when the call is made, so
-/// it includes any redemption that happens in between). `modified` also records the new mobile.
+/// `resend` / `modified`: owe one more `eticket.resend` with the usable codes (read when the call is
+/// made, so it includes any redemption that happens in between). `modified` also records the new mobile.
 fn resend(
     tx: &Transaction<'_>,
     n: &Notification,
@@ -199,14 +199,10 @@ fn resend(
     if usable == 0 {
         return Ok("resend with every code used up: acknowledged, nothing to resend");
     }
-    let queued: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM outbox WHERE order_id = ?1 AND api = 'resend' AND status = 'pending')",
-        [order_id],
-        |r| r.get(0),
-    )?;
-    if !queued {
-        enqueue(tx, order_id, "resend", now)?;
-    }
+    // One row per acknowledged notification, never merged into a row already owed: the platform pairs
+    // each acknowledgement with a callback of its own (C6), and a row already owed may be in flight
+    // with the codes it read before this notification. The worker makes them one at a time, in order.
+    enqueue(tx, order_id, "resend", now)?;
     Ok("codes unchanged: eticket.resend owed")
 }
 

@@ -8,6 +8,8 @@
 //!
 //! Rules the worker keeps:
 //! - one callback at a time per order, oldest first (a `resend` never overtakes the `send`);
+//! - one call per row, and one row per acknowledged notification: a second `resend` that arrives
+//!   while the first one's call is in flight waits behind it and gets its own call (C6);
 //! - never an order whose notification is still being answered ([`crate::exchanges`]);
 //! - transient failures are retried with [`crate::backoff`] until the platform would have closed the
 //!   order anyway (2 h, FAQ 2.9); terminal ones are recorded and not retried (C8);

@@ -59,3 +59,30 @@ async fn killed_during_the_callback_it_calls_again_with_the_same_codes_and_accep
     eventually(|| (db.outbox(4003) == [("send".to_owned(), "done".to_owned())]).then_some(())).await;
     assert_eq!(db.scalar("SELECT count(*) FROM codes WHERE order_id = ?1", 4003), 2);
 }
+
+#[tokio::test]
+async fn killed_with_two_resends_owed_it_makes_both_after_restart() {
+    const RESEND: &str = "taobao.vmarket.eticket.resend";
+    let gateway = FakeGateway::start().await;
+    // The first resend callback reaches the platform and the merchant dies waiting for the answer.
+    gateway.script(RESEND, [Answer::Hold]);
+    let db = TempDb::new("crash-resends");
+    let merchant = Process::spawn(&gateway.url, &db.0);
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 4004, 2)).await, ACK);
+    eventually(|| (db.outbox(4004) == [("send".to_owned(), "done".to_owned())]).then_some(())).await;
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Resend, 4004, 2)).await, ACK);
+    let held = gateway.wait_for(RESEND, 4004, 1).await[0].verify_codes();
+    // The second notification is acknowledged while the first callback is in flight.
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Modified, 4004, 2)).await, ACK);
+    merchant.kill();
+    let owed = [("resend".to_owned(), "pending".to_owned()), ("resend".to_owned(), "pending".to_owned())];
+    assert_eq!(db.outbox(4004)[1..], owed, "both still owed after the crash");
+
+    let _restarted = Process::spawn(&gateway.url, &db.0);
+    // The interrupted call is made again, then the second notification's own call.
+    let calls = gateway.wait_for(RESEND, 4004, 3).await;
+    assert!(calls.iter().all(|c| c.verify_codes() == held && c.sign_ok));
+    eventually(|| (db.outbox(4004).iter().all(|(_, s)| s == "done")).then_some(())).await;
+    assert_eq!(gateway.calls_to(RESEND, 4004).len(), 3);
+    assert_eq!(gateway.calls_to(SEND, 4004).len(), 1, "the codes were never sent twice");
+}

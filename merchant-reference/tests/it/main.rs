@@ -4,4 +4,5 @@ mod crash;
 mod notify;
 mod outbox;
 mod pos;
+mod resend;
 mod support;

@@ -150,6 +150,19 @@ pub enum Answer {
     Http(u16),
     /// Accept the call and never answer.
     Hold,
+    /// Accept the call and answer a plain success once the gate is opened: a callback held in flight.
+    Gated(Gate),
+}
+
+/// A gate for [`Answer::Gated`]; opening it before the call arrives lets the call through at once.
+#[derive(Debug, Clone, Default)]
+pub struct Gate(Arc<tokio::sync::Notify>);
+
+impl Gate {
+    /// Lets one held call (or the next one to arrive) through.
+    pub fn open(&self) {
+        self.0.notify_one();
+    }
 }
 
 #[derive(Debug, Default)]
@@ -223,6 +236,11 @@ async fn handle(
         }
         Answer::Http(status) => axum::http::StatusCode::from_u16(status).unwrap().into_response(),
         Answer::Hold => std::future::pending().await,
+        Answer::Gated(gate) => {
+            gate.0.notified().await;
+            let body = json!({ response_root(&api): { "ret_code": 1, "request_id": "testrequest1" } }).to_string();
+            ([(header::CONTENT_TYPE, ResponseFormat::Json.content_type())], body).into_response()
+        }
     }
 }
 
