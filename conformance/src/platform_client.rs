@@ -136,7 +136,7 @@ pub struct OrderSpec {
     pub outer_iid: Option<String>,
     /// Alters the first attempt of the `send` notification.
     pub alteration: Option<Alteration>,
-    /// Armed before the order exists (the probe predicts its id), so the merchant's first callback meets it.
+    /// Armed with the order (`gateway_faults` of `POST /admin/orders`), so the merchant's first callback meets it.
     pub gateway_fault: Option<GatewayFault>,
     /// More fields of `POST /admin/orders` (`valid_ends`, `eticket_enabled`, …), added as given.
     pub extra: Vec<(String, Value)>,
@@ -147,6 +147,9 @@ pub struct OrderSpec {
 pub struct Bought {
     pub order_id: i64,
     pub token: String,
+    /// The ids of the gateway faults armed with the order (`spec.gateway_fault`).
+    #[serde(default)]
+    pub gateway_fault_ids: Vec<Value>,
 }
 
 /// One code of an order as the platform holds it.
@@ -416,10 +419,25 @@ impl PlatformClient {
         if let Some(alteration) = &spec.alteration {
             body["alteration"] = alteration_json(alteration);
         }
+        if let Some(fault) = &spec.gateway_fault {
+            body["gateway_faults"] = json!([fault]);
+        }
         for (name, value) in &spec.extra {
             body[name.as_str()] = value.clone();
         }
-        self.call(reqwest::Method::POST, "/admin/orders", Some(body)).await
+        let bought: Bought = self.call(reqwest::Method::POST, "/admin/orders", Some(body)).await?;
+        if spec.gateway_fault.is_some() && bought.gateway_fault_ids.is_empty() {
+            // A platform that ignores the field would let the first callback through unfaulted: no verdict on it.
+            return Err(PlatformError::Decode {
+                path: "/admin/orders".into(),
+                reason: format!(
+                    "order {} was bought but no gateway fault was armed with it (no `gateway_fault_ids`): \
+                     the platform predates `gateway_faults` on POST /admin/orders",
+                    bought.order_id
+                ),
+            });
+        }
+        Ok(bought)
     }
 
     pub async fn order(&self, order_id: i64) -> Result<OrderView, PlatformError> {

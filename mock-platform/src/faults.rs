@@ -1,5 +1,6 @@
-//! Gateway fault injection (`POST /admin/faults` with `target: gateway`): the next N calls of an API,
-//! optionally for one app or order, get a given answer or a delay (PROTOCOL §2.4 `inject`, §6 C8).
+//! Gateway fault injection (`POST /admin/faults` with `target: gateway`, or `gateway_faults` of
+//! `POST /admin/orders`): the next N calls of an API, optionally for one app or order, get a given answer or a
+//! delay (PROTOCOL §2.4 `inject`, §6 C8).
 
 use protocol::TopError;
 use serde::Serialize;
@@ -23,6 +24,30 @@ pub struct GatewayFault {
     pub order_id: Option<i64>,
     pub times_left: u32,
     pub action: FaultAction,
+}
+
+/// A checked gateway fault before it is armed: everything but its id and its order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultSpec {
+    pub method: String,
+    pub app_key: Option<String>,
+    pub times: u32,
+    pub action: FaultAction,
+}
+
+/// Registers `spec` (for `order_id` when given) under the next fault id, and answers that id.
+pub fn arm(faults: &mut Vec<GatewayFault>, next_id: &mut u64, spec: FaultSpec, order_id: Option<i64>) -> u64 {
+    let id = *next_id;
+    *next_id += 1;
+    faults.push(GatewayFault {
+        id,
+        method: spec.method,
+        app_key: spec.app_key,
+        order_id,
+        times_left: spec.times,
+        action: spec.action,
+    });
+    id
 }
 
 impl GatewayFault {

@@ -27,10 +27,6 @@ pub struct Context {
     http: reqwest::Client,
     /// Makes every order's mobile distinct within a run.
     orders_bought: AtomicU64,
-    /// The last order id the platform handed out. Buys are serialised through this lock so that a gateway
-    /// fault can be armed for the next order id before the order exists: the platform sends the `send`
-    /// notification at once, and the merchant's first callback must already meet the fault (C8).
-    last_order: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl Context {
@@ -40,15 +36,7 @@ impl Context {
             .timeout(windows.ack_deadline)
             .build()
             .expect("a client without TLS always builds");
-        Self {
-            platform,
-            merchant,
-            windows,
-            seed,
-            http,
-            orders_bought: AtomicU64::new(0),
-            last_order: tokio::sync::Mutex::new(None),
-        }
+        Self { platform, merchant, windows, seed, http, orders_bought: AtomicU64::new(0) }
     }
 
     fn next_mobile(&self) -> String {
@@ -135,43 +123,14 @@ impl Probe {
         }
     }
 
-    /// Buys an order and remembers it for the report. With `spec.gateway_fault`, the fault is armed for the
-    /// order's id before the order exists; `Ok(Err(_))` when another client bought the predicted id first.
+    /// Buys an order and remembers it for the report. `spec.gateway_fault` is armed by the platform with the
+    /// order, before its `send` notification goes out, so the merchant's first callback meets it (C8).
     pub async fn buy(&self, spec: OrderSpec) -> Result<Bought, PlatformError> {
-        let platform = &self.ctx.platform;
-        let app_key = &self.ctx.merchant.app_key;
-        let mut last = self.ctx.last_order.lock().await;
-        let Some(fault) = &spec.gateway_fault else {
-            let bought = platform.buy(app_key, &spec).await?;
-            *last = Some(bought.order_id);
-            self.orders.lock().expect("not poisoned").push(bought.order_id);
-            return Ok(bought);
-        };
-        let previous = match *last {
-            Some(id) => id,
-            None => {
-                // No id seen yet: a plain order tells us where the platform's sequence stands.
-                let warm_up = platform.buy(app_key, &OrderSpec { gateway_fault: None, ..self.order_spec() }).await?;
-                self.orders.lock().expect("not poisoned").push(warm_up.order_id);
-                warm_up.order_id
-            }
-        };
-        let predicted = previous + 1;
-        let fault_id = platform.gateway_fault(predicted, fault).await?;
-        let bought = platform.buy(app_key, &spec).await?;
-        *last = Some(bought.order_id);
+        let bought = self.ctx.platform.buy(&self.ctx.merchant.app_key, &spec).await?;
         self.orders.lock().expect("not poisoned").push(bought.order_id);
-        if bought.order_id != predicted {
-            let _ = platform.delete_fault(&fault_id).await;
-            return Err(PlatformError::Status {
-                path: "/admin/orders".into(),
-                status: 409,
-                body: format!(
-                    "another client bought order {predicted} first; the fault could not be armed before the order"
-                ),
-            });
+        for fault_id in &bought.gateway_fault_ids {
+            self.note(Some(bought.order_id), format!("suite: armed gateway fault {fault_id} with the order"));
         }
-        self.note(Some(bought.order_id), format!("suite: armed gateway fault {fault_id} before buying"));
         Ok(bought)
     }
 

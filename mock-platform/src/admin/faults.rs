@@ -1,5 +1,6 @@
 //! `POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`: gateway answers and delays,
-//! notification alterations and `duplicate` (PROTOCOL §2.4, INTERFACES §1.1).
+//! notification alterations and `duplicate` (PROTOCOL §2.4, INTERFACES §1.1); the `gateway_faults` of
+//! `POST /admin/orders` are checked here too.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{AdminJson, ApiError};
 use crate::Platform;
-use crate::faults::{FaultAction, GatewayFault};
+use crate::faults::{self, FaultAction, FaultSpec};
 use crate::notify::Alteration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -57,6 +58,66 @@ impl AnswerBody {
             sub_msg: sub_msg.map(Into::into),
         })
     }
+}
+
+/// One entry of `gateway_faults` in `POST /admin/orders`: the gateway fault body of `POST /admin/faults`
+/// without `order_id`, which is the created order's. Armed with the order, before its `send` goes out.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderGatewayFault {
+    /// Optional; `gateway` when given (so a `POST /admin/faults` body can be reused as is).
+    pub target: Option<String>,
+    pub method: Option<String>,
+    pub app_key: Option<String>,
+    /// Refused when given: the fault is for the order being created.
+    pub order_id: Option<Value>,
+    pub times: Option<u32>,
+    pub answer: Option<AnswerBody>,
+    pub delay_ms: Option<u64>,
+}
+
+/// Checks the `gateway_faults` of a new order; errors name the entry (`gateway_faults[1].times: …`).
+pub fn check_order_faults(faults: &[OrderGatewayFault]) -> Result<Vec<FaultSpec>, ApiError> {
+    faults
+        .iter()
+        .enumerate()
+        .map(|(i, fault)| {
+            let checked = match fault.target.as_deref() {
+                None | Some("gateway") => match &fault.order_id {
+                    None | Some(Value::Null) => {
+                        gateway_spec(&fault.method, &fault.app_key, fault.times, &fault.answer, fault.delay_ms)
+                    }
+                    Some(_) => Err(ApiError::field("order_id", "must be left out: the fault is for the created order")),
+                },
+                Some(other) => Err(ApiError::field("target", format!("must be gateway when given, got {other:?}"))),
+            };
+            checked.map_err(|e| match e {
+                ApiError::BadRequest(why) => ApiError::BadRequest(format!("gateway_faults[{i}].{why}")),
+                other => other,
+            })
+        })
+        .collect()
+}
+
+/// Checks the fields of a gateway fault wherever it is given (`POST /admin/faults`, `gateway_faults`).
+fn gateway_spec(
+    method: &Option<String>,
+    app_key: &Option<String>,
+    times: Option<u32>,
+    answer: &Option<AnswerBody>,
+    delay_ms: Option<u64>,
+) -> Result<FaultSpec, ApiError> {
+    let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
+    let action = match (answer, delay_ms) {
+        (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
+        (None, Some(ms)) => FaultAction::DelayMs(ms.min(120_000)),
+        _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
+    };
+    let times = times.unwrap_or(2);
+    if times == 0 {
+        return Err(ApiError::field("times", "must be at least 1"));
+    }
+    Ok(FaultSpec { method, app_key: app_key.clone(), times, action })
 }
 
 /// Parses an alteration: a fault name, or `{"kind": name, "params": {…}}`.
@@ -128,29 +189,10 @@ pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Re
 
 impl Platform {
     fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
-        let method =
-            body.method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
-        let action = match (&body.answer, body.delay_ms) {
-            (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
-            (None, Some(ms)) => FaultAction::DelayMs(ms.min(120_000)),
-            _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
-        };
-        let times = body.times.unwrap_or(2);
-        if times == 0 {
-            return Err(ApiError::field("times", "must be at least 1"));
-        }
+        let spec = gateway_spec(&body.method, &body.app_key, body.times, &body.answer, body.delay_ms)?;
         let mut data = self.data();
-        let id = data.next_fault_id;
-        data.next_fault_id += 1;
-        data.gateway_faults.push(GatewayFault {
-            id,
-            method,
-            app_key: body.app_key.clone(),
-            order_id: body.order_id,
-            times_left: times,
-            action,
-        });
-        Ok(id)
+        let data = &mut *data;
+        Ok(faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, body.order_id))
     }
 
     fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {

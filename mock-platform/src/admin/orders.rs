@@ -9,11 +9,12 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::faults::parse_alteration;
+use super::faults::{OrderGatewayFault, check_order_faults, parse_alteration};
 use super::{AdminJson, ApiError, optional_body};
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
+use crate::faults;
 use crate::model::order::NewOrder;
 use crate::model::{Order, OrderState};
 use crate::notify::Alteration;
@@ -46,6 +47,10 @@ pub struct NewOrderBody {
     /// An alteration of the `send` notification's first attempt (PROTOCOL §2.4): a fault name or
     /// `{"kind": name, "params": {…}}`.
     pub alteration: Option<Value>,
+    /// Gateway faults armed for this order atomically with its creation, before its `send` notification goes
+    /// out, so the merchant's first callback meets them (C8). Each is a `POST /admin/faults` gateway body
+    /// without `order_id`.
+    pub gateway_faults: Option<Vec<OrderGatewayFault>>,
 }
 
 impl NewOrderBody {
@@ -73,6 +78,7 @@ impl NewOrderBody {
             taobao_sid: None,
             eticket_enabled: None,
             alteration: None,
+            gateway_faults: None,
         }
     }
 }
@@ -370,7 +376,8 @@ impl Platform {
         Some(exchange::render(order_id, data.exchanges.get(&order_id).map(Vec::as_slice).unwrap_or_default(), dropped))
     }
 
-    /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, queues `send`.
+    /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, arms the order's
+    /// `gateway_faults`, queues `send`.
     pub fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
         if body.num < 1 || body.num > 100_000 {
             return Err(ApiError::field("num", "must be an integer from 1 to 100000"));
@@ -405,6 +412,7 @@ impl Platform {
             None => amount(price.saturating_mul(i64::from(num))),
         };
         let alteration = alteration_of(&body.alteration)?;
+        let gateway_faults = body.gateway_faults.as_deref().map(check_order_faults).transpose()?;
         let now = self.clock().now_ms();
         let valid_start = match &body.valid_start {
             Some(s) => datetime("valid_start", s)?,
@@ -465,10 +473,21 @@ impl Platform {
         };
         let order = Order::pay(id, token, app_key, new, now);
         data.insert_order(order, self.config().auto_close_ms());
+        // Under the same lock as the order's creation: no call naming the order can come before its faults.
+        let fault_ids = gateway_faults.map(|specs| {
+            let data = &mut *data;
+            specs
+                .into_iter()
+                .map(|spec| faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, Some(id.get())))
+                .collect::<Vec<_>>()
+        });
         if eticket {
             data.enqueue(id.get(), (NotifyMethod::Send, 0), alteration, false, now);
         }
-        let view = data.orders.get(&id.get()).map(order_view).unwrap_or_default();
+        let mut view = data.orders.get(&id.get()).map(order_view).unwrap_or_default();
+        if let Some(ids) = fault_ids {
+            view["gateway_fault_ids"] = json!(ids);
+        }
         drop(data);
         self.wake();
         tracing::info!(order_id = id.get(), eticket, "order paid (T1)");

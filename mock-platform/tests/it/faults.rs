@@ -147,3 +147,68 @@ async fn duplicate_needs_an_acknowledged_notification() {
     assert_eq!(status, 400);
     assert!(body["error"].as_str().unwrap().starts_with("fault:"), "{body}");
 }
+
+#[tokio::test]
+async fn a_gateway_fault_given_with_the_order_answers_that_orders_first_callback_only() {
+    let h = Harness::start().await;
+    let faulted = h
+        .buy(json!({"gateway_faults": [{"method": "taobao.vmarket.eticket.send", "times": 1,
+                                        "answer": {"code": 7, "msg": "App Call Limited"}}]}))
+        .await;
+    let fault_ids = faulted["gateway_fault_ids"].as_array().cloned().unwrap_or_default();
+    assert_eq!(fault_ids.len(), 1, "{faulted}");
+    let (_, pending) = h.get("/admin/faults").await;
+    assert_eq!(pending["gateway"][0]["id"], fault_ids[0]);
+    assert_eq!(pending["gateway"][0]["order_id"], faulted["order_id"]);
+    let other = h.buy(json!({"mobile": "13800000001"})).await;
+    assert!(other.get("gateway_fault_ids").is_none(), "{other}");
+    for order in [&other, &faulted] {
+        let id = id_of(order);
+        h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
+        let params = [("order_id", id.to_string()), ("verify_codes", "A:2".into()), ("token", token_of(order))];
+        let params: Vec<(&str, &str)> = params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let first = h.call("taobao.vmarket.eticket.send", &params).await;
+        if order == &faulted {
+            assert_eq!(error_of(&first)["code"], 7, "{first}");
+            let second = h.call("taobao.vmarket.eticket.send", &params).await;
+            assert!(error_of(&second).is_null(), "{second}");
+        } else {
+            assert!(error_of(&first).is_null(), "the fault leaked to another order: {first}");
+        }
+    }
+    let (_, pending) = h.get("/admin/faults").await;
+    assert_eq!(pending["gateway"], json!([]));
+}
+
+#[tokio::test]
+async fn a_bad_gateway_fault_given_with_an_order_creates_nothing() {
+    let h = Harness::start().await;
+    let send = "taobao.vmarket.eticket.send";
+    for (fault, names) in [
+        (json!({"times": 1, "answer": {"code": 7}}), "gateway_faults[0].method"),
+        (json!({"method": send, "times": 0, "answer": {"code": 7}}), "gateway_faults[0].times"),
+        (json!({"method": send, "answer": {"sub_code": "isv.unknown"}}), "gateway_faults[0].answer.code"),
+        (json!({"method": send, "answer": {"code": 7}, "delay_ms": 5}), "gateway_faults[0].answer"),
+        (json!({"method": send, "answer": {"code": 7}, "order_id": 1}), "gateway_faults[0].order_id"),
+        (json!({"target": "notification", "method": send, "answer": {"code": 7}}), "gateway_faults[0].target"),
+        (json!({"method": send, "answer": {"code": 7}, "fault": "tamper"}), "fault"),
+        (json!({"method": send, "times": "two", "answer": {"code": 7}}), "times"),
+    ] {
+        let body = json!({"app_key": crate::support::APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "门票",
+                          "gateway_faults": [{"method": send, "delay_ms": 10}, fault.clone()]});
+        let (status, answer) = h.post("/admin/orders", body).await;
+        assert!(status == 400 || status == 422, "{fault}: {status} {answer}");
+        let error = answer["error"].as_str().unwrap_or_default();
+        // Our own checks name the entry; serde's (unknown field, wrong type) name the field.
+        let named = match names.strip_prefix("gateway_faults[0]") {
+            Some(rest) => error.starts_with(&format!("gateway_faults[1]{rest}: ")),
+            None => error.contains(&format!("`{names}`")) || error.contains(&format!("{names}:")),
+        };
+        assert!(named, "{fault}: {error}");
+    }
+    let (_, orders) = h.get("/admin/orders").await;
+    assert_eq!(orders["orders"], json!([]));
+    let (_, pending) = h.get("/admin/faults").await;
+    assert_eq!(pending["gateway"], json!([]));
+    assert!(h.notification_within(200).await.is_none());
+}

@@ -66,6 +66,8 @@ async fn issued(h: &Harness, codes: &str) -> (i64, String) {
         )
         .await;
     assert!(error_of(&answer).is_null(), "{answer}");
+    let order = h.order(id).await;
+    assert!(order["notifications"]["awaiting_callback"].is_null(), "the send callback came: {order}");
     (id, token)
 }
 
@@ -86,6 +88,7 @@ async fn resend_and_modified_lead_to_eticket_resend_which_replaces_the_codes() {
         .await;
     assert!(error_of(&answer).is_null(), "{answer}");
     let order = h.order(id).await;
+    assert!(order["notifications"]["awaiting_callback"].is_null(), "the resend callback came: {order}");
     assert_eq!(order["codes"].as_array().unwrap().len(), 3);
     assert_eq!(order["codes"][0]["status"], "voided");
     assert_eq!(order["left_num"], 2);

@@ -2,7 +2,7 @@
 
 use protocol::{Fields, Params, TopError, Value};
 
-use super::{Api, Ctx, TokenRule, check_posid, checked_order, no_check, num, ret_code, text, transition_error};
+use super::{Api, Ctx, no_check, num, redemption, text, transition_error};
 
 pub const API: Api = Api {
     name: "taobao.vmarket.eticket.beforeconsume",
@@ -22,15 +22,12 @@ pub const API: Api = Api {
 };
 
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
-    let id = checked_order(ctx, params, TokenRule::Required)?;
-    check_posid(ctx, params)?;
+    let id = redemption::checked_order_and_posid(ctx, params)?;
     let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     let code = params.get("verify_code").unwrap_or_default();
     let left = order.before_consume(code, params.non_empty("mobile"), ctx.now_ms).map_err(transition_error)?;
-    let mut fields = ret_code();
+    let mut fields = redemption::answer_head(order);
     fields.extend([
-        ("item_title", Value::Str(order.item_title.to_string())),
-        ("left_num", Value::Num(i64::from(order.left_num()))),
         ("left_amount", Value::Str("0".into())),
         ("order_id", Value::Num(id)),
         ("valid_start", Value::Str(order.valid_start_text())),

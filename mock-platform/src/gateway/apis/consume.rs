@@ -3,7 +3,7 @@
 use protocol::{Code, Fields, Params, TopError, Value};
 use rand::Rng;
 
-use super::{Api, Ctx, TokenRule, check_posid, checked_order, num, ret_code, text, transition_error};
+use super::{Api, Ctx, num, redemption, text, transition_error};
 use crate::clock::format_ms;
 use crate::model::consume::ConsumeRequest;
 
@@ -43,8 +43,7 @@ fn mock_serial() -> String {
 }
 
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
-    let id = checked_order(ctx, params, TokenRule::Required)?;
-    check_posid(ctx, params)?;
+    let id = redemption::checked_order_and_posid(ctx, params)?;
     let nick = match (ctx.data.merchants.get(&ctx.app_key), ctx.data.orders.get(&id)) {
         (Some(m), Some(o)) => o.seller_of(m).1,
         _ => String::new(),
@@ -62,10 +61,8 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     let done = order.consume(&request, mock_serial(), now).map_err(transition_error)?;
     let minute = format_ms(now).get(..16).unwrap_or_default().to_owned();
-    let mut fields = ret_code();
+    let mut fields = redemption::answer_head(order);
     fields.extend([
-        ("item_title", Value::Str(order.item_title.to_string())),
-        ("left_num", Value::Num(i64::from(order.left_num()))),
         (
             "sms_tpl",
             Value::Str(format!(

@@ -1,13 +1,16 @@
 //! The APIs behind `/router/rest`: one module per API, each a param table (§5 order), a step-12 check
-//! and a `run` over the store. Adding an API is one module plus one line in [`ALL`].
+//! and a `run` over the store. Adding an API is one module plus one line in [`ALL`]. What several APIs share
+//! lives in `code_callback` (send, resend) and `redemption` (consume, beforeconsume, reverse).
 
 mod beforeconsume;
+mod code_callback;
 mod codes_get;
 mod consume;
 mod failsend;
 mod manage_notify;
 mod oplogs_get;
 mod qrcode_upload;
+mod redemption;
 mod resend;
 mod reverse;
 mod send;
@@ -17,7 +20,7 @@ mod trade_fullinfo_get;
 
 use std::sync::Arc;
 
-use protocol::{Fields, NotifyMethod, Params, SubCode, TopError, VerifyCodes};
+use protocol::{Fields, NotifyMethod, Params, SubCode, TopError};
 
 use crate::model::TransitionError;
 use crate::store::Data;
@@ -107,37 +110,6 @@ pub fn no_check(_: &Params) -> Result<(), TopError> {
 /// A Number param already checked at step 12.
 pub fn number(params: &Params, name: &str) -> Option<i64> {
     params.non_empty(name).and_then(|v| v.parse().ok())
-}
-
-/// `verify_codes` (and `qr_images`, one per code) for send and resend, checked at step 12.
-pub fn check_verify_codes(params: &Params) -> Result<(), TopError> {
-    let codes = VerifyCodes::parse(params.get("verify_codes").unwrap_or_default())
-        .map_err(|_| TopError::invalid_argument("verify_codes"))?;
-    if let Some(images) = params.non_empty("qr_images")
-        && images.split(',').count() != codes.entries().len()
-    {
-        return Err(TopError::invalid_argument("qr_images"));
-    }
-    Ok(())
-}
-
-/// The `qr_images` list, empty when absent; every name must be an uploaded image (§5.1, else 41).
-pub fn qr_images<'p>(ctx: &Ctx<'_>, params: &'p Params) -> Result<Vec<&'p str>, TopError> {
-    let names: Vec<&str> = params.non_empty("qr_images").map(|v| v.split(',').collect()).unwrap_or_default();
-    if names.iter().any(|n| !ctx.data.qr_images.contains_key(*n)) {
-        return Err(TopError::invalid_argument("qr_images"));
-    }
-    Ok(names)
-}
-
-/// §5.0 B5–B6 for a 码商 (consume, beforeconsume, reverse); a 信任卖家's posid is ignored.
-pub fn check_posid(ctx: &Ctx<'_>, params: &Params) -> Result<(), TopError> {
-    let Some(merchant) = ctx.data.merchants.get(&ctx.app_key) else { return Ok(()) };
-    if !merchant.is_code_merchant() {
-        return Ok(());
-    }
-    let posid = params.non_empty("posid").ok_or_else(|| SubCode::InvalidPosid.error())?;
-    if merchant.posids.iter().any(|p| p == posid) { Ok(()) } else { Err(SubCode::PosNotForCodeMerchant.error()) }
 }
 
 /// B4 for an API.

@@ -1,8 +1,8 @@
 //! `taobao.vmarket.eticket.reverse` (§5.5): 冲正, T8.
 
-use protocol::{Fields, Params, TopError, Value, VerifyCodes};
+use protocol::{Fields, Params, TopError, VerifyCodes};
 
-use super::{Api, Ctx, TokenRule, check_posid, checked_order, num, number, ret_code, text, transition_error};
+use super::{Api, Ctx, num, number, redemption, text, transition_error};
 
 pub const API: Api = Api {
     name: "taobao.vmarket.eticket.reverse",
@@ -32,8 +32,7 @@ fn check(params: &Params) -> Result<(), TopError> {
 }
 
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
-    let id = checked_order(ctx, params, TokenRule::Required)?;
-    check_posid(ctx, params)?;
+    let id = redemption::checked_order_and_posid(ctx, params)?;
     let codes = params.non_empty("verify_codes").and_then(|c| VerifyCodes::parse(c).ok());
     let now = ctx.now_ms;
     let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
@@ -47,10 +46,5 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
             now,
         )
         .map_err(transition_error)?;
-    let mut fields = ret_code();
-    fields.extend([
-        ("item_title", Value::Str(order.item_title.to_string())),
-        ("left_num", Value::Num(i64::from(order.left_num()))),
-    ]);
-    Ok(fields)
+    Ok(redemption::answer_head(order))
 }
