@@ -30,90 +30,125 @@ pub(crate) const SLACK: usize = 8;
 /// Bytes of `dst` past the returned count are left unspecified.
 ///
 /// The hot loop of the notification sign, called for the key and every name and value: ASCII (most params)
-/// is copied and checked in a few overlapping word loads, with no call; every other code point is one
-/// table lookup and one two-byte store.
+/// is copied and checked eight bytes at a time, with no call. At the first word holding another byte the rest
+/// goes to [`encode_non_ascii`]; what was copied before it is already its own GBK.
 #[inline(always)]
 pub(crate) fn encode_gbk_to_slice(text: &str, dst: &mut [u8]) -> usize {
     let bytes = text.as_bytes();
-    if copy_words(bytes, dst) & HIGH_BITS == 0 {
-        return bytes.len();
+    let n = bytes.len();
+    if n < 8 {
+        if copy_short(bytes, dst) & HIGH_BITS == 0 {
+            return n;
+        }
+        return encode_non_ascii(bytes, dst);
+    }
+    let mut seen = 0;
+    let mut at = 0;
+    while at + 8 <= n {
+        seen |= copy_u64(bytes, dst, at);
+        at += 8;
+    }
+    if at < n {
+        seen |= copy_u64(bytes, dst, n - 8);
+    }
+    if seen & HIGH_BITS == 0 {
+        return n;
     }
     encode_non_ascii(bytes, dst)
 }
 
 /// [`encode_gbk_to_slice`] for text that is not all ASCII: out of line, so the ASCII path stays small enough
 /// to inline into its callers.
+///
+/// Chinese text goes two characters per step (one `u64` load, two lookups, one store) and runs of ASCII inside
+/// it up to eight bytes per step: per character, the one-at-a-time loop spent three times the instructions on
+/// bounds checks and branches (`benches/sign.rs`).
 #[inline(never)]
 fn encode_non_ascii(bytes: &[u8], dst: &mut [u8]) -> usize {
     let table = bmp_table();
-    let mut written = 0;
-    let mut read = 0;
-    while read < bytes.len() {
-        // Runs of three-byte sequences (hanzi, CJK punctuation) first: the bulk of Chinese values.
-        while let Some(&[lead, second, third]) = bytes.get(read..read + 3).and_then(|s| <&[u8; 3]>::try_from(s).ok())
-            && lead & 0xF0 == 0xE0
+    let room = dst.len();
+    // What is left to read and where to write next, as slices: each step then checks one length for each,
+    // where indexes cost two checks per access (`benches/sign.rs`).
+    let mut rest = bytes;
+    let mut out = dst;
+    loop {
+        // Two three-byte sequences (hanzi, CJK punctuation): the bulk of Chinese values. `bytes` is valid UTF-8
+        // (it comes from a `&str`), so two lead bytes of the form 1110xxxx at 0 and 3 mean two such sequences.
+        while let Some(&chunk) = rest.first_chunk::<8>()
+            && let word = u64::from_le_bytes(chunk)
+            && word & 0xF000_00F0 == 0xE000_00E0
         {
-            let code_point =
-                (usize::from(lead & 0x0F) << 12) | (usize::from(second & 0x3F) << 6) | usize::from(third & 0x3F);
-            let entry = table[code_point];
-            // Always store two bytes; a one-byte entry's second byte is zero and is overwritten or cut off.
-            dst[written..written + 2].copy_from_slice(&entry.to_le_bytes());
-            written += 1 + usize::from(entry > 0xFF);
-            read += 3;
+            let first = table[three_byte_code_point(word)];
+            let second = table[three_byte_code_point(word >> 24)];
+            let first_len = gbk_len(first);
+            let slot = out.first_chunk_mut::<4>().expect("room for the GBK bytes (see SLACK)");
+            // Two two-byte stores, the second where the first one's bytes end: a shift by a variable amount
+            // costs three micro-ops here.
+            slot[..2].copy_from_slice(&first.to_le_bytes());
+            slot[first_len..first_len + 2].copy_from_slice(&second.to_le_bytes());
+            out = &mut std::mem::take(&mut out)[first_len + gbk_len(second)..];
+            rest = &rest[6..];
         }
-        let Some(&lead) = bytes.get(read) else { break };
-        if lead < 0x80 {
-            dst[written] = lead;
-            written += 1;
-            read += 1;
+        let Some(&lead) = rest.first() else { break };
+        let (read, entry) = if lead < 0x80 {
+            // ASCII inside Chinese text ("2016/04/12", "$code."): up to eight bytes per step where they fit.
+            let ascii = match rest.first_chunk::<8>() {
+                Some(&chunk) => {
+                    let word = u64::from_le_bytes(chunk);
+                    out[..8].copy_from_slice(&chunk);
+                    // The bytes before the first one with its high bit set (at least one: `lead`).
+                    ((word & HIGH_BITS).trailing_zeros() / 8) as usize
+                }
+                None => {
+                    out[0] = lead;
+                    1
+                }
+            };
+            out = &mut std::mem::take(&mut out)[ascii..];
+            rest = &rest[ascii..];
             continue;
-        }
-        // `bytes` is valid UTF-8 (it comes from a `&str`), so the lead byte gives the sequence length and the
-        // code point.
-        let entry = if lead >= 0xF0 {
+        } else if lead >= 0xF0 {
             // Astral: beyond GBK.
-            read += 4;
-            u16::from(b'?')
+            (4, u16::from(b'?'))
         } else if lead >= 0xE0 {
-            let code_point = (usize::from(lead & 0x0F) << 12)
-                | (usize::from(bytes[read + 1] & 0x3F) << 6)
-                | usize::from(bytes[read + 2] & 0x3F);
-            read += 3;
-            table[code_point]
+            let word = u64::from(lead) | (u64::from(rest[1]) << 8) | (u64::from(rest[2]) << 16);
+            (3, table[three_byte_code_point(word)])
         } else {
-            let code_point = (usize::from(lead & 0x1F) << 6) | usize::from(bytes[read + 1] & 0x3F);
-            read += 2;
-            table[code_point]
+            (2, table[(usize::from(lead & 0x1F) << 6) | usize::from(rest[1] & 0x3F)])
         };
-        dst[written..written + 2].copy_from_slice(&entry.to_le_bytes());
-        written += 1 + usize::from(entry > 0xFF);
+        // Always store two bytes; a one-byte entry's second byte is zero and is overwritten or cut off.
+        out[..2].copy_from_slice(&entry.to_le_bytes());
+        out = &mut std::mem::take(&mut out)[gbk_len(entry)..];
+        rest = &rest[read..];
     }
-    written
+    room - out.len()
+}
+
+/// The code point of the three-byte UTF-8 sequence in the low three bytes of `word` (little-endian): below
+/// 0x10000 by construction, so indexing the table needs no bounds check.
+#[inline(always)]
+fn three_byte_code_point(word: u64) -> usize {
+    (((word & 0x0F) << 12) | (((word >> 8) & 0x3F) << 6) | ((word >> 16) & 0x3F)) as usize
+}
+
+/// How many bytes a [`bmp_table`] entry stands for: two-byte entries are above 0xFF.
+#[inline(always)]
+fn gbk_len(entry: u16) -> usize {
+    1 + usize::from(entry > 0xFF)
 }
 
 /// The high bit of each byte of a `u64`: set in a word that holds a non-ASCII byte.
 const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
 
-/// Copies `src` to the start of `dst` (at least `src.len() + SLACK` long) and returns the OR of every byte
-/// copied (spread over a `u64`), so the caller learns whether it was ASCII from the same loads.
+/// Copies `src` (shorter than eight bytes) to the start of `dst` and returns the OR of every byte copied (spread
+/// over a `u64`), so the caller learns whether it was ASCII from the same loads.
 ///
 /// Why overlapping fixed-size loads: a variable-length `copy_from_slice` is a `memmove` call, and for the
 /// short names and values of a notification the call costs more than the copy.
 #[inline(always)]
-fn copy_words(src: &[u8], dst: &mut [u8]) -> u64 {
+fn copy_short(src: &[u8], dst: &mut [u8]) -> u64 {
     let n = src.len();
-    if n >= 8 {
-        let mut seen = 0;
-        let mut at = 0;
-        while at + 8 <= n {
-            seen |= copy_u64(src, dst, at);
-            at += 8;
-        }
-        if at < n {
-            seen |= copy_u64(src, dst, n - 8);
-        }
-        seen
-    } else if n >= 4 {
+    if n >= 4 {
         let (first, last) = (word::<4>(src, 0), word::<4>(src, n - 4));
         dst[..4].copy_from_slice(&first);
         dst[n - 4..n].copy_from_slice(&last);
@@ -152,8 +187,8 @@ fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
 /// trail byte is never zero). ASCII entries are unused.
 ///
 /// Built once per process from the encoder itself (65,536 one-character encodes), so it cannot disagree with it.
-fn bmp_table() -> &'static [u16] {
-    static TABLE: OnceLock<Box<[u16]>> = OnceLock::new();
+fn bmp_table() -> &'static [u16; 0x1_0000] {
+    static TABLE: OnceLock<Box<[u16; 0x1_0000]>> = OnceLock::new();
     TABLE.get_or_init(|| {
         let mut table = vec![u16::from(b'?'); 0x1_0000];
         let mut utf8 = [0u8; 4];
@@ -168,7 +203,7 @@ fn bmp_table() -> &'static [u16] {
                 _ => u16::from(b'?'),
             };
         }
-        table.into_boxed_slice()
+        table.into_boxed_slice().try_into().expect("65,536 entries")
     })
 }
 

@@ -25,7 +25,7 @@ pub use ack::{AckReply, NearMiss};
 pub use envelope::{Fields, ResponseFormat, SuccessBody, TopReply, Value};
 pub use error_code::{SubCode, TopError};
 pub use notification::{Notification, NotificationError};
-pub use notify_sign::{notify_canonical, notify_sign, verify_notify};
+pub use notify_sign::{NotifySign, notify_canonical, notify_sign, verify_notify};
 pub use params::{FilePart, Params, ParamsError};
 pub use secret::Secret;
 pub use time::{Gmt8Timestamp, TimestampError};
@@ -50,11 +50,13 @@ pub enum SignError {
 /// Case-insensitive because the platform emits upper case but some receivers compare ignoring case
 /// (PROTOCOL §3.3 step 7, §4.2).
 pub fn signs_equal(expected: &str, received: &str) -> bool {
-    use subtle::ConstantTimeEq;
+    use subtle::{Choice, ConstantTimeEq};
     if expected.len() != received.len() {
         return false;
     }
-    let a: Vec<u8> = expected.bytes().map(|b| b.to_ascii_uppercase()).collect();
-    let b: Vec<u8> = received.bytes().map(|b| b.to_ascii_uppercase()).collect();
-    a.ct_eq(&b).into()
+    let same = expected
+        .bytes()
+        .zip(received.bytes())
+        .fold(Choice::from(1), |same, (a, b)| same & a.to_ascii_uppercase().ct_eq(&b.to_ascii_uppercase()));
+    same.into()
 }

@@ -168,7 +168,7 @@ fn verify_notify(args: &VerifyNotifyArgs, stdin: &mut dyn Read, stdout: &mut dyn
     let verdict = Verdict {
         matched,
         signed: describe(key, "notify key", Construction::KeyPrefix, Encoding::Gbk, &canonical),
-        expected,
+        expected: expected.into(),
         received,
         diagnosis,
         notes,

@@ -222,7 +222,7 @@ pub fn diagnose_notify(
         (HmacSha256, Utf8, vec![Mistake::TopAlgorithm(SignMethod::HmacSha256)]),
     ];
     let secrets = secrets(key, other_secret, Mistake::AppSecretAsNotifyKey);
-    let accepted = [protocol::notify_sign(key, params.iter().copied())];
+    let accepted = [protocol::notify_sign(key, params.iter().copied()).into()];
     first_match(expand(&algorithms, &secrets, &empties(params)), params, received, &accepted)
 }
 

@@ -131,12 +131,12 @@ pub fn build(
         _ => {}
     }
     let sign = match alteration {
-        Some(Alteration::WrongKey) => notify_sign(&Secret::new(wrong_key(key)), &params),
+        Some(Alteration::WrongKey) => notify_sign(&Secret::new(wrong_key(key)), &params).into(),
         Some(Alteration::Utf8Sign) => {
             let text = format!("{}{}", key.expose(), notify_canonical(&params));
             hex::encode_upper(Md5::digest(text.as_bytes()))
         }
-        _ => notify_sign(key, &params),
+        _ => notify_sign(key, &params).into(),
     };
     if alteration != Some(&Alteration::DropSign) {
         params.set("sign", sign);

@@ -42,7 +42,7 @@ fn borrowed(pairs: &[(String, String)]) -> Vec<(&str, &str)> {
 
 /// Every sign this crate computes, by scheme name: the notification sign and the three TOP schemes.
 fn all_signs(secret: &Secret, pairs: &[(&str, &str)]) -> Vec<(&'static str, String)> {
-    let mut signs = vec![("notify", notify_sign(secret, pairs.iter().copied()))];
+    let mut signs = vec![("notify", notify_sign(secret, pairs.iter().copied()).into())];
     for method in SignMethod::ALL {
         signs.push((method.as_str(), top_sign(secret, method, pairs.iter().copied())));
     }

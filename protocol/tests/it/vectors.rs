@@ -106,7 +106,10 @@ fn check_all(dir: &Path) {
                 let mut with_sign = pairs.clone();
                 with_sign.retain(|(name, _)| *name != "sign");
                 with_sign.push(("sign", case.expected_sign.as_str()));
-                (notify_sign(&key, pairs.iter().copied()), verify_notify(&key, with_sign.iter().copied()).is_ok())
+                (
+                    notify_sign(&key, pairs.iter().copied()).into(),
+                    verify_notify(&key, with_sign.iter().copied()).is_ok(),
+                )
             }
             "top" => {
                 let secret = case.secret();
