@@ -5,7 +5,7 @@
 //! rank comes from [`KnownNames`] and the pairs are visited by rank. The general one, for anything else (extra
 //! params a merchant must still sign, FAQ 2.14; a name received twice): a sort on the names.
 
-use smallvec::SmallVec;
+use arrayvec::ArrayVec;
 
 use super::known_names::{Found, KnownName, KnownNames};
 
@@ -36,21 +36,22 @@ impl<'a, F: FnMut(&'a str, &'a str)> VisitPair<'a> for F {
 /// Hands `visit` each param that enters the sign, in signing order, allocating nothing for up to
 /// [`MAX_ON_STACK`] of them: the notification sign runs on every notification the mock sends and checks.
 ///
-/// Why a `SmallVec`: a plain array of pairs would be initialised (32 × 4 words) on every call, which cost as much
-/// as sorting them.
+/// Why an `ArrayVec`: a plain array of pairs would be initialised (32 × 4 words) on every call, which cost as much
+/// as sorting them; a `SmallVec`'s length lived in memory across the loop, its growth path being a call.
 #[inline(always)]
 pub(super) fn for_each_signed_pair<'a>(
     params: impl IntoIterator<Item = (&'a str, &'a str)>,
     visit: &mut impl VisitPair<'a>,
 ) {
     let known = KnownNames::get();
-    let mut pairs: SmallVec<[(&'a str, &'a str); MAX_ON_STACK]> = SmallVec::new();
+    let mut pairs: ArrayVec<(&'a str, &'a str), MAX_ON_STACK> = ArrayVec::new();
     // For the fast path: where each known name's pair is, which ranks came, and whether every name was a known
     // one, once.
     let mut index_of_rank = [0u8; MAX_ON_STACK];
     let mut ranks = 0u32;
     let mut all_known_once = true;
-    for (name, value) in params {
+    let mut params = params.into_iter();
+    for (name, value) in params.by_ref() {
         let found = known.find(name.as_bytes());
         if found == Found::Sign || value.is_empty() {
             continue;
@@ -59,26 +60,26 @@ pub(super) fn for_each_signed_pair<'a>(
             let bit = 1u32 << rank;
             all_known_once &= ranks & bit == 0;
             ranks |= bit;
-            // Truncated past 255 pairs, where the vector has spilled and this path is not taken.
             index_of_rank[usize::from(rank)] = pairs.len() as u8;
         } else {
             all_known_once = false;
         }
-        pairs.push((name, value));
+        if let Err(full) = pairs.try_push((name, value)) {
+            // More than fit: the general path, on the heap.
+            let mut all: Vec<(&str, &str)> = pairs.into_iter().chain([full.element()]).collect();
+            all.extend(params.filter(|&(name, value)| name != "sign" && !value.is_empty()));
+            all.sort_by(|a, b| a.0.cmp(b.0));
+            all.iter().for_each(|&(name, value)| visit.visit(name, value));
+            return;
+        }
     }
-    if all_known_once && !pairs.spilled() {
+    if all_known_once {
         while ranks != 0 {
             let rank = ranks.trailing_zeros() as u8;
             ranks &= ranks - 1;
             let (name, value) = pairs[usize::from(index_of_rank[usize::from(rank)])];
             visit.visit_known(known.name(rank), name, value);
         }
-        return;
-    }
-    if pairs.spilled() {
-        // More than fit: sort them where they are.
-        pairs.sort_by(|a, b| a.0.cmp(b.0));
-        pairs.iter().for_each(|&(name, value)| visit.visit(name, value));
         return;
     }
     let order = order_by_name(&pairs);
