@@ -5,8 +5,8 @@
 //! vocabulary, so both can be known ahead: a name found here brings its rank (its place among the known names
 //! in byte order) and its bytes padded to 16, which are written with one fixed-size copy. Before this, sorting
 //! and writing the names was a third of the sign's cost beyond MD5 (`benches/sign.rs`). Any other name, or a
-//! name received twice, sends the whole notification down the general path (sort by comparison), so the
-//! result never depends on this table.
+//! name received twice, is ordered by comparison and merged in at its place ([`KnownNames::place_of`]), so the
+//! order never depends on what this table holds.
 
 use std::sync::OnceLock;
 
@@ -116,6 +116,17 @@ impl KnownNames {
     pub(super) fn name(&self, rank: u8) -> &KnownName {
         &self.by_rank[usize::from(rank)]
     }
+
+    /// How many known names sort before `name` or equal it: its place among them in signing order.
+    pub(super) fn place_of(&self, name: &[u8]) -> u8 {
+        self.by_rank.partition_point(|known| known.bytes() <= name) as u8
+    }
+}
+
+impl KnownName {
+    pub(super) fn bytes(&self) -> &[u8] {
+        &self.padded[..usize::from(self.len)]
+    }
 }
 
 fn known_name(name: &str) -> KnownName {
@@ -183,7 +194,8 @@ mod tests {
         for (rank, name) in names.iter().enumerate() {
             assert_eq!(table.find(name.as_bytes()), Found::Known(rank as u8), "{name}");
             let known = table.name(rank as u8);
-            assert_eq!(&known.padded[..usize::from(known.len)], name.as_bytes());
+            assert_eq!(known.bytes(), name.as_bytes());
+            assert_eq!(table.place_of(name.as_bytes()), rank as u8 + 1, "a name goes after its equal");
             assert!(known.padded[usize::from(known.len)..].iter().all(|&b| b == 0));
         }
         assert_eq!(table.find(b"sign"), Found::Sign);
@@ -196,6 +208,8 @@ mod tests {
             assert_eq!(table.find(name.as_bytes()), Found::Other, "{name:?}");
         }
         assert_eq!(table.find(b"consume_type_and_more_than_16"), Found::Other);
+        assert_eq!(table.place_of(b""), 0);
+        assert_eq!(table.place_of(b"zzz"), (KNOWN_PARAMS.len() - 1) as u8);
     }
 
     proptest::proptest! {
