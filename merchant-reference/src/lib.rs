@@ -11,6 +11,7 @@
 //! | owe the platform callbacks durably, retry the transient failures, stop on terminal ones | `outbox.rs`, `backoff.rs` |
 //! | sign and send TOP calls with the app secret | `top_client.rs` |
 //! | redeem and reverse codes at a POS | `pos.rs` |
+//! | settle consumes whose answer was lost (crash, outage) from the platform's operation log | `reconcile.rs` |
 //! | keep it all in one SQLite file that survives a crash | `store.rs`, `schema.sql` |
 //! | flags, env vars and the two secrets | `config.rs` |
 //!
@@ -50,6 +51,7 @@ pub mod notify;
 pub mod orders;
 pub mod outbox;
 pub mod pos;
+pub mod reconcile;
 pub mod server;
 pub mod store;
 pub mod top_client;

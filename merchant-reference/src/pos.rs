@@ -9,7 +9,18 @@
 //! Every consume carries a `serial_num` we draw and record *before* calling, so that:
 //! - a retry after a lost answer reuses it, and the platform's "duplicate serial" then means "it went
 //!   through the first time" instead of redeeming twice;
-//! - `reverse` (冲正) can name the consume to undo.
+//! - `reverse` (冲正) can name the consume to undo;
+//! - a consume whose outcome we never learn (a crash between the call and the update, or no attempt
+//!   got a readable answer) stays `'pending'` and is settled later from the platform's operation log
+//!   by [`crate::reconcile`]. The clerk is told so (`outcome_unknown`, with the serial): trying again
+//!   would draw a new serial and could redeem twice.
+//!
+//! Row states: `'pending'` → `'done'` (the platform redeemed; the code's count is the platform's) or
+//! `'failed'` (the platform refused, or never saw it), and `'done'` → `'reversed'`. Every move out of
+//! `'pending'` is guarded by `status = 'pending'`, so the live request and the reconciler cannot both
+//! settle a row.
+
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
@@ -23,7 +34,7 @@ use serde_json::{Map, Value, json};
 use crate::codes;
 use crate::server::AppState;
 use crate::store::StoreError;
-use crate::top_client::CallError;
+use crate::top_client::{CALL_TIMEOUT, CallError};
 
 const BEFORECONSUME: &str = "taobao.vmarket.eticket.beforeconsume";
 const CONSUME: &str = "taobao.vmarket.eticket.consume";
@@ -31,6 +42,11 @@ const REVERSE: &str = "taobao.vmarket.eticket.reverse";
 /// Attempts per gateway call while the clerk waits: enough to ride out one blip, few enough to answer
 /// within a second or two.
 const POS_ATTEMPTS: u32 = 3;
+/// The longest a consume request can keep calling the gateway: every attempt timing out, plus the
+/// backoff between them (each at most [`crate::backoff::CAP`]). [`crate::reconcile::GRACE`] is longer.
+pub const LONGEST_CONSUME: Duration = Duration::from_secs(
+    CALL_TIMEOUT.as_secs() * POS_ATTEMPTS as u64 + crate::backoff::CAP.as_secs() * (POS_ATTEMPTS as u64 - 1),
+);
 
 #[derive(Debug, serde::Deserialize)]
 pub struct ConsumeRequest {
@@ -68,6 +84,11 @@ pub enum PosError {
     NotReversible(String),
     #[error("the platform refused: {0}")]
     Gateway(CallError),
+    /// The consume may or may not have gone through; it is settled later (see [`crate::reconcile`]).
+    #[error(
+        "no answer from the platform ({error}); consume {serial} is pending and will be settled from the platform's log: do not redeem again"
+    )]
+    OutcomeUnknown { serial: String, error: CallError },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -90,9 +111,13 @@ impl IntoResponse for PosError {
             PosError::Expired(_) => (StatusCode::CONFLICT, "expired"),
             PosError::NotReversible(_) => (StatusCode::CONFLICT, "not_reversible"),
             PosError::Gateway(_) => (StatusCode::BAD_GATEWAY, "gateway"),
+            PosError::OutcomeUnknown { .. } => (StatusCode::BAD_GATEWAY, "outcome_unknown"),
             PosError::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "store"),
         };
         let mut body = json!({ "error": self.to_string(), "kind": kind });
+        if let PosError::OutcomeUnknown { serial, .. } = &self {
+            body["serial_num"] = json!(serial);
+        }
         if let Some(top) = match &self {
             PosError::Gateway(e) => e.top_error(),
             _ => None,
@@ -135,7 +160,7 @@ pub async fn consume(State(state): State<AppState>, Json(req): Json<ConsumeReque
     if let Some(posid) = &req.posid {
         common.push(("posid", posid.clone()));
     }
-    call_with_retries(&state, BEFORECONSUME, &common, None).await.map_err(PosError::Gateway)?;
+    call_with_retries(&state, BEFORECONSUME, &common, None).await.map_err(|f| PosError::Gateway(f.error))?;
 
     let serial = codes::new_serial(&mut rand::rng());
     let (serial_db, code_db, posid_db, num, order_id) =
@@ -158,29 +183,35 @@ pub async fn consume(State(state): State<AppState>, Json(req): Json<ConsumeReque
     let answer = call_with_retries(&state, CONSUME, &consume_params, Some(SubCode::DuplicateConsumeSerialNum)).await;
     let serial_db = serial.clone();
     let code_db = req.code.clone();
-    let result =
-        answer.as_ref().map(|fields| fields.get("code_left_num").and_then(Value::as_i64)).map_err(|e| e.to_string());
+    let outcome = match &answer {
+        Ok(fields) => Ok(fields.get("code_left_num").and_then(Value::as_i64)),
+        Err(f) => Err((f.uncertain, f.error.to_string())),
+    };
     state
         .store
         .run(move |conn| {
             let tx = conn.transaction()?;
-            match &result {
+            match &outcome {
                 Ok(code_left) => {
-                    tx.execute("UPDATE consumes SET status = 'done' WHERE serial_num = ?1", [&serial_db])?;
-                    // The platform's count wins; without one, subtract what we redeemed.
-                    match code_left {
-                        Some(left) => {
-                            tx.execute("UPDATE codes SET remaining = ?1 WHERE code = ?2", params![left, code_db])?
-                        }
-                        None => tx.execute(
-                            "UPDATE codes SET remaining = max(remaining - ?1, 0) WHERE code = ?2",
-                            params![num, code_db],
-                        )?,
-                    };
+                    let changed = tx.execute(
+                        "UPDATE consumes SET status = 'done' WHERE serial_num = ?1 AND status = 'pending'",
+                        [&serial_db],
+                    )?;
+                    if changed == 1 {
+                        apply_count(&tx, &code_db, *code_left, i64::from(num))?;
+                    }
                 }
-                Err(e) => {
+                // Refused: nothing was redeemed.
+                Err((false, e)) => {
                     tx.execute(
-                        "UPDATE consumes SET status = 'failed', last_error = ?1 WHERE serial_num = ?2",
+                        "UPDATE consumes SET status = 'failed', last_error = ?1 WHERE serial_num = ?2 AND status = 'pending'",
+                        params![e, serial_db],
+                    )?;
+                }
+                // Unknown: stays pending for the reconciler; the error is kept for whoever looks.
+                Err((true, e)) => {
+                    tx.execute(
+                        "UPDATE consumes SET last_error = ?1 WHERE serial_num = ?2 AND status = 'pending'",
                         params![e, serial_db],
                     )?;
                 }
@@ -188,7 +219,13 @@ pub async fn consume(State(state): State<AppState>, Json(req): Json<ConsumeReque
             tx.commit().map_err(StoreError::from)
         })
         .await?;
-    let fields = answer.map_err(PosError::Gateway)?;
+    let fields = answer.map_err(|f| {
+        if f.uncertain {
+            PosError::OutcomeUnknown { serial: serial.clone(), error: f.error }
+        } else {
+            PosError::Gateway(f.error)
+        }
+    })?;
     Ok(Json(json!({
         "serial_num": serial,
         "code": req.code,
@@ -238,7 +275,7 @@ pub async fn reverse(State(state): State<AppState>, Json(req): Json<ReverseReque
     if let Some(posid) = posid {
         params.push(("posid", posid));
     }
-    let fields = call_with_retries(&state, REVERSE, &params, None).await.map_err(PosError::Gateway)?;
+    let fields = call_with_retries(&state, REVERSE, &params, None).await.map_err(|f| PosError::Gateway(f.error))?;
     let serial = req.serial_num.clone();
     state
         .store
@@ -250,6 +287,24 @@ pub async fn reverse(State(state): State<AppState>, Json(req): Json<ReverseReque
         })
         .await?;
     Ok(Json(json!({ "serial_num": req.serial_num, "reversed": num, "left_num": fields.get("left_num") })))
+}
+
+/// Sets a code's count after a redemption: the platform's `left` wins; without one, subtract what was
+/// redeemed. Runs inside the transaction that marks the consume `'done'`, and only when that update
+/// changed the row, so a consume is counted once however many times it is settled.
+pub(crate) fn apply_count(
+    tx: &rusqlite::Transaction<'_>,
+    code: &str,
+    left: Option<i64>,
+    num: i64,
+) -> Result<(), rusqlite::Error> {
+    match left {
+        Some(left) => tx.execute("UPDATE codes SET remaining = ?1 WHERE code = ?2", params![left, code])?,
+        None => {
+            tx.execute("UPDATE codes SET remaining = max(remaining - ?1, 0) WHERE code = ?2", params![num, code])?
+        }
+    };
+    Ok(())
 }
 
 fn find_code(conn: &mut rusqlite::Connection, code: &str) -> Result<Option<CodeRow>, StoreError> {
@@ -303,6 +358,17 @@ fn check_locally(row: &CodeRow, num: u32) -> Result<(), PosError> {
     Ok(())
 }
 
+/// A gateway call that did not succeed.
+#[derive(Debug)]
+struct Failure {
+    /// The last attempt's error.
+    error: CallError,
+    /// Whether some attempt may have reached the platform and acted ([`CallError::outcome_unknown`]).
+    /// Then even a refusal on a later attempt proves nothing: a consume that took the last unit makes
+    /// the order `CONSUMED`, and the retry is refused on the state (B7) before the serial is looked at.
+    uncertain: bool,
+}
+
 /// Calls the gateway, retrying transient failures a few times. `repeat_means_done` names the error a
 /// retry gets when an earlier attempt went through (a duplicate serial for `consume`).
 async fn call_with_retries(
@@ -310,20 +376,25 @@ async fn call_with_retries(
     api: &str,
     params: &[(&str, String)],
     repeat_means_done: Option<SubCode>,
-) -> Result<Map<String, Value>, CallError> {
+) -> Result<Map<String, Value>, Failure> {
     let mut attempt = 1;
+    let mut uncertain = false;
     loop {
         match state.top.call(api, params).await {
             Ok(fields) => return Ok(fields),
             Err(e) if attempt > 1 && is_sub_code(&e, repeat_means_done) => return Ok(Map::new()),
             Err(e) if e.is_transient() && attempt < POS_ATTEMPTS => {
                 tracing::warn!(api, attempt, error = %e, "POS call failed, retrying");
+                uncertain |= e.outcome_unknown();
                 // Computed before the await: the thread-local RNG handle must not live across it.
                 let delay = crate::backoff::delay(attempt, &mut rand::rng());
                 tokio::time::sleep(delay).await;
                 attempt += 1;
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                uncertain |= e.outcome_unknown();
+                return Err(Failure { error: e, uncertain });
+            }
         }
     }
 }

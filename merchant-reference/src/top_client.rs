@@ -18,7 +18,7 @@ use crate::Config;
 
 /// Longest we wait for one gateway answer. Shorter than the platform's patience with a held callback
 /// would be pointless; longer would hold an outbox slot for nothing.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a TOP call did not succeed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -47,6 +47,13 @@ impl CallError {
             CallError::Unreadable(_) => false,
             CallError::Top(e) => e.is_transient(),
         }
+    }
+
+    /// Whether the platform may have acted on the call although we got no answer we can read: no
+    /// answer, a 5xx from something in front of it, or a body we could not parse. An `error_response`
+    /// is an answer: the call was refused and changed nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        !matches!(self, CallError::Top(_))
     }
 
     pub fn top_error(&self) -> Option<&TopError> {
@@ -131,5 +138,13 @@ mod tests {
         assert!(CallError::Top(TopError::app_call_limited(2)).is_transient());
         assert!(!CallError::Top(SubCode::InvalidToken.error()).is_transient());
         assert!(!CallError::Top(SubCode::CodeAlreadySent.error()).is_transient());
+    }
+
+    #[test]
+    fn only_calls_without_a_readable_answer_have_an_unknown_outcome() {
+        assert!(CallError::Transport("timed out".into()).outcome_unknown());
+        assert!(CallError::Status(502).outcome_unknown());
+        assert!(CallError::Unreadable("truncated".into()).outcome_unknown());
+        assert!(!CallError::Top(SubCode::OpFailed.error()).outcome_unknown());
     }
 }

@@ -86,3 +86,47 @@ async fn killed_with_two_resends_owed_it_makes_both_after_restart() {
     assert_eq!(gateway.calls_to(RESEND, 4004).len(), 3);
     assert_eq!(gateway.calls_to(SEND, 4004).len(), 1, "the codes were never sent twice");
 }
+
+#[tokio::test]
+async fn killed_waiting_for_a_consume_answer_it_settles_the_consume_from_the_platforms_log_after_restart() {
+    const CONSUME: &str = "taobao.vmarket.eticket.consume";
+    let gateway = FakeGateway::start().await;
+    // The consume reaches the platform and the merchant dies waiting for the answer.
+    gateway.script(CONSUME, [Answer::Hold]);
+    let db = TempDb::new("crash-consume");
+    let merchant = Process::spawn(&gateway.url, &db.0);
+    assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 4005, 3)).await, ACK);
+    let code = gateway.wait_for(SEND, 4005, 1).await[0].verify_codes()[0].0.clone();
+    let url = format!("{}/pos/consume", merchant.base);
+    let body = serde_json::json!({"code": code, "num": 2});
+    // The clerk's request never gets an answer: its error after the kill is expected and ignored.
+    let clerk = tokio::spawn(async move { reqwest::Client::new().post(url).json(&body).send().await.is_ok() });
+    let serial = gateway.wait_for(CONSUME, 4005, 1).await[0].get("serial_num").unwrap().to_owned();
+    merchant.kill();
+    assert!(!clerk.await.unwrap(), "the clerk got no answer");
+    let status = |db: &TempDb| db.text("SELECT status FROM consumes WHERE order_id = ?1", 4005);
+    assert_eq!(status(&db).as_deref(), Some("pending"), "the row was written before the call");
+    assert_eq!(db.scalar("SELECT remaining FROM codes WHERE order_id = ?1", 4005), 3);
+    // The restart comes after the grace period: age the row instead of waiting two minutes.
+    db.conn().execute("UPDATE consumes SET created_at = '2020-01-01 00:00:00'", []).unwrap();
+
+    // The platform had redeemed it: its log lists the serial, and the code has 1 left.
+    gateway.script(
+        "taobao.vmarket.eticket.oplogs.get",
+        [Answer::Success(serde_json::json!({
+            "eticket_op_logs": {"eticket_op_log": [{"consume_serial_num": serial, "num": 2, "op_type": 1, "order_id": 4005}]},
+            "total_results": 1,
+        }))],
+    );
+    gateway.script(
+        "taobao.vmarket.eticket.codes.get",
+        [Answer::Success(serde_json::json!({
+            "eticket_codes": {"eticket_code": [{"order_id": 4005, "code": code, "num": 1, "status": 1}]},
+            "total_results": 1,
+        }))],
+    );
+    let _restarted = Process::spawn(&gateway.url, &db.0);
+    eventually(|| (status(&db).as_deref() == Some("done")).then_some(())).await;
+    assert_eq!(db.scalar("SELECT remaining FROM codes WHERE order_id = ?1", 4005), 1);
+    assert_eq!(gateway.calls_to(CONSUME, 4005).len(), 1, "redeemed once, by the call before the crash");
+}

@@ -4,5 +4,6 @@ mod crash;
 mod notify;
 mod outbox;
 mod pos;
+mod reconcile;
 mod resend;
 mod support;
