@@ -167,13 +167,17 @@ fn fields_to_xml(fields: &Fields, out: &mut String) {
 impl TopError {
     /// Renders an `error_response` body (the same shape with or without `simplify`, §4.7).
     pub fn render(&self, format: ResponseFormat, request_id: &str) -> String {
+        // Written directly into one buffer sized for the whole body (the gateway answers one per refused call):
+        // the same text as building a `serde_json` map in this key order, without the map.
+        let texts = self.msg.len()
+            + self.sub_code.as_deref().map_or(0, str::len)
+            + self.sub_msg.as_deref().map_or(0, str::len)
+            + request_id.len();
         match format {
             ResponseFormat::Json => {
-                // Written directly (the gateway answers one per refused call): the same text as building a
-                // `serde_json` map in this key order, without the map.
-                let mut out = String::with_capacity(192);
+                let mut out = String::with_capacity(texts + 96);
                 out.push_str(r#"{"error_response":{"code":"#);
-                out.push_str(&self.code.to_string());
+                push_display(&mut out, self.code);
                 push_json_member(&mut out, "msg", &self.msg);
                 if let Some(sub) = &self.sub_code {
                     push_json_member(&mut out, "sub_code", sub);
@@ -186,9 +190,11 @@ impl TopError {
                 out
             }
             ResponseFormat::Xml => {
-                let mut out = String::from(XML_DECL);
-                out.push_str("<error_response>");
-                push_xml_element(&mut out, "code", &self.code.to_string());
+                let mut out = String::with_capacity(texts + XML_DECL.len() + 160);
+                out.push_str(XML_DECL);
+                out.push_str("<error_response><code>");
+                push_display(&mut out, self.code);
+                out.push_str("</code>");
                 push_xml_element(&mut out, "msg", &self.msg);
                 if let Some(sub) = &self.sub_code {
                     push_xml_element(&mut out, "sub_code", sub);
@@ -204,12 +210,52 @@ impl TopError {
     }
 }
 
+/// Appends a number's decimal text without a temporary `String`.
+fn push_display(out: &mut String, n: i64) {
+    use std::fmt::Write;
+    // Writing to a `String` cannot fail.
+    let _ = write!(out, "{n}");
+}
+
 /// Appends `,"name":"value"` with the value escaped as serde_json escapes it.
 fn push_json_member(out: &mut String, name: &str, value: &str) {
     out.push_str(",\"");
     out.push_str(name);
     out.push_str("\":");
-    out.push_str(&Json::String(value.to_owned()).to_string());
+    push_json_string(out, value);
+}
+
+/// Appends a JSON string literal, escaped exactly as `serde_json` does: `"` and `\` backslashed, the control
+/// characters below U+0020 as `\b \t \n \f \r` or `\u00xx` (lower-case hex); everything else as it is.
+fn push_json_string(out: &mut String, value: &str) {
+    out.push('"');
+    let mut plain = 0;
+    for (i, byte) in value.bytes().enumerate() {
+        let escape = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x09 => "\\t",
+            0x0a => "\\n",
+            0x0c => "\\f",
+            0x0d => "\\r",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Bytes below 0x80 are whole chars, so these slice bounds are char boundaries.
+        out.push_str(&value[plain..i]);
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.push_str("\\u00");
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0x0f)]));
+        } else {
+            out.push_str(escape);
+        }
+        plain = i + 1;
+    }
+    out.push_str(&value[plain..]);
+    out.push('"');
 }
 
 /// A JSON TOP answer as a client reads it.
@@ -245,6 +291,70 @@ impl TopReply {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Text rich in what JSON and XML escape: quotes, backslashes, every control character, `<&>`, hanzi.
+    fn tricky_text() -> impl Strategy<Value = String> {
+        let c = prop_oneof![
+            3 => prop::char::range('\0', '\u{7f}'),
+            1 => prop::sample::select(vec!['"', '\\', '<', '>', '&', '\'', '\u{2028}', '银', '😀']),
+        ];
+        prop::collection::vec(c, 0..24).prop_map(String::from_iter)
+    }
+
+    /// An `error_response` as it rendered before: a `serde_json` map in this key order.
+    fn render_through_a_map(error: &TopError, request_id: &str) -> String {
+        let mut inner = Map::new();
+        inner.insert("code".into(), Json::from(error.code));
+        inner.insert("msg".into(), Json::String(error.msg.to_string()));
+        if let Some(sub) = &error.sub_code {
+            inner.insert("sub_code".into(), Json::String(sub.to_string()));
+        }
+        if let Some(sub_msg) = &error.sub_msg {
+            inner.insert("sub_msg".into(), Json::String(sub_msg.to_string()));
+        }
+        inner.insert("request_id".into(), Json::String(request_id.into()));
+        let mut outer = Map::new();
+        outer.insert("error_response".into(), Json::Object(inner));
+        Json::Object(outer).to_string()
+    }
+
+    proptest! {
+        #[test]
+        fn json_strings_are_escaped_as_serde_json_escapes_them(text in tricky_text()) {
+            let mut out = String::new();
+            push_json_string(&mut out, &text);
+            prop_assert_eq!(out, Json::String(text).to_string());
+        }
+
+        #[test]
+        fn json_errors_render_as_their_serde_json_map(
+            code in any::<i64>(),
+            msg in tricky_text(),
+            sub_code in proptest::option::of(tricky_text()),
+            sub_msg in proptest::option::of(tricky_text()),
+            request_id in tricky_text(),
+        ) {
+            let error = TopError { code, msg: msg.into(), sub_code: sub_code.map(Into::into), sub_msg: sub_msg.map(Into::into) };
+            prop_assert_eq!(error.render(ResponseFormat::Json, &request_id), render_through_a_map(&error, &request_id));
+        }
+
+        #[test]
+        fn xml_errors_render_each_element_escaped_in_order(
+            code in any::<i64>(),
+            msg in tricky_text(),
+            sub_code in proptest::option::of(tricky_text()),
+            request_id in tricky_text(),
+        ) {
+            let error = TopError { code, msg: msg.clone().into(), sub_code: sub_code.clone().map(Into::into), sub_msg: None };
+            let mut expected = format!("{XML_DECL}<error_response><code>{code}</code><msg>{}</msg>", escape(&msg));
+            if let Some(sub) = &sub_code {
+                expected.push_str(&format!("<sub_code>{}</sub_code>", escape(sub)));
+            }
+            expected.push_str(&format!("<request_id>{}</request_id></error_response>", escape(&request_id)));
+            prop_assert_eq!(error.render(ResponseFormat::Xml, &request_id), expected);
+        }
+    }
 
     #[test]
     fn a_json_error_is_the_text_serde_json_gives_for_the_same_map() {
