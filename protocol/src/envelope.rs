@@ -77,6 +77,21 @@ impl SuccessBody {
     pub fn render(&self, format: ResponseFormat, simplify: bool, request_id: &str) -> String {
         let root = response_root(&self.api);
         match format {
+            // Written directly into one buffer: the text of the `serde_json` map below, without building it. A
+            // map replaces a repeated name in place, so fields repeating one (or naming `request_id`) go through it.
+            ResponseFormat::Json if names_are_unique(&self.fields, Some("request_id")) => {
+                let mut out = String::with_capacity(root.len() + request_id.len() + 32 + 24 * self.fields.len());
+                if !simplify {
+                    out.push('{');
+                    push_json_string(&mut out, &root);
+                    out.push(':');
+                }
+                push_json_object(&mut out, &self.fields, simplify, Some(request_id));
+                if !simplify {
+                    out.push('}');
+                }
+                out
+            }
             ResponseFormat::Json => {
                 let mut inner = fields_to_json(&self.fields, simplify);
                 inner.insert("request_id".into(), Json::String(request_id.into()));
@@ -90,15 +105,86 @@ impl SuccessBody {
                 body.to_string()
             }
             ResponseFormat::Xml => {
-                let mut out = String::from(XML_DECL);
-                out.push_str(&format!("<{root}>"));
+                let mut out = String::with_capacity(XML_DECL.len() + 2 * root.len() + 64 + 32 * self.fields.len());
+                out.push_str(XML_DECL);
+                push_tag(&mut out, "", &root);
                 fields_to_xml(&self.fields, &mut out);
                 push_xml_element(&mut out, "request_id", request_id);
-                out.push_str(&format!("</{root}>"));
+                push_tag(&mut out, "/", &root);
                 out
             }
         }
     }
+}
+
+/// Whether no name repeats at any level (nor, at the top, is `reserved`).
+fn names_are_unique(fields: &Fields, reserved: Option<&str>) -> bool {
+    fields.iter().enumerate().all(|(i, (name, value))| {
+        Some(*name) != reserved
+            && !fields[..i].iter().any(|(earlier, _)| earlier == name)
+            && match value {
+                Value::Obj(inner) => names_are_unique(inner, None),
+                Value::List { items, .. } => items.iter().all(|item| names_are_unique(item, None)),
+                Value::Num(_) | Value::Str(_) | Value::Bool(_) => true,
+            }
+    })
+}
+
+/// `{"name":value,…}` as `serde_json` writes a map of `fields` (names unique), `request_id` last when given.
+fn push_json_object(out: &mut String, fields: &Fields, simplify: bool, request_id: Option<&str>) {
+    out.push('{');
+    for (i, (name, value)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(out, name);
+        out.push(':');
+        push_json_value(out, value, simplify);
+    }
+    if let Some(request_id) = request_id {
+        if !fields.is_empty() {
+            out.push(',');
+        }
+        out.push_str("\"request_id\":");
+        push_json_string(out, request_id);
+    }
+    out.push('}');
+}
+
+/// One value as [`value_to_json`] makes it and `serde_json` writes it.
+fn push_json_value(out: &mut String, value: &Value, simplify: bool) {
+    match value {
+        Value::Num(n) => push_display(out, *n),
+        Value::Str(s) => push_json_string(out, s),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Obj(fields) => push_json_object(out, fields, simplify, None),
+        Value::List { item, items } => {
+            if !simplify {
+                out.push('{');
+                push_json_string(out, item);
+                out.push(':');
+            }
+            out.push('[');
+            for (i, entry) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_json_object(out, entry, simplify, None);
+            }
+            out.push(']');
+            if !simplify {
+                out.push('}');
+            }
+        }
+    }
+}
+
+/// `<name>` (`close` empty) or `</name>` (`close` = "/").
+fn push_tag(out: &mut String, close: &str, name: &str) {
+    out.push('<');
+    out.push_str(close);
+    out.push_str(name);
+    out.push('>');
 }
 
 const XML_DECL: &str = r#"<?xml version="1.0" encoding="utf-8" ?>"#;
@@ -143,22 +229,26 @@ fn push_xml_element(out: &mut String, name: &str, text: &str) {
 fn fields_to_xml(fields: &Fields, out: &mut String) {
     for (name, value) in fields {
         match value {
-            Value::Num(n) => push_xml_element(out, name, &n.to_string()),
+            Value::Num(n) => {
+                push_tag(out, "", name);
+                push_display(out, *n);
+                push_tag(out, "/", name);
+            }
             Value::Str(s) => push_xml_element(out, name, s),
             Value::Bool(b) => push_xml_element(out, name, if *b { "true" } else { "false" }),
             Value::Obj(inner) => {
-                out.push_str(&format!("<{name}>"));
+                push_tag(out, "", name);
                 fields_to_xml(inner, out);
-                out.push_str(&format!("</{name}>"));
+                push_tag(out, "/", name);
             }
             Value::List { item, items } => {
-                out.push_str(&format!("<{name}>"));
+                push_tag(out, "", name);
                 for entry in items {
-                    out.push_str(&format!("<{item}>"));
+                    push_tag(out, "", item);
                     fields_to_xml(entry, out);
-                    out.push_str(&format!("</{item}>"));
+                    push_tag(out, "/", item);
                 }
-                out.push_str(&format!("</{name}>"));
+                push_tag(out, "/", name);
             }
         }
     }
@@ -319,7 +409,85 @@ mod tests {
         Json::Object(outer).to_string()
     }
 
+    /// A success body as it rendered before: JSON through a `serde_json` map, XML with `format!`ed tags.
+    fn render_success_before(body: &SuccessBody, format: ResponseFormat, simplify: bool, request_id: &str) -> String {
+        fn xml(fields: &Fields, out: &mut String) {
+            for (name, value) in fields {
+                match value {
+                    Value::Num(n) => push_xml_element(out, name, &n.to_string()),
+                    Value::Str(s) => push_xml_element(out, name, s),
+                    Value::Bool(b) => push_xml_element(out, name, if *b { "true" } else { "false" }),
+                    Value::Obj(inner) => {
+                        out.push_str(&format!("<{name}>"));
+                        xml(inner, out);
+                        out.push_str(&format!("</{name}>"));
+                    }
+                    Value::List { item, items } => {
+                        out.push_str(&format!("<{name}>"));
+                        for entry in items {
+                            out.push_str(&format!("<{item}>"));
+                            xml(entry, out);
+                            out.push_str(&format!("</{item}>"));
+                        }
+                        out.push_str(&format!("</{name}>"));
+                    }
+                }
+            }
+        }
+        let root = response_root(&body.api);
+        match format {
+            ResponseFormat::Json => {
+                let mut inner = fields_to_json(&body.fields, simplify);
+                inner.insert("request_id".into(), Json::String(request_id.into()));
+                let mut outer = Map::new();
+                outer.insert(root, Json::Object(inner.clone()));
+                if simplify { Json::Object(inner) } else { Json::Object(outer) }.to_string()
+            }
+            ResponseFormat::Xml => {
+                let mut out = format!("{XML_DECL}<{root}>");
+                xml(&body.fields, &mut out);
+                push_xml_element(&mut out, "request_id", request_id);
+                out.push_str(&format!("</{root}>"));
+                out
+            }
+        }
+    }
+
+    /// Fields with names from a small set (so some repeat, and `request_id` among them), nested objects and lists.
+    fn fields() -> impl Strategy<Value = Fields> {
+        let name = || prop::sample::select(vec!["ret_code", "code", "a\"b", "request_id", "eticket_code", "trade"]);
+        let leaf = prop_oneof![
+            any::<i64>().prop_map(Value::Num),
+            tricky_text().prop_map(Value::Str),
+            any::<bool>().prop_map(Value::Bool),
+        ];
+        let value = leaf.prop_recursive(3, 24, 4, move |inner| {
+            let fields = prop::collection::vec((name(), inner), 0..4);
+            prop_oneof![
+                fields.clone().prop_map(Value::Obj),
+                (name(), prop::collection::vec(fields, 0..3)).prop_map(|(item, items)| Value::List { item, items }),
+            ]
+        });
+        prop::collection::vec((name(), value), 0..5)
+    }
+
     proptest! {
+        #[test]
+        fn success_bodies_render_as_they_did_through_a_map_and_format(
+            api in prop::sample::select(vec!["taobao.vmarket.eticket.send", "taobao.x\"y", "plain"]),
+            fields in fields(),
+            simplify in any::<bool>(),
+            request_id in tricky_text(),
+        ) {
+            let body = SuccessBody::new(api, fields);
+            for format in [ResponseFormat::Json, ResponseFormat::Xml] {
+                prop_assert_eq!(
+                    body.render(format, simplify, &request_id),
+                    render_success_before(&body, format, simplify, &request_id)
+                );
+            }
+        }
+
         #[test]
         fn json_strings_are_escaped_as_serde_json_escapes_them(text in tricky_text()) {
             let mut out = String::new();
