@@ -6,7 +6,6 @@
 //! silent replacement character that would change the sign.
 
 use bytes::Bytes;
-use percent_encoding::percent_decode;
 
 use crate::gbk::decode_gbk;
 
@@ -23,19 +22,28 @@ impl Charset {
     /// The charset a `Content-Type` header names (`charset=gbk` / `gb2312` / `gb18030`), UTF-8 otherwise.
     pub fn from_content_type(content_type: Option<&str>) -> Self {
         let Some(ct) = content_type else { return Charset::Utf8 };
-        let lower = ct.to_ascii_lowercase();
-        match lower.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=")) {
-            Some(cs) if matches!(cs.trim_matches('"'), "gbk" | "gb2312" | "gb18030") => Charset::Gbk,
+        // ASCII case-insensitive throughout, without a lowercased copy of the header (one per gateway call).
+        let charset = ct.split(';').skip(1).find_map(|p| strip_prefix_ignore_ascii_case(p.trim(), "charset="));
+        match charset.map(|cs| cs.trim_matches('"')) {
+            Some(cs) if ["gbk", "gb2312", "gb18030"].iter().any(|gbk| cs.eq_ignore_ascii_case(gbk)) => Charset::Gbk,
             _ => Charset::Utf8,
         }
     }
 
-    fn decode(self, bytes: &[u8]) -> Option<String> {
+    /// Decodes bytes already owned, reusing the buffer when they are UTF-8.
+    fn decode_owned(self, bytes: Vec<u8>) -> Option<String> {
         match self {
-            Charset::Utf8 => std::str::from_utf8(bytes).ok().map(str::to_owned),
-            Charset::Gbk => decode_gbk(bytes),
+            Charset::Utf8 => String::from_utf8(bytes).ok(),
+            Charset::Gbk => decode_gbk(&bytes),
         }
     }
+}
+
+/// `text` without `prefix`, the prefix matched ASCII case-insensitively.
+fn strip_prefix_ignore_ascii_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.as_bytes().get(..prefix.len())?;
+    // An ASCII prefix matched byte for byte ends on a char boundary, so the slice below cannot panic.
+    head.eq_ignore_ascii_case(prefix.as_bytes()).then(|| &text[prefix.len()..])
 }
 
 /// A multipart part with a filename (`img_bytes` of `qrcode.upload`).
@@ -165,15 +173,34 @@ impl Params {
 
     /// Appends the pairs of an `application/x-www-form-urlencoded` string or body.
     pub fn extend_urlencoded(&mut self, input: &[u8], charset: Charset) -> Result<(), ParamsError> {
-        for piece in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
-            let (raw_name, raw_value) = match piece.iter().position(|b| *b == b'=') {
-                Some(i) => (&piece[..i], &piece[i + 1..]),
-                None => (piece, &piece[piece.len()..]),
-            };
-            let name = decode_component(raw_name, charset).ok_or(ParamsError::Undecodable { name: None, charset })?;
-            let value = decode_component(raw_value, charset)
-                .ok_or_else(|| ParamsError::Undecodable { name: Some(name.clone()), charset })?;
-            self.insert(name, value);
+        // One allocation for the pairs instead of growing 4 → 8 → 16 (a duplicate only over-reserves).
+        self.pairs.reserve(input.iter().filter(|b| **b == b'&').count() + 1);
+        match std::str::from_utf8(input) {
+            // The usual body, validated once as a whole: text that needs no charset decoding (UTF-8, or ASCII in
+            // either charset). `&` and `=` are ASCII, so its pieces are text too and only escaped ones are decoded.
+            Ok(text) if charset == Charset::Utf8 || text.is_ascii() => {
+                for piece in text.split('&').filter(|p| !p.is_empty()) {
+                    let (raw_name, raw_value) = piece.split_once('=').unwrap_or((piece, ""));
+                    let name =
+                        decode_text(raw_name, charset).ok_or(ParamsError::Undecodable { name: None, charset })?;
+                    let value = decode_text(raw_value, charset)
+                        .ok_or_else(|| ParamsError::Undecodable { name: Some(name.clone()), charset })?;
+                    self.insert(name, value);
+                }
+            }
+            _ => {
+                for piece in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+                    let (raw_name, raw_value) = match piece.iter().position(|b| *b == b'=') {
+                        Some(i) => (&piece[..i], &piece[i + 1..]),
+                        None => (piece, &piece[piece.len()..]),
+                    };
+                    let name =
+                        decode_component(raw_name, charset).ok_or(ParamsError::Undecodable { name: None, charset })?;
+                    let value = decode_component(raw_value, charset)
+                        .ok_or_else(|| ParamsError::Undecodable { name: Some(name.clone()), charset })?;
+                    self.insert(name, value);
+                }
+            }
         }
         Ok(())
     }
@@ -217,17 +244,12 @@ impl Params {
             params.extend_urlencoded(query.as_bytes(), Charset::Utf8)?;
         }
         let Some(content_type) = content_type else { return Ok(params) };
-        let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        match essence.as_str() {
-            "application/x-www-form-urlencoded" => {
-                params.extend_urlencoded(&body, Charset::from_content_type(Some(content_type)))?;
-            }
-            "multipart/form-data" => {
-                let boundary =
-                    multer::parse_boundary(content_type).map_err(|e| ParamsError::Multipart(e.to_string()))?;
-                params.extend_multipart(body, &boundary)?;
-            }
-            _ => {}
+        let essence = content_type.split(';').next().unwrap_or("").trim();
+        if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+            params.extend_urlencoded(&body, Charset::from_content_type(Some(content_type)))?;
+        } else if essence.eq_ignore_ascii_case("multipart/form-data") {
+            let boundary = multer::parse_boundary(content_type).map_err(|e| ParamsError::Multipart(e.to_string()))?;
+            params.extend_multipart(body, &boundary)?;
         }
         Ok(params)
     }
@@ -272,20 +294,206 @@ fn gbk_override(text: &str) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(crate::gbk::encode_gbk(text))
 }
 
+/// [`decode_component`] of a piece of text that is already the text of its bytes in `charset`.
+fn decode_text(raw: &str, charset: Charset) -> Option<String> {
+    if !has_escapes(raw.as_bytes()) {
+        return Some(raw.to_owned());
+    }
+    charset.decode_owned(unescape(raw.as_bytes()))
+}
+
+fn has_escapes(raw: &[u8]) -> bool {
+    raw.iter().any(|b| matches!(b, b'%' | b'+'))
+}
+
 /// Percent-decodes one name or value (`+` is a space) and decodes the bytes strictly in `charset`.
 fn decode_component(raw: &[u8], charset: Charset) -> Option<String> {
-    // Most components are plain ASCII, the same text in UTF-8 and GBK: one copy, no decoding pass.
-    if raw.is_ascii() && !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
-        return String::from_utf8(raw.to_vec()).ok();
+    if !has_escapes(raw) {
+        // Nothing to unescape (most names and values): the bytes are the text, copied once.
+        return match charset {
+            Charset::Utf8 => std::str::from_utf8(raw).ok().map(str::to_owned),
+            // Plain ASCII is the same text in GBK.
+            Charset::Gbk if raw.is_ascii() => std::str::from_utf8(raw).ok().map(str::to_owned),
+            Charset::Gbk => decode_gbk(raw),
+        };
     }
-    let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
-    let bytes: Vec<u8> = percent_decode(&plus_as_space).collect();
-    charset.decode(&bytes)
+    charset.decode_owned(unescape(raw))
+}
+
+/// `+` as a space and `%XX` as its byte, in one pass into one buffer; a `%` not followed by two hex digits is
+/// kept as it is. The same bytes as mapping `+` first and then `percent_encoding::percent_decode`.
+fn unescape(raw: &[u8]) -> Vec<u8> {
+    fn hex(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            b'A'..=b'F' => Some(digit - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&byte) = raw.get(i) {
+        match byte {
+            b'+' => out.push(b' '),
+            b'%' => {
+                if let (Some(high), Some(low)) =
+                    (raw.get(i + 1).and_then(|d| hex(*d)), raw.get(i + 2).and_then(|d| hex(*d)))
+                {
+                    out.push(high << 4 | low);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            _ => out.push(byte),
+        }
+        i += 1;
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The decoding before it was done in one pass: `+` mapped first, then `percent_decode`, then the charset.
+    fn decode_component_in_two_passes(raw: &[u8], charset: Charset) -> Option<String> {
+        if raw.is_ascii() && !raw.iter().any(|b| matches!(b, b'%' | b'+')) {
+            return String::from_utf8(raw.to_vec()).ok();
+        }
+        let plus_as_space: Vec<u8> = raw.iter().map(|b| if *b == b'+' { b' ' } else { *b }).collect();
+        let bytes: Vec<u8> = percent_encoding::percent_decode(&plus_as_space).collect();
+        match charset {
+            Charset::Utf8 => std::str::from_utf8(&bytes).ok().map(str::to_owned),
+            Charset::Gbk => decode_gbk(&bytes),
+        }
+    }
+
+    /// The charset detection before it stopped lowercasing the header.
+    fn charset_of_lowercased(ct: &str) -> Charset {
+        let lower = ct.to_ascii_lowercase();
+        match lower.split(';').skip(1).find_map(|p| p.trim().strip_prefix("charset=")) {
+            Some(cs) if matches!(cs.trim_matches('"'), "gbk" | "gb2312" | "gb18030") => Charset::Gbk,
+            _ => Charset::Utf8,
+        }
+    }
+
+    /// Bytes rich in what decoding treats specially: `%`, `+`, hex digits, UTF-8 and GBK lead bytes.
+    fn escaped_bytes() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            4 => prop::sample::select(b"%+%+0123456789abcdefABCDEFgxyz =&".to_vec()),
+            1 => any::<u8>(),
+        ];
+        prop::collection::vec(byte, 0..24)
+    }
+
+    fn content_type() -> impl Strategy<Value = String> {
+        let piece = prop::sample::select(vec![
+            "text/plain",
+            ";",
+            "; ",
+            " ",
+            "charset=",
+            "CHARSET=",
+            "Charset =",
+            "\"",
+            "gbk",
+            "GBK",
+            "gb2312",
+            "GB18030",
+            "utf-8",
+            "x",
+            "é",
+            "İ",
+        ]);
+        prop::collection::vec(piece, 0..8).prop_map(|pieces| pieces.concat())
+    }
+
+    /// The urlencoded parsing before whole bodies were validated at once: every component decoded in two passes.
+    fn extend_in_two_passes(params: &mut Params, input: &[u8], charset: Charset) -> Result<(), ParamsError> {
+        for piece in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (raw_name, raw_value) = match piece.iter().position(|b| *b == b'=') {
+                Some(i) => (&piece[..i], &piece[i + 1..]),
+                None => (piece, &piece[piece.len()..]),
+            };
+            let name = decode_component_in_two_passes(raw_name, charset)
+                .ok_or(ParamsError::Undecodable { name: None, charset })?;
+            let value = decode_component_in_two_passes(raw_value, charset)
+                .ok_or_else(|| ParamsError::Undecodable { name: Some(name.clone()), charset })?;
+            params.insert(name, value);
+        }
+        Ok(())
+    }
+
+    /// Bodies of a few pieces: names from a small set (so duplicates happen), values with escapes, raw UTF-8
+    /// (`银` is E9 93 B6) and raw GBK (`银` is D2 F8) bytes, stray `&` and `=`.
+    fn bodies() -> impl Strategy<Value = Vec<u8>> {
+        let byte = prop_oneof![
+            6 => prop::sample::select(b"abn=%+%2B%41%e9%93%b6%D2%F8%zz&".to_vec()),
+            1 => prop::sample::select(vec![0xE9u8, 0x93, 0xB6, 0xD2, 0xF8, 0x80, 0xFF]),
+        ];
+        prop::collection::vec(byte, 0..48)
+    }
+
+    proptest! {
+        #[test]
+        fn urlencoded_parsing_gives_what_two_pass_decoding_gave(
+            first in bodies(),
+            second in bodies(),
+            gbk in any::<bool>(),
+        ) {
+            let charset = if gbk { Charset::Gbk } else { Charset::Utf8 };
+            let (mut fast, mut reference) = (Params::new(), Params::new());
+            for input in [&first, &second] {
+                let got = fast.extend_urlencoded(input, charset);
+                prop_assert_eq!(&got, &extend_in_two_passes(&mut reference, input, charset));
+                prop_assert_eq!(&fast, &reference);
+                if got.is_err() {
+                    break;
+                }
+            }
+        }
+
+        #[test]
+        fn one_pass_decoding_gives_what_two_passes_gave(raw in escaped_bytes()) {
+            for charset in [Charset::Utf8, Charset::Gbk] {
+                prop_assert_eq!(decode_component(&raw, charset), decode_component_in_two_passes(&raw, charset));
+            }
+        }
+
+        #[test]
+        fn charset_detection_gives_what_lowercasing_the_header_gave(ct in content_type()) {
+            prop_assert_eq!(Charset::from_content_type(Some(&ct)), charset_of_lowercased(&ct));
+        }
+    }
+
+    #[test]
+    fn a_percent_without_two_hex_digits_stays_a_percent() {
+        assert_eq!(unescape(b"%"), b"%");
+        assert_eq!(unescape(b"%4"), b"%4");
+        assert_eq!(unescape(b"%%41+%g1%+1"), b"%A %g1% 1");
+        assert_eq!(unescape(b"%2B%2b+"), b"++ ");
+    }
+
+    #[test]
+    fn charset_names_and_content_types_match_in_any_case() {
+        assert_eq!(
+            Charset::from_content_type(Some("Application/X-WWW-Form-Urlencoded; Charset=\"GB2312\"")),
+            Charset::Gbk
+        );
+        assert_eq!(Charset::from_content_type(Some("application/x-www-form-urlencoded; charset=utf-8")), Charset::Utf8);
+        assert_eq!(Charset::from_content_type(Some("charset=gbk")), Charset::Utf8);
+        assert_eq!(Charset::from_content_type(None), Charset::Utf8);
+        let params = Params::from_request(
+            None,
+            Some("APPLICATION/x-www-form-URLENCODED;CHARSET=gbk"),
+            Bytes::from_static(b"x=%D2%F8"),
+        )
+        .unwrap();
+        assert_eq!(params.get("x"), Some("银"));
+    }
 
     #[test]
     fn query_comes_before_body_and_first_occurrence_wins() {

@@ -49,7 +49,9 @@ pub fn request_id() -> String {
 }
 
 fn envelope(body: String, format: ResponseFormat) -> Response {
-    (StatusCode::OK, [(header::CONTENT_TYPE, format.content_type())], body).into_response()
+    // `from_static`: the header value is neither validated nor copied on every answer.
+    let content_type = header::HeaderValue::from_static(format.content_type());
+    (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// What the C4 hold saw.
@@ -103,9 +105,10 @@ async fn router_rest(
         (Some(api), Some(id)) if !api.causes.is_empty() => hold_for_cause(&platform, id, api.causes).await,
         _ => Hold::default(),
     };
-    let outcome = process(&platform, &params, order_id, hold).await;
-    let body = match &outcome.result {
-        Ok(fields) => SuccessBody::new(outcome.api_name.clone(), fields.clone()).render(
+    let mut outcome = process(&platform, &params, order_id, hold).await;
+    // The fields are rendered once and not needed afterwards: moved into the body, not cloned.
+    let body = match &mut outcome.result {
+        Ok(fields) => SuccessBody::new(std::mem::take(&mut outcome.api_name), std::mem::take(fields)).render(
             outcome.format,
             outcome.simplify,
             &request_id,
