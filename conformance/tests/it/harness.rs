@@ -17,6 +17,30 @@ pub const APP_SECRET: &str = "app-secret-of-the-faulty-merchant";
 pub const NOTIFY_KEY: &str = "notify-key-of-the-faulty-merchant";
 pub const SESSION: &str = "session-of-the-faulty-merchant";
 
+/// The credentials the test merchants are given, against the gateway at `gateway`.
+pub fn credentials(gateway: String) -> Credentials {
+    Credentials {
+        gateway,
+        app_key: "23456789".into(),
+        app_secret: Secret::new(APP_SECRET),
+        session: SESSION.into(),
+        notify_key: Secret::new(NOTIFY_KEY),
+    }
+}
+
+/// Starts a faulty merchant with `defect` and `creds`, and describes it as the suite is told about it.
+pub async fn start_merchant(defect: Defect, creds: Credentials) -> MerchantConfig {
+    let url = faulty_merchant::start(defect, creds.clone()).await;
+    MerchantConfig {
+        url,
+        app_key: creds.app_key,
+        app_secret: creds.app_secret,
+        session: creds.session,
+        notify_key: creds.notify_key,
+        codemerchant_id: None,
+    }
+}
+
 /// Short windows: the test merchants answer in milliseconds, so a shorter quiet window proves the same.
 pub fn quick_windows() -> Windows {
     Windows { quiet: Duration::from_millis(2500), callback: Duration::from_secs(8), ..Windows::default() }
@@ -68,23 +92,8 @@ pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
 pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -> Run {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let creds = Credentials {
-        gateway: format!("http://{addr}/router/rest"),
-        app_key: "23456789".into(),
-        app_secret: Secret::new(APP_SECRET),
-        session: SESSION.into(),
-        notify_key: Secret::new(NOTIFY_KEY),
-    };
-    let url = faulty_merchant::start(defect, creds.clone()).await;
     let config = Config {
-        merchant: MerchantConfig {
-            url,
-            app_key: creds.app_key,
-            app_secret: creds.app_secret,
-            session: creds.session,
-            notify_key: creds.notify_key,
-            codemerchant_id: None,
-        },
+        merchant: start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await,
         platform: PlatformTarget::InProcess(addr),
         reports: ReportPaths::default(),
         only: only.iter().map(|s| (*s).to_owned()).collect(),

@@ -1,14 +1,14 @@
 //! `--platform-url`: the suite drives an already running platform through its admin API only.
 
-use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths};
+use conformance::config::{Config, PlatformTarget, ReportPaths};
 use conformance::outcome::Outcome;
 use conformance::plan::all_checks;
 use conformance::runner::Reporters;
 use conformance::session::run_session;
 use protocol::Secret;
 
-use crate::faulty_merchant::{self, Credentials, Defect};
-use crate::harness::quick_windows;
+use crate::faulty_merchant::{Credentials, Defect};
+use crate::harness::{quick_windows, start_merchant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
@@ -29,16 +29,8 @@ async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
         session: "remote-session".into(),
         notify_key: Secret::new("remote-notify-key"),
     };
-    let url = faulty_merchant::start(Defect::None, creds.clone()).await;
     let config = Config {
-        merchant: MerchantConfig {
-            url,
-            app_key: creds.app_key,
-            app_secret: creds.app_secret,
-            session: creds.session,
-            notify_key: creds.notify_key,
-            codemerchant_id: None,
-        },
+        merchant: start_merchant(Defect::None, creds).await,
         platform: PlatformTarget::Remote { url: base, admin_token: None },
         reports: ReportPaths::default(),
         only: vec!["C1.send.ack".into(), "C8.transient.isp-timeout".into(), "C6.resend".into()],

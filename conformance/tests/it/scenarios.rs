@@ -13,8 +13,8 @@ use conformance::scenario::{self, LoadedScenario};
 use conformance::session::{SessionLimits, run_session_with};
 use protocol::Secret;
 
-use crate::faulty_merchant::{self, Credentials, Defect};
-use crate::harness::{APP_SECRET, Collect, NOTIFY_KEY, SESSION, quick_windows};
+use crate::faulty_merchant::Defect;
+use crate::harness::{Collect, credentials, quick_windows, start_merchant};
 
 pub fn scenario_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios")
@@ -68,22 +68,8 @@ async fn against_defect(defect: Defect, scenarios: Vec<LoadedScenario>) -> (Vec<
 /// Runs `checks` against the faulty merchant with `defect`.
 pub async fn checks_against_defect(defect: Defect, checks: Vec<Check>, bound: Duration) -> (Vec<CheckReport>, Summary) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let creds = Credentials {
-        gateway: format!("http://{}/router/rest", listener.local_addr().unwrap()),
-        app_key: "23456789".into(),
-        app_secret: Secret::new(APP_SECRET),
-        session: SESSION.into(),
-        notify_key: Secret::new(NOTIFY_KEY),
-    };
-    let url = faulty_merchant::start(defect, creds.clone()).await;
-    let merchant = MerchantConfig {
-        url,
-        app_key: creds.app_key,
-        app_secret: creds.app_secret,
-        session: creds.session,
-        notify_key: creds.notify_key,
-        codemerchant_id: None,
-    };
+    let gateway = format!("http://{}/router/rest", listener.local_addr().unwrap());
+    let merchant = start_merchant(defect, credentials(gateway)).await;
     play_checks(checks, bound, merchant, listener).await
 }
 
