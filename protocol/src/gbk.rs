@@ -176,7 +176,7 @@ fn copy_u64(src: &[u8], dst: &mut [u8], at: usize) -> u64 {
 
 /// The `N` bytes of `bytes` at `at`, as an array: read straight into a register, never through memory.
 #[inline(always)]
-fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+pub(crate) fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
     let mut word = [0u8; N];
     word.copy_from_slice(&bytes[at..at + N]);
     word

@@ -10,6 +10,7 @@
 
 use std::sync::OnceLock;
 
+use crate::gbk::word;
 use crate::notification::KNOWN_PARAMS;
 
 /// Longest name the table holds; longer names are never found.
@@ -172,14 +173,6 @@ fn fingerprint(name: &[u8]) -> Fingerprint {
         (name.first().map_or(0, |&byte| u64::from(byte)), 0)
     };
     Fingerprint { head, tail, len }
-}
-
-/// The `N` bytes of `bytes` at `at`, as an array (to read as an integer).
-#[inline(always)]
-fn word<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
-    let mut word = [0u8; N];
-    word.copy_from_slice(&bytes[at..at + N]);
-    word
 }
 
 #[cfg(test)]
