@@ -11,8 +11,6 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-/// Where Debian's `chromium` package puts the browser; `CHROMIUM` overrides.
-const DEFAULT_CHROMIUM: &str = "/usr/bin/chromium";
 /// One CDP answer, or one polled condition, never takes longer than this.
 const STEP_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -31,12 +29,12 @@ pub struct Browser {
 impl Browser {
     /// Starts headless Chromium with a fresh profile and attaches to one blank page.
     pub async fn launch() -> Self {
-        let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| DEFAULT_CHROMIUM.to_owned());
-        assert!(
-            Path::new(&chromium).exists(),
-            "the console end-to-end test needs Chromium at {chromium} (Debian/Ubuntu: `apt-get install -y chromium`; \
-             or set CHROMIUM=/path/to/chromium)"
-        );
+        // Installs Debian's chromium on a fresh machine (the README's test command must pass with nothing done
+        // first); `CHROMIUM` points at a browser kept elsewhere.
+        let chromium = testkit::ensure(testkit::CHROMIUM)
+            .unwrap_or_else(|e| panic!("the console end-to-end test needs Chromium: {e}"))
+            .display()
+            .to_string();
         let profile = std::env::temp_dir().join(format!(
             "mock-platform-chromium-{}-{}",
             std::process::id(),
