@@ -10,6 +10,8 @@ pub mod config;
 pub mod demo;
 pub mod event;
 pub mod exit;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod outcome;
 pub mod plan;
 pub mod platform_client;

@@ -23,6 +23,8 @@ pub mod config;
 pub mod console;
 pub mod exchange;
 pub mod faults;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod model;
 pub mod notify;

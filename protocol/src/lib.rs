@@ -11,6 +11,8 @@
 pub mod ack;
 pub mod envelope;
 pub mod error_code;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gbk;
 pub mod notification;
 pub mod notify_sign;

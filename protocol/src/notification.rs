@@ -175,9 +175,11 @@ impl Notification {
             weeks: text("weeks"),
             sub_method: text("sub_method"),
             data: text("data"),
+            // Empty values are absent here as for the known names (and skipped by the sign, §3.3), so a
+            // notification reads the same whether a sender wrote `extra=` or left it out (found by fuzzing).
             extra: params
                 .iter()
-                .filter(|(n, _)| !KNOWN_PARAMS.contains(n))
+                .filter(|(n, v)| !v.is_empty() && !KNOWN_PARAMS.contains(n))
                 .map(|(n, v)| (n.to_owned(), v.to_owned()))
                 .collect(),
         })
@@ -236,6 +238,13 @@ mod tests {
         assert_eq!(params.iter().next(), Some(("method", "send")));
         assert_eq!(params.get("timestamp"), Some("2016-04-12 04:04:37"));
         assert_eq!(Notification::from_params(&params).unwrap(), n);
+    }
+
+    #[test]
+    fn an_unknown_param_with_an_empty_value_is_absent_like_a_known_one() {
+        let params = Params::from_pairs([("method", "order_modify"), ("order_id", "7"), ("id_card", ""), ("x", "1")]);
+        let n = Notification::from_params(&params).unwrap();
+        assert_eq!(n.extra, vec![("x".to_owned(), "1".to_owned())]);
     }
 
     #[test]

@@ -123,6 +123,28 @@ impl InstallLock {
     }
 }
 
+/// Replays every file of the committed fuzz corpus `fuzz/corpus/TARGET/` through `body`, the same function the
+/// fuzz target runs, so every input a fuzzer kept (and every past finding) is checked by an ordinary `cargo test`
+/// on stable. Panics, naming the file, where `body` panics; and when the corpus is missing or empty.
+pub fn replay_fuzz_corpus(target: &str, body: fn(&[u8])) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus").join(target);
+    let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    let mut replayed = 0;
+    for entry in entries {
+        let path = entry.expect("a corpus entry").path();
+        let input = std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let outcome = std::panic::catch_unwind(|| body(&input));
+        assert!(
+            outcome.is_ok(),
+            "{} fails: run it again with `cargo +nightly fuzz run {target} {}` in fuzz/",
+            path.display(),
+            path.display()
+        );
+        replayed += 1;
+    }
+    assert!(replayed > 0, "{} holds no corpus: run the fuzz target to build one", dir.display());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,6 +4,7 @@
 mod cli;
 mod defects;
 mod faulty_merchant;
+mod fuzz_corpus;
 mod harness;
 mod reference;
 mod remote;

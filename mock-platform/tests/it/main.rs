@@ -8,6 +8,7 @@ mod cdp;
 mod console;
 mod faults;
 mod fuzz;
+mod fuzz_corpus;
 mod gateway_errors;
 mod lifecycle;
 mod persist;

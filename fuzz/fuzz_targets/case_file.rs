@@ -1,0 +1,4 @@
+//! Fuzz target: `conformance::fuzzing::case_file` (its doc says what is parsed and which properties are asserted).
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| conformance::fuzzing::case_file(data));
