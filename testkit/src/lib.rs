@@ -63,6 +63,56 @@ fn ensure_with_override(program: Program<'_>, overridden: Option<std::ffi::OsStr
     }
 }
 
+/// A Python command-line tool from PyPI that a test runs (schemathesis against the admin API's OpenAPI document).
+#[derive(Debug, Clone, Copy)]
+pub struct PythonTool<'a> {
+    /// The command it installs (looked for in the directory of `python3 -m pip`'s scripts and on `PATH`).
+    pub command: &'a str,
+    /// The pinned requirement handed to pip, e.g. `schemathesis==4.1.0`.
+    pub requirement: &'a str,
+}
+
+/// Returns the path of a Python tool, installing its pinned requirement with `python3 -m pip` when it is missing.
+///
+/// # Errors
+/// A sentence for the test's panic message: why it is missing and could not be installed.
+pub fn ensure_python_tool(tool: PythonTool<'_>) -> Result<PathBuf, String> {
+    if let Some(path) = find_python_tool(tool.command) {
+        return Ok(path);
+    }
+    let _lock = InstallLock::acquire()?;
+    if let Some(path) = find_python_tool(tool.command) {
+        return Ok(path);
+    }
+    eprintln!("testkit: {} is missing; installing {} with pip (once per machine)", tool.command, tool.requirement);
+    let output = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", tool.requirement])
+        .output()
+        .map_err(|e| format!("running python3 -m pip: {e}; install {} by hand", tool.requirement))?;
+    if !output.status.success() {
+        return Err(format!(
+            "pip install {} failed ({}): {}",
+            tool.requirement,
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    find_python_tool(tool.command)
+        .ok_or_else(|| format!("installed {} but `{}` is not to be found", tool.requirement, tool.command))
+}
+
+/// Where a Python tool's command is: the scripts directory of the `python3` that pip installs into, then `PATH`.
+fn find_python_tool(command: &str) -> Option<PathBuf> {
+    let scripts = Command::new("python3")
+        .args(["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    scripts.into_iter().chain(std::env::split_paths(&path)).map(|dir| dir.join(command)).find(|p| p.is_file())
+}
+
 /// Runs `apt-get install` for one package, refreshing the package lists first (a fresh machine has none).
 fn install_debian_package(package: &str) -> Result<(), String> {
     let by_hand = format!("install it by hand (Debian/Ubuntu: `apt-get install -y {package}`)");
@@ -160,6 +210,13 @@ mod tests {
     fn a_program_already_present_is_returned_without_installing() {
         let program = Program { env_override: "TESTKIT_TEST_UNSET", default_path: "/bin/sh", debian_package: "none" };
         assert_eq!(ensure(program).unwrap(), PathBuf::from("/bin/sh"));
+    }
+
+    #[test]
+    fn a_python_tool_is_found_on_the_path() {
+        // python3 itself is on PATH wherever these tests run (the sign-vector examples need it too).
+        assert!(find_python_tool("python3").is_some());
+        assert!(find_python_tool("no-such-tool-eticket").is_none());
     }
 
     #[test]
