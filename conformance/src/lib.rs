@@ -19,3 +19,4 @@ pub mod runner;
 pub mod scenario;
 pub mod session;
 pub mod sign;
+pub mod vectors;
