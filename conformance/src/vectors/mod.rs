@@ -73,7 +73,7 @@ pub fn vector_line(seed: u64, index: u64, kind: Kind) -> String {
     let notify = match kind {
         Kind::Notify => true,
         Kind::Top => false,
-        Kind::Both => index % 2 == 0,
+        Kind::Both => index.is_multiple_of(2),
     };
     let mut draw = Draw::for_vector(seed, index);
     let json = if notify { notify_line(seed, index, &mut draw) } else { top_line(seed, index, &mut draw) };

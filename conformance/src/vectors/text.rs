@@ -97,7 +97,8 @@ pub fn item_title(draw: &mut Draw) -> String {
     let mut title = format!("{}{}", draw.pick(PLACES), draw.pick(KINDS));
     if draw.one_in(2) {
         title.push(' ');
-        title.push_str(*draw.pick(TICKET_TYPES));
+        let ticket_type = draw.pick::<&str>(TICKET_TYPES);
+        title.push_str(ticket_type);
     }
     maybe_edges(draw, title)
 }
