@@ -47,6 +47,8 @@ pub enum Command {
     Scenario(Box<crate::scenario::ScenarioArgs>),
     /// Replay an exported case file (eticket-case/1) against a merchant and show what differs.
     Replay(Box<crate::replay::ReplayArgs>),
+    /// Print random, reproducible sign vectors (JSON Lines) for a merchant's own tests in any language.
+    Vectors(crate::vectors::VectorsArgs),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -63,5 +65,8 @@ pub fn run(cli: Cli) -> u8 {
         Command::Demo(args) => demo_command(args),
         Command::Scenario(args) => crate::scenario::scenario_command(*args),
         Command::Replay(args) => crate::replay::replay_command(*args),
+        Command::Vectors(args) => {
+            crate::vectors::vectors_command(&args, &mut io::stdout().lock(), &mut io::stderr().lock())
+        }
     }
 }

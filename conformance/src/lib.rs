@@ -21,3 +21,4 @@ pub mod runner;
 pub mod scenario;
 pub mod session;
 pub mod sign;
+pub mod vectors;

@@ -207,6 +207,31 @@ fn bmp_table() -> &'static [u16; 0x1_0000] {
     })
 }
 
+/// Whether GBK encoders disagree on `c` (PROTOCOL §3.3 "Which GBK"): the private-use area and the 102 code points
+/// listed there, on which Java's `GBK`, Python's `gbk` and `encoding_rs` give different bytes.
+///
+/// The platform never puts one in a notification value: a merchant's sign would then depend on which GBK table its
+/// language ships, not on whether its code is right.
+pub fn encoders_disagree(c: char) -> bool {
+    let c = u32::from(c);
+    (0xE000..=0xF8FF).contains(&c) || DISAGREEING.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+}
+
+/// The 102 BMP code points outside the private-use area on which GBK encoders disagree, as inclusive ranges.
+#[rustfmt::skip]
+const DISAGREEING: &[(u32, u32)] = &[
+    (0x01F9, 0x01F9), (0x1E3F, 0x1E3F), (0x20AC, 0x20AC), (0x2295, 0x2295), (0x2641, 0x2641), (0x2E81, 0x2E81),
+    (0x2E84, 0x2E84), (0x2E88, 0x2E88), (0x2E8B, 0x2E8C), (0x2E97, 0x2E97), (0x2EA7, 0x2EA7), (0x2EAA, 0x2EAA),
+    (0x2EAE, 0x2EAE), (0x2EB3, 0x2EB3), (0x2EB6, 0x2EB7), (0x2EBB, 0x2EBB), (0x2ECA, 0x2ECA), (0x2FF0, 0x2FFB),
+    (0x303E, 0x303E), (0x3447, 0x3447), (0x3473, 0x3473), (0x359E, 0x359E), (0x360E, 0x360E), (0x361A, 0x361A),
+    (0x3918, 0x3918), (0x396E, 0x396E), (0x39CF, 0x39D0), (0x39DF, 0x39DF), (0x3A73, 0x3A73), (0x3B4E, 0x3B4E),
+    (0x3C6E, 0x3C6E), (0x3CE0, 0x3CE0), (0x4056, 0x4056), (0x415F, 0x415F), (0x4337, 0x4337), (0x43AC, 0x43AC),
+    (0x43B1, 0x43B1), (0x43DD, 0x43DD), (0x44D6, 0x44D6), (0x464C, 0x464C), (0x4661, 0x4661), (0x4723, 0x4723),
+    (0x4729, 0x4729), (0x477C, 0x477C), (0x478D, 0x478D), (0x4947, 0x4947), (0x497A, 0x497A), (0x497D, 0x497D),
+    (0x4982, 0x4983), (0x4985, 0x4986), (0x499B, 0x499B), (0x499F, 0x499F), (0x49B6, 0x49B7), (0x4C77, 0x4C77),
+    (0x4C9F, 0x4CA3), (0x4D13, 0x4D19), (0x4DAE, 0x4DAE), (0x9FB4, 0x9FBB), (0xFE10, 0xFE19),
+];
+
 /// The GBK bytes of `text`, `?` for unmappable code points.
 pub fn encode_gbk(text: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(text.len());
@@ -262,6 +287,17 @@ mod tests {
         fn any_text_encodes_as_encoding_rs_does(text in proptest::prelude::any::<String>()) {
             proptest::prop_assert_eq!(encode_gbk(&text), encode_with_encoding_rs(&text));
         }
+    }
+
+    #[test]
+    fn encoders_disagree_on_the_private_use_area_and_the_102_listed_code_points() {
+        let listed = (0..=0xFFFFu32)
+            .filter_map(char::from_u32)
+            .filter(|c| encoders_disagree(*c) && !(0xE000..=0xF8FF).contains(&u32::from(*c)))
+            .count();
+        assert_eq!(listed, 102);
+        assert!(encoders_disagree('\u{E000}') && encoders_disagree('€') && encoders_disagree('\u{FE19}'));
+        assert!(!encoders_disagree('银') && !encoders_disagree('\u{3000}') && !encoders_disagree('?'));
     }
 
     #[test]

@@ -28,6 +28,14 @@ pub struct Program<'a> {
 pub const CHROMIUM: Program<'static> =
     Program { env_override: "CHROMIUM", default_path: "/usr/bin/chromium", debian_package: "chromium" };
 
+/// Debian's Python 3, for the sign vectors' Python verifier (`PYTHON3` overrides the path).
+pub const PYTHON3: Program<'static> =
+    Program { env_override: "PYTHON3", default_path: "/usr/bin/python3", debian_package: "python3" };
+
+/// Debian's Node.js, for the sign vectors' Node verifier (`NODE` overrides the path).
+pub const NODE: Program<'static> =
+    Program { env_override: "NODE", default_path: "/usr/bin/node", debian_package: "nodejs" };
+
 /// Returns the program's path, installing its Debian package first when it is missing.
 ///
 /// # Errors

@@ -1,5 +1,6 @@
 //! The conformance crate's one integration-test binary: the real `conformance` executable (signing tool, CLI
-//! contract), each deliberately broken merchant caught by the right check, and the reference merchant certified.
+//! contract), each deliberately broken merchant caught by the right check, and the reference merchant certified;
+//! the sign vectors checked by the example verifiers in Python and Node.
 
 mod cli;
 mod defects;
@@ -11,3 +12,4 @@ mod remote;
 mod replay;
 mod scenarios;
 mod sign;
+mod vectors;

@@ -149,34 +149,13 @@ fn no_order(id: i64) -> ApiError {
     ApiError::NotFound(format!("order_id {id}: no such order"))
 }
 
-/// The 102 BMP code points outside the private-use area on which GBK encoders disagree (PROTOCOL §3.3).
-#[rustfmt::skip]
-const GBK_DIVERGENT: &[(u32, u32)] = &[
-    (0x01F9, 0x01F9), (0x1E3F, 0x1E3F), (0x20AC, 0x20AC), (0x2295, 0x2295), (0x2641, 0x2641), (0x2E81, 0x2E81),
-    (0x2E84, 0x2E84), (0x2E88, 0x2E88), (0x2E8B, 0x2E8C), (0x2E97, 0x2E97), (0x2EA7, 0x2EA7), (0x2EAA, 0x2EAA),
-    (0x2EAE, 0x2EAE), (0x2EB3, 0x2EB3), (0x2EB6, 0x2EB7), (0x2EBB, 0x2EBB), (0x2ECA, 0x2ECA), (0x2FF0, 0x2FFB),
-    (0x303E, 0x303E), (0x3447, 0x3447), (0x3473, 0x3473), (0x359E, 0x359E), (0x360E, 0x360E), (0x361A, 0x361A),
-    (0x3918, 0x3918), (0x396E, 0x396E), (0x39CF, 0x39D0), (0x39DF, 0x39DF), (0x3A73, 0x3A73), (0x3B4E, 0x3B4E),
-    (0x3C6E, 0x3C6E), (0x3CE0, 0x3CE0), (0x4056, 0x4056), (0x415F, 0x415F), (0x4337, 0x4337), (0x43AC, 0x43AC),
-    (0x43B1, 0x43B1), (0x43DD, 0x43DD), (0x44D6, 0x44D6), (0x464C, 0x464C), (0x4661, 0x4661), (0x4723, 0x4723),
-    (0x4729, 0x4729), (0x477C, 0x477C), (0x478D, 0x478D), (0x4947, 0x4947), (0x497A, 0x497A), (0x497D, 0x497D),
-    (0x4982, 0x4983), (0x4985, 0x4986), (0x499B, 0x499B), (0x499F, 0x499F), (0x49B6, 0x49B7), (0x4C77, 0x4C77),
-    (0x4C9F, 0x4CA3), (0x4D13, 0x4D19), (0x4DAE, 0x4DAE), (0x9FB4, 0x9FBB), (0xFE10, 0xFE19),
-];
-
-/// Whether the notification sign of text holding `c` depends on which GBK table the receiver uses.
-fn gbk_divergent(c: char) -> bool {
-    let c = c as u32;
-    (0xE000..=0xF8FF).contains(&c) || GBK_DIVERGENT.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
-}
-
 /// Refuses text the mock never sends in a notification: code points GBK encoders disagree on
 /// (PROTOCOL §3.3), control characters, whitespace-only values.
 pub(crate) fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
     if value.trim().is_empty() {
         return Err(ApiError::field(field, "must not be empty or blank"));
     }
-    if let Some(c) = value.chars().find(|c| c.is_control() || gbk_divergent(*c)) {
+    if let Some(c) = value.chars().find(|c| c.is_control() || protocol::gbk::encoders_disagree(*c)) {
         return Err(ApiError::field(field, format!("contains U+{:04X}, which the platform never sends", c as u32)));
     }
     Ok(())
@@ -511,7 +490,6 @@ mod tests {
 
     #[test]
     fn text_with_code_points_gbk_tables_disagree_on_is_refused() {
-        assert_eq!(GBK_DIVERGENT.iter().map(|(lo, hi)| hi - lo + 1).sum::<u32>(), 102);
         for bad in ["价格€", "\u{E000}", "⿰", "a\nb", "  "] {
             assert!(check_text("f", bad).is_err(), "{bad}");
         }
