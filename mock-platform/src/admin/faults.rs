@@ -3,18 +3,22 @@
 //! `POST /admin/orders` are checked here too.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{SubCode, TopError};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AdminJson, ApiError};
+use super::{AdminJson, AdminPath, ApiError};
 use crate::Platform;
 use crate::faults::{self, FaultAction, FaultSpec};
 use crate::notify::Alteration;
 
+/// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FaultBody {
     /// `gateway` or `notification`.
     pub target: String,
@@ -31,6 +35,7 @@ pub struct FaultBody {
 
 /// An injected answer; `code`/`msg` default from a known `sub_code` (code 15 `Remote service error`).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     pub code: Option<i64>,
     pub msg: Option<String>,
@@ -108,9 +113,16 @@ fn gateway_spec(
     delay_ms: Option<u64>,
 ) -> Result<FaultSpec, ApiError> {
     let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
+    // A fault for an API the gateway does not serve could never fire.
+    if crate::gateway::apis::find(&method).is_none() {
+        return Err(ApiError::field("method", format!("{method:?} is not an API the gateway serves")));
+    }
     let action = match (answer, delay_ms) {
         (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
-        (None, Some(ms)) => FaultAction::DelayMs(ms.min(120_000)),
+        (None, Some(ms)) if ms > MAX_DELAY_MS => {
+            return Err(ApiError::field("delay_ms", format!("must be at most {MAX_DELAY_MS}")));
+        }
+        (None, Some(ms)) => FaultAction::DelayMs(ms),
         _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
     };
     let times = times.unwrap_or(2);
@@ -169,7 +181,11 @@ pub async fn list(State(platform): State<Platform>) -> Json<Value> {
     Json(json!({ "gateway": data.gateway_faults, "notification": notification }))
 }
 
-pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: u64 = id.parse().map_err(|_| ApiError::field("id", format!("{id:?} is not a fault id (an integer)")))?;
     let mut data = platform.data();
     let before = data.gateway_faults.len();
     data.gateway_faults.retain(|f| f.id != id);
@@ -187,25 +203,53 @@ pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Re
     Err(ApiError::NotFound(format!("fault {id}: no such pending fault")))
 }
 
+/// Refuses the fields of the other target, which would otherwise be silently ignored.
+fn refuse_foreign_fields(body: &FaultBody) -> Result<(), ApiError> {
+    let foreign: &[(&str, bool)] = match body.target.as_str() {
+        "gateway" => &[("fault", body.fault.is_some()), ("params", body.params.is_some())],
+        _ => &[
+            ("method", body.method.is_some()),
+            ("app_key", body.app_key.is_some()),
+            ("times", body.times.is_some()),
+            ("answer", body.answer.is_some()),
+            ("delay_ms", body.delay_ms.is_some()),
+        ],
+    };
+    match foreign.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::field(field, format!("is not a field of a {} fault", body.target))),
+        None => Ok(()),
+    }
+}
+
+fn no_order(order_id: i64) -> ApiError {
+    ApiError::NotFound(format!("order_id {order_id}: no such order"))
+}
+
 impl Platform {
     fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+        refuse_foreign_fields(body)?;
         let spec = gateway_spec(&body.method, &body.app_key, body.times, &body.answer, body.delay_ms)?;
         let mut data = self.data();
         let data = &mut *data;
+        // A fault for an order that does not exist could never fire (ids are never reused).
+        if let Some(order_id) = body.order_id.filter(|id| !data.orders.contains_key(id)) {
+            return Err(no_order(order_id));
+        }
         Ok(faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, body.order_id))
     }
 
     fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+        refuse_foreign_fields(body)?;
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
         let now = self.clock().now_ms();
         let mut data = self.data();
+        if !data.orders.contains_key(&order_id) {
+            return Err(no_order(order_id));
+        }
         let id = data.next_fault_id;
         data.next_fault_id += 1;
-        let order = data
-            .orders
-            .get(&order_id)
-            .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
+        let order = data.orders.get(&order_id).ok_or_else(|| no_order(order_id))?;
         if name == "duplicate" {
             // §2.4: only on a quiescent order with an acknowledged notification.
             if !order.delivery.queue.is_empty() {

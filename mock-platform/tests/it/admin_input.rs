@@ -77,3 +77,38 @@ async fn repeated_maximal_clock_advances_leave_every_route_working() {
     let old = h.call("taobao.vmarket.eticket.codes.get", &[("order_id", &id_of(&order).to_string())]).await;
     assert_eq!(error_of(&old)["code"], 27, "{old}");
 }
+
+#[tokio::test]
+async fn faults_that_could_never_fire_or_would_hang_a_call_are_refused() {
+    let h = Harness::start().await;
+    let consume = "taobao.vmarket.eticket.consume";
+    let cases = [
+        (json!({"target": "gateway", "method": consume, "delay_ms": 60_001}), 400, "delay_ms"),
+        (json!({"target": "gateway", "method": consume, "delay_ms": u64::MAX}), 400, "delay_ms"),
+        (json!({"target": "gateway", "method": "taobao.nope", "delay_ms": 1}), 400, "method"),
+        (json!({"target": "gateway", "method": consume, "order_id": 999_999, "delay_ms": 1}), 404, "order_id"),
+        (json!({"target": "gateway", "method": consume, "delay_ms": 1, "fault": "tamper"}), 400, "fault"),
+        (json!({"target": "notification", "order_id": 999_999, "fault": "tamper"}), 404, "order_id"),
+        (json!({"target": "notification", "order_id": 1, "fault": "tamper", "times": 3}), 400, "times"),
+    ];
+    for (body, status, needle) in cases {
+        let (got, answer) = h.post("/admin/faults", body.clone()).await;
+        assert_eq!(got, status, "{body} → {answer}");
+        names(&answer, needle, &body);
+    }
+    let order = |fault: Value| json!({"app_key": APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "t", "gateway_faults": [fault]});
+    let cases = [
+        (json!({"method": consume, "delay_ms": u64::MAX}), "gateway_faults[0].delay_ms"),
+        (json!({"method": "taobao.nope", "times": 1, "delay_ms": 5}), "gateway_faults[0].method"),
+    ];
+    for (fault, needle) in cases {
+        let (got, answer) = h.post("/admin/orders", order(fault.clone())).await;
+        assert_eq!(got, 400, "{fault} → {answer}");
+        names(&answer, needle, &fault);
+    }
+    let (_, pending) = h.get("/admin/faults").await;
+    assert_eq!(pending["gateway"].as_array().map(Vec::len), Some(0), "{pending}");
+    let (status, answer) =
+        h.post("/admin/faults", json!({"target": "gateway", "method": consume, "delay_ms": 60_000})).await;
+    assert_eq!(status, 201, "{answer}");
+}
