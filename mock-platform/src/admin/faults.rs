@@ -136,10 +136,21 @@ fn gateway_spec(
 pub fn parse_alteration(value: &Value) -> Result<Alteration, ApiError> {
     let (name, params) = match value {
         Value::String(name) => (name.as_str(), None),
-        Value::Object(map) => (
-            map.get("kind").and_then(Value::as_str).ok_or_else(|| ApiError::field("alteration.kind", "is required"))?,
-            map.get("params").and_then(Value::as_object),
-        ),
+        Value::Object(map) => {
+            if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "kind" | "params")) {
+                return Err(ApiError::field(
+                    &format!("alteration.{unknown}"),
+                    "unknown field; expected kind or params",
+                ));
+            }
+            let params = match map.get("params") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(params)) => Some(params),
+                Some(_) => return Err(ApiError::field("alteration.params", "must be an object of strings")),
+            };
+            let kind = map.get("kind").and_then(Value::as_str);
+            (kind.ok_or_else(|| ApiError::field("alteration.kind", "is required"))?, params)
+        }
         _ => return Err(ApiError::field("alteration", "must be a fault name or {\"kind\": …}")),
     };
     alteration_named(name, params)

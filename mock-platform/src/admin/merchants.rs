@@ -17,6 +17,7 @@ use crate::model::{Merchant, NotifyCharset, Phase};
 
 /// The body of `POST /admin/merchants` (INTERFACES §1.1).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewMerchant {
     pub app_key: String,
     pub app_secret: Secret,

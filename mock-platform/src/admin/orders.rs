@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{NotifyMethod, Token};
 use rand::Rng;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::faults::{OrderGatewayFault, check_order_faults, parse_alteration};
-use super::{AdminJson, ApiError, optional_body};
+use super::{AdminJson, AdminPath, AdminQuery, ApiError, optional_body};
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
@@ -21,6 +21,7 @@ use crate::notify::Alteration;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrderBody {
     pub app_key: String,
     pub num: i64,
@@ -85,6 +86,7 @@ impl NewOrderBody {
 
 /// The optional body of the action routes.
 #[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ActionBody {
     pub mobile: Option<String>,
     pub valid_start: Option<String>,
@@ -93,6 +95,7 @@ pub struct ActionBody {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ListQuery {
     pub app_key: Option<String>,
     pub state: Option<String>,
@@ -139,10 +142,11 @@ pub fn order_view(order: &Order) -> Value {
     })
 }
 
-fn parse_order_id(text: &str) -> Result<i64, ApiError> {
+/// The `{order_id}` of a path; anything but a positive integer is 400 naming it.
+pub(crate) fn parse_order_id(text: &str) -> Result<i64, ApiError> {
     text.parse::<protocol::OrderId>()
         .map(|id| id.get())
-        .map_err(|_| ApiError::NotFound(format!("order_id {text:?}: no such order")))
+        .map_err(|_| ApiError::field("order_id", format!("{text:?} is not an order id (a positive integer)")))
 }
 
 fn no_order(id: i64) -> ApiError {
@@ -226,13 +230,19 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-pub async fn get_one(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn get_one(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let data = platform.data();
     data.orders.get(&id).map(|o| Json(order_view(o))).ok_or_else(|| no_order(id))
 }
 
-pub async fn list(State(platform): State<Platform>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(platform): State<Platform>,
+    AdminQuery(q): AdminQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let state = match q.state.as_deref() {
         Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
         None => None,
@@ -248,7 +258,10 @@ pub async fn list(State(platform): State<Platform>, Query(q): Query<ListQuery>) 
     Ok(Json(json!({ "orders": orders.into_iter().map(order_view).collect::<Vec<_>>() })))
 }
 
-pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+pub async fn exchanges(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let data = platform.data();
     if !data.orders.contains_key(&id) {
@@ -262,6 +275,7 @@ pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>)
 fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_order_id(id)?;
     let body: ActionBody = optional_body(body)?;
+    body.refuse_fields_not_taken_by(action)?;
     let alteration = alteration_of(&body.alteration)?;
     let now = platform.clock().now_ms();
     let mut data = platform.data();
@@ -313,6 +327,26 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+impl ActionBody {
+    /// A field the action does not take would be silently ignored: refused instead, naming it.
+    fn refuse_fields_not_taken_by(&self, action: Action) -> Result<(), ApiError> {
+        let (mobile, validity) = match action {
+            Action::ModifyMobile => (true, false),
+            Action::Extend => (false, true),
+            Action::Resend | Action::Refund | Action::RightsProtection => (false, false),
+        };
+        let given = [
+            ("mobile", self.mobile.is_some(), mobile),
+            ("valid_start", self.valid_start.is_some(), validity),
+            ("valid_ends", self.valid_ends.is_some(), validity),
+        ];
+        match given.into_iter().find(|(_, given, taken)| *given && !*taken) {
+            Some((field, ..)) => Err(ApiError::field(field, format!("is not taken by {}", action.route()))),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Resend,
@@ -322,9 +356,21 @@ enum Action {
     RightsProtection,
 }
 
+impl Action {
+    fn route(self) -> &'static str {
+        match self {
+            Action::Resend => "resend",
+            Action::ModifyMobile => "modify-mobile",
+            Action::Refund => "refund",
+            Action::Extend => "extend",
+            Action::RightsProtection => "rights-protection",
+        }
+    }
+}
+
 pub async fn resend(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Resend)
@@ -332,7 +378,7 @@ pub async fn resend(
 
 pub async fn modify_mobile(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::ModifyMobile)
@@ -340,7 +386,7 @@ pub async fn modify_mobile(
 
 pub async fn refund(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Refund)
@@ -348,7 +394,7 @@ pub async fn refund(
 
 pub async fn extend(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Extend)
@@ -356,7 +402,7 @@ pub async fn extend(
 
 pub async fn rights_protection(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::RightsProtection)

@@ -7,12 +7,12 @@
 //! value anywhere in the document (a merchant may echo one back in its ack body).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Map, Value, json};
 
 use crate::Platform;
-use crate::admin::ApiError;
 use crate::admin::orders::order_view;
+use crate::admin::{AdminPath, ApiError};
 use crate::clock::{format_ms, rfc3339_ms};
 use crate::model::Merchant;
 
@@ -148,11 +148,11 @@ fn replace_all(value: Value, needles: &[(String, &'static str)]) -> Value {
 }
 
 /// `GET /admin/orders/{order_id}/case`.
-pub async fn get_case(State(platform): State<Platform>, Path(order_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = order_id
-        .parse::<protocol::OrderId>()
-        .map_err(|_| ApiError::NotFound(format!("order_id {order_id:?}: no such order")))?;
-    platform.export_case(id.get()).map(Json)
+pub async fn get_case(
+    State(platform): State<Platform>,
+    AdminPath(order_id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    platform.export_case(crate::admin::orders::parse_order_id(&order_id)?).map(Json)
 }
 
 #[cfg(test)]

@@ -112,3 +112,55 @@ async fn faults_that_could_never_fire_or_would_hang_a_call_are_refused() {
         h.post("/admin/faults", json!({"target": "gateway", "method": consume, "delay_ms": 60_000})).await;
     assert_eq!(status, 201, "{answer}");
 }
+
+#[tokio::test]
+async fn unknown_fields_in_any_admin_body_are_refused_naming_the_field() {
+    let h = Harness::start().await;
+    let id = id_of(&h.buy(json!({})).await);
+    let order = json!({"app_key": APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "t"});
+    let with = |base: &Value, extra: Value| {
+        let mut body = base.clone();
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let merchant =
+        json!({"app_key": "typo", "app_secret": "a-secret", "notify_key": "n-key", "notify_url": h.merchant_url});
+    let cases = [
+        ("/admin/merchants".to_owned(), with(&merchant, json!({"daily_qouta": 10})), "daily_qouta"),
+        ("/admin/orders".to_owned(), with(&order, json!({"valid_end": "2030-01-01 00:00:00"})), "valid_end"),
+        (
+            "/admin/orders".to_owned(),
+            with(&order, json!({"gateway_faults": [{"method": "taobao.vmarket.eticket.send", "delay": 5}]})),
+            "delay",
+        ),
+        ("/admin/orders".to_owned(), with(&order, json!({"alteration": {"kind": "tamper", "param": {}}})), "param"),
+        (format!("/admin/orders/{id}/extend"), json!({"valid_end": "2030-01-01 00:00:00"}), "valid_end"),
+        (format!("/admin/orders/{id}/modify-mobile"), json!({"mobil": "13900000000"}), "mobil"),
+        (format!("/admin/orders/{id}/resend"), json!({"force": true}), "force"),
+        (format!("/admin/orders/{id}/refund"), json!({"mobile": "13900000000"}), "mobile"),
+        (
+            "/admin/faults".to_owned(),
+            json!({"target": "gateway", "method": "taobao.vmarket.eticket.send", "tiems": 1, "delay_ms": 1}),
+            "tiems",
+        ),
+        (
+            "/admin/faults".to_owned(),
+            json!({"target": "gateway", "method": "taobao.vmarket.eticket.send", "answer": {"code": 7, "sub_cod": "x"}}),
+            "sub_cod",
+        ),
+        ("/admin/clock".to_owned(), json!({"advance_seconds": 1, "seconds": 1}), "seconds"),
+    ];
+    for (path, body, field) in cases {
+        let (status, answer) = h.post(&path, body.clone()).await;
+        assert_eq!(status, 400, "{path} {body} → {answer}");
+        names(&answer, field, &format!("{path} {body}"));
+    }
+    let (status, answer) = h.get("/admin/orders?stat=PAID").await;
+    assert_eq!(status, 400, "{answer}");
+    names(&answer, "stat", &"?stat=PAID");
+    let (_, merchants) = h.get("/admin/merchants").await;
+    assert_eq!(merchants["merchants"].as_array().map(Vec::len), Some(1), "{merchants}");
+    let order = h.order(id).await;
+    assert_eq!(order["mobile"], "13800000000", "{order}");
+    assert!(matches!(order["state"].as_str(), Some("PAID" | "NOTIFIED")), "{order}");
+}
