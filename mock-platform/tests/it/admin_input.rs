@@ -164,3 +164,90 @@ async fn unknown_fields_in_any_admin_body_are_refused_naming_the_field() {
     assert_eq!(order["mobile"], "13800000000", "{order}");
     assert!(matches!(order["state"].as_str(), Some("PAID" | "NOTIFIED")), "{order}");
 }
+
+#[tokio::test]
+async fn every_admin_error_is_json_naming_what_is_wrong() {
+    let h = Harness::start().await;
+    let url = |path: &str| format!("{}{path}", h.base);
+    let json_body = r#"{"app_key": "12345678", "num": 1, "mobile": "1", "item_title": "t"}"#;
+    let requests = [
+        (h.http.get(url("/admin/orders/%FF")), 400, "order_id"),
+        (h.http.get(url("/admin/orders/abc")), 400, "order_id"),
+        (h.http.get(url("/admin/orders/%FF/case")), 400, "order_id"),
+        (h.http.get(url("/admin/orders/abc/exchanges")), 400, "order_id"),
+        (h.http.delete(url("/admin/faults/abc")), 400, "id"),
+        (h.http.delete(url("/admin/faults/%FF")), 400, "id"),
+        (h.http.get(url("/admin/orders?state=PAID&state=ISSUED")), 400, "state"),
+        (h.http.get(url("/admin/orders?state=DONE")), 400, "state"),
+        (h.http.post(url("/admin/orders")).body(json_body), 415, "Content-Type"),
+        (h.http.post(url("/admin/orders")).header("content-type", "text/plain").body(json_body), 415, "Content-Type"),
+        (h.http.post(url("/admin/orders")).header("content-type", "application/json").body("{not json"), 400, "JSON"),
+        (h.http.post(url("/admin/orders")).header("content-type", "application/json").body("[1, 2]"), 400, "expected"),
+        (h.http.post(url("/admin/orders")).json(&json!({"app_key": 5})), 400, "app_key"),
+        (h.http.post(url("/admin/orders/1/extend")).body(r#"{"valid_ends": 5}"#), 400, "valid_ends"),
+        (h.http.post(url("/admin/orders/1/extend")).body("{"), 400, "JSON"),
+        (h.http.put(url("/admin/orders")), 405, "PUT"),
+        (h.http.delete(url("/admin/clock")), 405, "DELETE"),
+        (h.http.get(url("/admin/nothing-here")), 404, "/admin/nothing-here"),
+        (h.http.post(url("/admin")), 404, "/admin"),
+    ];
+    for (request, status, needle) in requests {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url());
+        let response = h.http.execute(request).await.unwrap();
+        assert_eq!(response.status(), status, "{what}");
+        let content_type = response.headers()["content-type"].to_str().unwrap().to_owned();
+        assert_eq!(content_type, "application/json", "{what}");
+        names(&response.json().await.unwrap(), needle, &what);
+    }
+}
+
+#[tokio::test]
+async fn a_client_always_reads_the_413_of_a_body_over_2_mib() {
+    let h = Harness::start().await;
+    let big = vec![b' '; 3 << 20];
+    for (round, path) in ["/admin/orders", "/admin/merchants", "/admin/orders/1/resend", "/admin/clock"]
+        .iter()
+        .cycle()
+        .take(12)
+        .enumerate()
+    {
+        let response = h
+            .http
+            .post(format!("{}{path}", h.base))
+            .header("content-type", "application/json")
+            .body(big.clone())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}, {path}: no answer read: {e}"));
+        assert_eq!(response.status(), 413, "{path}");
+        names(&response.json().await.unwrap(), "body", &path);
+    }
+    let (status, _) = h.get("/admin/clock").await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_read_to_its_end_so_the_connection_survives_its_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start().await;
+    let mut stream = tokio::net::TcpStream::connect(h.base.trim_start_matches("http://")).await.unwrap();
+    let big = vec![b' '; 3 << 20];
+    let head = format!(
+        "POST /admin/orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        big.len()
+    );
+    let exchange = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&big).await?;
+        // A second request on the same connection: answered only if the server read the first body to its end.
+        stream.write_all(b"GET /admin/clock HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+        let mut answers = Vec::new();
+        stream.read_to_end(&mut answers).await?;
+        std::io::Result::Ok(String::from_utf8_lossy(&answers).into_owned())
+    };
+    let answers =
+        tokio::time::timeout(std::time::Duration::from_secs(20), exchange).await.expect("a deadline").unwrap();
+    assert!(answers.starts_with("HTTP/1.1 413"), "{answers}");
+    assert!(answers.contains("HTTP/1.1 200") && answers.contains("offset_seconds"), "{answers}");
+}
