@@ -45,6 +45,11 @@ pub struct AnswerBody {
 
 impl AnswerBody {
     fn to_error(&self) -> Result<TopError, ApiError> {
+        for (field, value) in [("msg", &self.msg), ("sub_code", &self.sub_code), ("sub_msg", &self.sub_msg)] {
+            if let Some(value) = value {
+                super::checks::length(&format!("answer.{field}"), value, 1024)?;
+            }
+        }
         let known = self.sub_code.as_deref().and_then(SubCode::from_sub_code).map(SubCode::error);
         let code = self
             .code
@@ -113,6 +118,9 @@ fn gateway_spec(
     delay_ms: Option<u64>,
 ) -> Result<FaultSpec, ApiError> {
     let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
+    if let Some(app_key) = app_key {
+        super::checks::app_key("app_key", app_key)?;
+    }
     // A fault for an API the gateway does not serve could never fire.
     if crate::gateway::apis::find(&method).is_none() {
         return Err(ApiError::field("method", format!("{method:?} is not an API the gateway serves")));
@@ -157,20 +165,47 @@ pub fn parse_alteration(value: &Value) -> Result<Alteration, ApiError> {
 }
 
 fn alteration_named(name: &str, params: Option<&serde_json::Map<String, Value>>) -> Result<Alteration, ApiError> {
-    let extra = params
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(ApiError::field(&format!("params.{k}"), "must be a string")),
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    Alteration::from_name(name, extra).ok_or_else(|| {
+    let alteration = Alteration::from_name(name, Vec::new()).ok_or_else(|| {
         ApiError::field("fault", format!("unknown fault {name:?}; one of duplicate, {}", Alteration::NAMES.join(", ")))
-    })
+    })?;
+    match (alteration, params) {
+        (Alteration::ExtraParams { .. }, Some(params)) => Ok(Alteration::ExtraParams { params: extra_params(params)? }),
+        (_, Some(_)) => Err(ApiError::field("params", format!("are only taken by extra_params, not by {name}"))),
+        (alteration, None) => Ok(alteration),
+    }
+}
+
+/// The params `extra_params` adds: each would otherwise be sent as given, so what could not be sent is refused
+/// rather than silently dropped.
+fn extra_params(params: &serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    if params.len() > 100 {
+        return Err(ApiError::field("params", "must have at most 100 entries"));
+    }
+    params
+        .iter()
+        .map(|(name, value)| {
+            let field = format!("params.{name}");
+            if name.is_empty() {
+                return Err(ApiError::field("params", "a param name must not be empty"));
+            }
+            if matches!(name.as_str(), "sign" | "method" | "order_id" | "timestamp") {
+                return Err(ApiError::field(&field, "is set by the platform itself; extra_params cannot replace it"));
+            }
+            if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::field(&field, "a param name is 1 to 64 printable ASCII characters"));
+            }
+            match value {
+                Value::String(v) if v.is_empty() => {
+                    Err(ApiError::field(&field, "must not be empty (an empty param is never sent, PROTOCOL §3.2)"))
+                }
+                Value::String(v) => {
+                    super::checks::text(&field, v, 4096)?;
+                    Ok((name.clone(), v.clone()))
+                }
+                _ => Err(ApiError::field(&field, "must be a string")),
+            }
+        })
+        .collect()
 }
 
 pub async fn create(

@@ -10,7 +10,7 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AdminJson, ApiError};
+use super::{AdminJson, ApiError, checks};
 use crate::Platform;
 use crate::clock::parse_ms;
 use crate::model::{Merchant, NotifyCharset, Phase};
@@ -92,19 +92,26 @@ fn random_hex(bytes: usize) -> String {
 impl Platform {
     /// Registers a merchant; returns it as stored, secrets masked.
     pub fn add_merchant(&self, body: NewMerchant) -> Result<Value, ApiError> {
-        for (field, value) in [
-            ("app_key", body.app_key.as_str()),
-            ("app_secret", body.app_secret.expose()),
-            ("notify_key", body.notify_key.expose()),
-            ("notify_url", body.notify_url.as_str()),
-        ] {
-            if value.trim().is_empty() {
-                return Err(ApiError::field(field, "must not be empty"));
-            }
+        checks::app_key("app_key", &body.app_key)?;
+        checks::secret("app_secret", body.app_secret.expose())?;
+        checks::secret("notify_key", body.notify_key.expose())?;
+        // FAQ 2.29: two different secrets, one per direction (merchant-reference refuses the same value too).
+        if protocol::signs_equal(body.app_secret.expose(), body.notify_key.expose()) {
+            return Err(ApiError::field("notify_key", "must differ from app_secret (FAQ 2.29: two different secrets)"));
         }
-        if let Some(nick) = &body.seller_nick {
-            super::orders::check_text("seller_nick", nick)?;
+        if let Some(session) = body.session.as_deref().filter(|s| !s.is_empty()) {
+            checks::secret("session", session)?;
         }
+        checks::length("notify_url", &body.notify_url, 2048)?;
+        checks::optional_text("seller_nick", body.seller_nick.as_deref(), 128)?;
+        if let Some(url) = &body.callback_url {
+            checks::length("callback_url", url, 2048)?;
+            reqwest::Url::parse(url).map_err(|e| ApiError::field("callback_url", e))?;
+        }
+        checks::id("codemerchant_id", body.codemerchant_id)?;
+        checks::id("taobao_sid", body.taobao_sid)?;
+        checks::list("posids", &body.posids, 1000, |field, v| checks::text(field, v, 64))?;
+        checks::list("test_mobiles", &body.test_mobiles, 1000, |field, v| checks::text(field, v, 32))?;
         let url = reqwest::Url::parse(&body.notify_url).map_err(|e| ApiError::field("notify_url", e))?;
         if url.scheme() != "http" {
             return Err(ApiError::field("notify_url", "must be an http:// URL (the mock speaks plain HTTP)"));

@@ -1,6 +1,7 @@
 //! The admin API (INTERFACES.md §1.1), `/container` (FAQ 2.5) and `/console`.
 
 mod body;
+mod checks;
 mod clock;
 mod error;
 pub mod faults;

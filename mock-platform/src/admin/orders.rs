@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::faults::{OrderGatewayFault, check_order_faults, parse_alteration};
-use super::{AdminJson, AdminPath, AdminQuery, ApiError, optional_body};
+use super::{AdminJson, AdminPath, AdminQuery, ApiError, checks, optional_body};
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
@@ -101,6 +101,9 @@ pub struct ListQuery {
     pub state: Option<String>,
 }
 
+/// The longest `mobile` taken (real ones are 11 digits).
+const MOBILE_CHARS: usize = 32;
+
 /// The JSON of one order (`GET /admin/orders/{id}` and everywhere an order is answered).
 pub fn order_view(order: &Order) -> Value {
     let d = &order.delivery;
@@ -184,10 +187,6 @@ pub(crate) fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
         return Err(ApiError::field(field, format!("contains U+{:04X}, which the platform never sends", c as u32)));
     }
     Ok(())
-}
-
-fn check_optional(field: &str, value: &Option<String>) -> Result<(), ApiError> {
-    value.as_deref().map_or(Ok(()), |v| check_text(field, v))
 }
 
 /// A decimal amount as cents (`1`, `1.5`, `1.00`).
@@ -291,7 +290,7 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
         }
         Action::ModifyMobile => {
             let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
-            check_text("mobile", mobile)?;
+            checks::text("mobile", mobile, MOBILE_CHARS)?;
             order.change_mobile(mobile, now)?;
             (NotifyMethod::Modified, 0)
         }
@@ -428,17 +427,26 @@ impl Platform {
         if body.num < 1 || body.num > 100_000 {
             return Err(ApiError::field("num", "must be an integer from 1 to 100000"));
         }
-        check_text("mobile", &body.mobile)?;
-        check_text("item_title", &body.item_title)?;
-        for (field, value) in [
-            ("outer_iid", &body.outer_iid),
-            ("sub_outer_iid", &body.sub_outer_iid),
-            ("sku_properties", &body.sku_properties),
-            ("sms_template", &body.sms_template),
-            ("buyer_nick", &body.buyer_nick),
-            ("seller_nick", &body.seller_nick),
+        checks::app_key("app_key", &body.app_key)?;
+        checks::text("mobile", &body.mobile, MOBILE_CHARS)?;
+        checks::text("item_title", &body.item_title, 256)?;
+        for (field, value, max) in [
+            ("outer_iid", &body.outer_iid, 64),
+            ("sub_outer_iid", &body.sub_outer_iid, 64),
+            ("sku_properties", &body.sku_properties, 1024),
+            ("sms_template", &body.sms_template, 1024),
+            ("buyer_nick", &body.buyer_nick, 128),
+            ("seller_nick", &body.seller_nick, 128),
+            ("weeks", &body.weeks, 15),
+            ("total_fee", &body.total_fee, 20),
+            ("price", &body.price, 20),
         ] {
-            check_optional(field, value)?;
+            checks::optional_text(field, value.as_deref(), max)?;
+        }
+        checks::id("num_iid", body.num_iid)?;
+        checks::id("taobao_sid", body.taobao_sid)?;
+        if body.gateway_faults.as_ref().is_some_and(|f| f.len() > 100) {
+            return Err(ApiError::field("gateway_faults", "must have at most 100 entries"));
         }
         let consume_type = body.consume_type.unwrap_or(0);
         if consume_type > 2 {

@@ -251,3 +251,66 @@ async fn an_oversized_body_is_read_to_its_end_so_the_connection_survives_its_413
     assert!(answers.starts_with("HTTP/1.1 413"), "{answers}");
     assert!(answers.contains("HTTP/1.1 200") && answers.contains("offset_seconds"), "{answers}");
 }
+
+#[tokio::test]
+async fn values_no_real_merchant_or_order_has_are_refused_naming_the_field() {
+    let h = Harness::start().await;
+    let huge = "k".repeat(1 << 20);
+    let merchant = |extra: Value| {
+        let mut body = json!({"app_key": "v1", "session": "s-v1"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let merchants = [
+        (json!({"taobao_sid": -5}), "taobao_sid"),
+        (json!({"codemerchant_id": -1}), "codemerchant_id"),
+        (json!({"app_key": huge}), "app_key"),
+        (json!({"app_key": "a b"}), "app_key"),
+        (json!({"app_key": ""}), "app_key"),
+        (json!({"app_secret": "same-secret", "notify_key": "same-secret"}), "notify_key"),
+        (json!({"session": huge}), "session"),
+        (json!({"seller_nick": huge}), "seller_nick"),
+        (json!({"notify_url": format!("http://127.0.0.1:9/{huge}")}), "notify_url"),
+        (json!({"test_mobiles": ["13800000000", huge]}), "test_mobiles[1]"),
+        (json!({"posids": [""]}), "posids[0]"),
+    ];
+    for (extra, field) in merchants {
+        let (status, answer) = h.register(merchant(extra.clone())).await;
+        assert_eq!(status, 400, "{field} → {answer}");
+        names(&answer, field, &field);
+    }
+    let order = |extra: Value| {
+        let mut body = json!({"app_key": APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "t"});
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let extra = |params: Value| json!({"alteration": {"kind": "extra_params", "params": params}});
+    let orders = [
+        (json!({"num_iid": -1}), "num_iid"),
+        (json!({"taobao_sid": -1}), "taobao_sid"),
+        (json!({"item_title": huge}), "item_title"),
+        (json!({"mobile": huge}), "mobile"),
+        (json!({"sms_template": huge}), "sms_template"),
+        (json!({"weeks": format!("[{}]", "1,".repeat(1000))}), "weeks"),
+        (extra(json!({"sign": "x"})), "params.sign"),
+        (extra(json!({"method": "taobao.nope"})), "params.method"),
+        (extra(json!({"order_id": "1"})), "params.order_id"),
+        (extra(json!({"timestamp": "1"})), "params.timestamp"),
+        (extra(json!({"": "x"})), "params"),
+        (extra(json!({"md5_mobile": ""})), "params.md5_mobile"),
+        (json!({"alteration": {"kind": "tamper", "params": {"a": "b"}}}), "params"),
+    ];
+    for (extra, field) in orders {
+        let (status, answer) = h.post("/admin/orders", order(extra.clone())).await;
+        assert_eq!(status, 400, "{extra} → {answer}");
+        names(&answer, field, &extra);
+    }
+    let (_, merchants) = h.get("/admin/merchants").await;
+    assert_eq!(merchants["merchants"].as_array().map(Vec::len), Some(1), "{merchants}");
+    let (_, orders) = h.get("/admin/orders").await;
+    assert_eq!(orders["orders"].as_array().map(Vec::len), Some(0), "{orders}");
+    // The extra params a C1 check sends are still taken.
+    let id_card = extra(json!({"sub_method": "1", "md5_mobile": "8f14e45f", "id_card": "身份证未提供"}));
+    let (status, answer) = h.post("/admin/orders", order(id_card)).await;
+    assert_eq!(status, 201, "{answer}");
+}
