@@ -90,7 +90,7 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Platform {
-    /// Registers a merchant; returns it as stored, secrets masked.
+    /// Registers a merchant; returns it as stored, the app secret and notify key masked, the session in full.
     pub fn add_merchant(&self, body: NewMerchant) -> Result<Value, ApiError> {
         checks::app_key("app_key", &body.app_key)?;
         checks::secret("app_secret", body.app_secret.expose())?;
@@ -143,7 +143,7 @@ impl Platform {
             notify_key: body.notify_key,
             notify_url: body.notify_url,
             notify_charset: body.notify_charset.unwrap_or_default(),
-            session: session.clone(),
+            session: Secret::new(session.clone()),
             session_expires_at,
             codemerchant_id: body.codemerchant_id,
             posids: body.posids,
@@ -162,7 +162,9 @@ impl Platform {
             quota_used: 0,
         };
         tracing::info!(app_key = %merchant.app_key, "merchant registered");
-        let view = serde_json::to_value(&merchant).unwrap_or_default();
+        let mut view = serde_json::to_value(&merchant).unwrap_or_default();
+        // The one answer that shows the session in full: the merchant may not know it (generated here).
+        view["session"] = Value::String(session.clone());
         data.sessions.insert(session, key.clone());
         data.merchants.insert(key, merchant);
         Ok(view)

@@ -113,7 +113,7 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
         return (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response();
     };
     let separator = if callback.contains('?') { '&' } else { '?' };
-    let encoded: String = url_encode(&merchant.session);
+    let encoded: String = url_encode(merchant.session.expose());
     Redirect::to(&format!("{callback}{separator}top_session={encoded}")).into_response()
 }
 

@@ -50,7 +50,7 @@ impl Platform {
         if let Some(m) = merchant {
             secrets.push((m.app_secret.expose().to_owned(), SECRET_MARKER));
             secrets.push((m.notify_key.expose().to_owned(), SECRET_MARKER));
-            secrets.push((m.session.clone(), SESSION_MARKER));
+            secrets.push((m.session.expose().to_owned(), SESSION_MARKER));
         }
         secrets.extend(sign_values(&exchanges).into_iter().map(|sign| (sign, SIGN_MARKER)));
         let case = json!({

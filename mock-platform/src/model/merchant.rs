@@ -31,7 +31,8 @@ impl NotifyCharset {
     }
 }
 
-/// One registered merchant. Serialises with its secrets masked (`Secret` masks itself).
+/// One registered merchant. Serialises with its secrets masked (`Secret` masks itself): the app secret, the notify
+/// key and the session (INTERFACES §1: shown in full only in the answer that created it).
 #[derive(Debug, Clone, Serialize)]
 pub struct Merchant {
     pub app_key: String,
@@ -40,7 +41,7 @@ pub struct Merchant {
     /// Used verbatim (PROTOCOL §1.1: no query string).
     pub notify_url: String,
     pub notify_charset: NotifyCharset,
-    pub session: String,
+    pub session: Secret,
     /// Epoch milliseconds on the platform clock (FAQ 2.6: a year by default).
     #[serde(serialize_with = "crate::model::order::ser_ms")]
     pub session_expires_at: i64,

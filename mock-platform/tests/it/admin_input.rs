@@ -314,3 +314,41 @@ async fn values_no_real_merchant_or_order_has_are_refused_naming_the_field() {
     let (status, answer) = h.post("/admin/orders", order(id_card)).await;
     assert_eq!(status, 201, "{answer}");
 }
+
+#[tokio::test]
+async fn the_session_is_shown_in_full_only_in_the_answer_that_created_it() {
+    let h = Harness::start().await;
+    let (status, given) = h.register(json!({"app_key": "given", "session": "6102given-session-key"})).await;
+    assert_eq!((status, given["session"].as_str()), (201, Some("6102given-session-key")), "{given}");
+    let (status, generated) = h
+        .post(
+            "/admin/merchants",
+            json!({"app_key": "generated", "app_secret": "a-secret", "notify_key": "n-key", "notify_url": h.merchant_url}),
+        )
+        .await;
+    assert_eq!(status, 201, "{generated}");
+    let session = generated["session"].as_str().unwrap().to_owned();
+    assert!(session.starts_with("6102") && session.len() == 36, "{generated}");
+    for (key, secret) in [("given", "6102given-session-key"), ("generated", session.as_str())] {
+        let (status, one) = h.get(&format!("/admin/merchants/{key}")).await;
+        assert_eq!(status, 200);
+        assert!(!one.to_string().contains(secret), "{one}");
+        assert_eq!(one["session"], protocol::Secret::new(secret).masked(), "{one}");
+    }
+    let (_, all) = h.get("/admin/merchants").await;
+    let text = all.to_string();
+    for secret in ["6102given-session-key", session.as_str(), crate::support::SESSION] {
+        assert!(!text.contains(secret), "{text}");
+    }
+    // Still the session the gateway takes.
+    let order = h.buy(json!({"app_key": "given"})).await;
+    let codes = h
+        .call_as(
+            "given",
+            "6102given-session-key",
+            "taobao.vmarket.eticket.codes.get",
+            &[("order_id", &id_of(&order).to_string())],
+        )
+        .await;
+    assert!(error_of(&codes).is_null(), "{codes}");
+}
