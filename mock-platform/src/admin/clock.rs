@@ -2,26 +2,39 @@
 
 use axum::Json;
 use axum::extract::State;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 
-use super::{AdminJson, ApiError};
+use super::{AdminJson, ApiError, ErrorBody};
 use crate::Platform;
 use crate::clock::{MAX_ADVANCE_SECONDS, MAX_OFFSET_MS, format_ms};
 
 /// The body of `POST /admin/clock`. `app_key` (a per-merchant clock, INTERFACES §1) is not taken yet: it is
 /// refused as an unknown field rather than silently moving every merchant's clock.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceClock {
     /// Signed, so that a negative value is answered by the bound check below, naming the field.
+    #[schema(minimum = 0, maximum = 315_360_000)]
     pub advance_seconds: i64,
 }
 
+/// The order clock: `now` (`yyyy-MM-dd HH:mm:ss` GMT+8) and its offset from the wall clock.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ClockAnswer {
+    #[schema(example = "2026-12-07 10:00:00")]
+    pub now: String,
+    pub offset_seconds: i64,
+}
+
+#[utoipa::path(post, path = "/admin/clock", tag = "clock", request_body = AdvanceClock,
+    responses(
+        (status = 200, description = "The order clock after the advance", body = ClockAnswer),
+        (status = "4XX", description = "advance_seconds out of range, or an unknown field", body = ErrorBody),
+    ))]
 pub async fn advance(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<AdvanceClock>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ClockAnswer>, ApiError> {
     let seconds = u64::try_from(body.advance_seconds).ok().filter(|s| *s <= MAX_ADVANCE_SECONDS).ok_or_else(|| {
         ApiError::field("advance_seconds", format!("must be an integer from 0 to {MAX_ADVANCE_SECONDS}"))
     })?;
@@ -39,9 +52,11 @@ pub async fn advance(
     Ok(get(State(platform)).await)
 }
 
-pub async fn get(State(platform): State<Platform>) -> Json<Value> {
-    Json(json!({
-        "now": format_ms(platform.clock().now_ms()),
-        "offset_seconds": platform.clock().offset_ms() / 1000,
-    }))
+#[utoipa::path(get, path = "/admin/clock", tag = "clock",
+    responses(
+        (status = 200, description = "The order clock", body = ClockAnswer),
+        (status = "4XX", description = "A bad request", body = ErrorBody),
+    ))]
+pub async fn get(State(platform): State<Platform>) -> Json<ClockAnswer> {
+    Json(ClockAnswer { now: format_ms(platform.clock().now_ms()), offset_seconds: platform.clock().offset_ms() / 1000 })
 }

@@ -7,6 +7,13 @@ use axum::response::{IntoResponse, Response};
 
 use crate::model::TransitionError;
 
+/// The shape of every admin error answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, naming the field (`advance_seconds: must be an integer from 0 to 315360000`).
+    pub error: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -118,6 +125,6 @@ fn detail(text: &str) -> String {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status(), Json(serde_json::json!({ "error": self.to_string() }))).into_response()
+        (self.status(), Json(ErrorBody { error: self.to_string() })).into_response()
     }
 }

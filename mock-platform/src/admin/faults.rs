@@ -6,10 +6,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{SubCode, TopError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AdminJson, AdminPath, ApiError};
+use super::{AdminJson, AdminPath, ApiError, ErrorBody};
 use crate::Platform;
 use crate::faults::{self, FaultAction, FaultSpec};
 use crate::notify::Alteration;
@@ -17,24 +17,41 @@ use crate::notify::Alteration;
 /// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
 pub const MAX_DELAY_MS: u64 = 60_000;
 
-#[derive(Debug, Clone, Deserialize)]
+/// The body of `POST /admin/faults`: a gateway fault (`method`, `app_key`?, `order_id`?, `times`?, `answer` or
+/// `delay_ms`) or a notification fault (`order_id`, `fault`, `params`?).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FaultBody {
     /// `gateway` or `notification`.
     pub target: String,
+    /// Gateway: the API whose calls are faulted (one the gateway serves).
     pub method: Option<String>,
+    /// Gateway: only this app's calls.
     pub app_key: Option<String>,
+    /// Gateway: only calls naming this order; notification: the order (required). Must exist.
     pub order_id: Option<i64>,
+    /// Gateway: how many calls (default 2).
+    #[schema(minimum = 1)]
     pub times: Option<u32>,
     pub answer: Option<AnswerBody>,
+    /// Gateway: delay each call this long instead of answering an error.
+    #[schema(maximum = 60_000)]
     pub delay_ms: Option<u64>,
+    /// Notification: `duplicate` or an alteration kind (mock-platform README "Faults").
     pub fault: Option<String>,
-    /// Params of `extra_params`.
+    /// Notification `extra_params`: the params to add, name → non-empty string.
+    #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Map<String, Value>>,
 }
 
+/// The answer of `POST /admin/faults`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FaultCreated {
+    pub id: u64,
+}
+
 /// An injected answer; `code`/`msg` default from a known `sub_code` (code 15 `Remote service error`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     pub code: Option<i64>,
@@ -72,7 +89,7 @@ impl AnswerBody {
 
 /// One entry of `gateway_faults` in `POST /admin/orders`: the gateway fault body of `POST /admin/faults`
 /// without `order_id`, which is the created order's. Armed with the order, before its `send` goes out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderGatewayFault {
     /// Optional; `gateway` when given (so a `POST /admin/faults` body can be reused as is).
@@ -208,18 +225,30 @@ fn extra_params(params: &serde_json::Map<String, Value>) -> Result<Vec<(String, 
         .collect()
 }
 
+#[utoipa::path(post, path = "/admin/faults", tag = "faults", request_body = FaultBody,
+    responses(
+        (status = 201, description = "The fault is armed", body = FaultCreated),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order cannot take this notification fault now", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<FaultBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<FaultCreated>), ApiError> {
     let id = match body.target.as_str() {
         "gateway" => platform.add_gateway_fault(&body)?,
         "notification" => platform.add_notification_fault(&body)?,
         other => return Err(ApiError::field("target", format!("must be gateway or notification, got {other:?}"))),
     };
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(FaultCreated { id })))
 }
 
+#[utoipa::path(get, path = "/admin/faults", tag = "faults",
+    responses(
+        (status = 200, description = "`{\"gateway\": [fault…], \"notification\": [{\"id\", \"order_id\"}…]}`: the pending faults", body = Value),
+        (status = "4XX", description = "A bad request", body = ErrorBody),
+    ))]
 pub async fn list(State(platform): State<Platform>) -> Json<Value> {
     let data = platform.data();
     let notification: Vec<Value> =
@@ -227,6 +256,13 @@ pub async fn list(State(platform): State<Platform>) -> Json<Value> {
     Json(json!({ "gateway": data.gateway_faults, "notification": notification }))
 }
 
+#[utoipa::path(delete, path = "/admin/faults/{id}", tag = "faults",
+    params(("id" = u64, Path, description = "The fault id")),
+    responses(
+        (status = 204, description = "The fault is removed"),
+        (status = 404, description = "No such pending fault", body = ErrorBody),
+        (status = "4XX", description = "id is not a fault id", body = ErrorBody),
+    ))]
 pub async fn remove(
     State(platform): State<Platform>,
     AdminPath(id): AdminPath<String>,

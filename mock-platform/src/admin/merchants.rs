@@ -10,17 +10,22 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AdminJson, ApiError, checks};
+use super::{AdminJson, ApiError, ErrorBody, checks};
 use crate::Platform;
 use crate::clock::parse_ms;
 use crate::model::{Merchant, NotifyCharset, Phase};
 
 /// The body of `POST /admin/merchants` (INTERFACES §1.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMerchant {
+    /// 1 to 64 printable ASCII characters without whitespace.
+    #[schema(min_length = 1, max_length = 64)]
     pub app_key: String,
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
     pub app_secret: Secret,
+    /// Must differ from `app_secret` (FAQ 2.29).
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
     pub notify_key: Secret,
     pub notify_url: String,
     pub session: Option<String>,
@@ -42,6 +47,12 @@ pub struct NewMerchant {
     pub notify_charset: Option<NotifyCharset>,
 }
 
+#[utoipa::path(post, path = "/admin/merchants", tag = "merchants", request_body = NewMerchant,
+    responses(
+        (status = 201, description = "The merchant as stored, secrets masked, the session in full", body = Merchant),
+        (status = 409, description = "The app_key or session is already registered", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewMerchant>,
@@ -50,6 +61,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(get, path = "/admin/merchants/{app_key}", tag = "merchants",
+    params(("app_key" = String, Path, description = "The merchant's app_key")),
+    responses(
+        (status = 200, description = "The merchant, secrets masked", body = Merchant),
+        (status = 404, description = "No such merchant", body = ErrorBody),
+        (status = "4XX", description = "A bad request", body = ErrorBody),
+    ))]
 pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<String>) -> Result<Json<Value>, ApiError> {
     let data = platform.data();
     let merchant = data

@@ -6,6 +6,7 @@ mod clock;
 mod error;
 pub mod faults;
 pub mod merchants;
+pub mod openapi;
 pub mod orders;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
@@ -18,7 +19,7 @@ use serde::Deserialize;
 
 pub use body::MAX_BODY_BYTES;
 pub use clock::AdvanceClock;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorBody};
 
 use crate::Platform;
 
@@ -61,6 +62,7 @@ pub fn routes(platform: Platform) -> Router<Platform> {
         .route("/admin/faults", post(faults::create).get(faults::list))
         .route("/admin/faults/{id}", delete(faults::remove))
         .route("/admin/clock", post(clock::advance).get(clock::get))
+        .route("/admin/openapi.json", get(openapi::document))
         .method_not_allowed_fallback(method_not_allowed)
         .route_layer(middleware::from_fn_with_state(platform, require_token))
         // Outermost: an oversized body is refused (and drained) before anything else looks at the request.

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::faults::{OrderGatewayFault, check_order_faults, parse_alteration};
-use super::{AdminJson, AdminPath, AdminQuery, ApiError, checks, optional_body};
+use super::{AdminJson, AdminPath, AdminQuery, ApiError, ErrorBody, checks, optional_body};
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
@@ -20,7 +20,7 @@ use crate::model::{Order, OrderState};
 use crate::notify::Alteration;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrderBody {
     pub app_key: String,
@@ -85,7 +85,7 @@ impl NewOrderBody {
 }
 
 /// The optional body of the action routes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     pub mobile: Option<String>,
@@ -94,10 +94,13 @@ pub struct ActionBody {
     pub alteration: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this merchant's orders.
     pub app_key: Option<String>,
+    /// Only orders in this state (PROTOCOL §2.1 name: `PAID`, `NOTIFIED`, `ISSUED`, …).
     pub state: Option<String>,
 }
 
@@ -221,6 +224,13 @@ fn alteration_of(value: &Option<Value>) -> Result<Option<Alteration>, ApiError> 
     value.as_ref().map(parse_alteration).transpose()
 }
 
+#[utoipa::path(post, path = "/admin/orders", tag = "orders", request_body = NewOrderBody,
+    responses(
+        (status = 201, description = "The order (mock-platform README \"Order\"), with gateway_fault_ids when faults were armed", body = Value),
+        (status = 404, description = "No such merchant", body = ErrorBody),
+        (status = 422, description = "The platform would not have notified this order (FAQ 2.28)", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewOrderBody>,
@@ -229,6 +239,12 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(get, path = "/admin/orders/{order_id}", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order (mock-platform README \"Order\")", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = ErrorBody),
+    ))]
 pub async fn get_one(
     State(platform): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -238,6 +254,11 @@ pub async fn get_one(
     data.orders.get(&id).map(|o| Json(order_view(o))).ok_or_else(|| no_order(id))
 }
 
+#[utoipa::path(get, path = "/admin/orders", tag = "orders", params(ListQuery),
+    responses(
+        (status = 200, description = "`{\"orders\": [order…]}` by ascending id", body = Value),
+        (status = "4XX", description = "An unknown state or query field", body = ErrorBody),
+    ))]
 pub async fn list(
     State(platform): State<Platform>,
     AdminQuery(q): AdminQuery<ListQuery>,
@@ -257,6 +278,12 @@ pub async fn list(
     Ok(Json(json!({ "orders": orders.into_iter().map(order_view).collect::<Vec<_>>() })))
 }
 
+#[utoipa::path(get, path = "/admin/orders/{order_id}/exchanges", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "Every notification attempt and gateway call of the order (mock-platform README \"Exchanges JSON\")", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = ErrorBody),
+    ))]
 pub async fn exchanges(
     State(platform): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -367,6 +394,14 @@ impl Action {
     }
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/resend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "A resend notification is queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn resend(
     State(p): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -375,6 +410,14 @@ pub async fn resend(
     act(&p, &id, &body, Action::Resend)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/modify-mobile", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The mobile is changed and a modified notification queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn modify_mobile(
     State(p): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -383,6 +426,14 @@ pub async fn modify_mobile(
     act(&p, &id, &body, Action::ModifyMobile)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/refund", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The order is cancelled and a cancel notification queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn refund(
     State(p): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -391,6 +442,14 @@ pub async fn refund(
     act(&p, &id, &body, Action::Refund)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/extend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The validity is changed and an order_modify (sub_method 1) queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn extend(
     State(p): State<Platform>,
     AdminPath(id): AdminPath<String>,
@@ -399,6 +458,14 @@ pub async fn extend(
     act(&p, &id, &body, Action::Extend)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/rights-protection", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "An order_modify (sub_method 2) is queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn rights_protection(
     State(p): State<Platform>,
     AdminPath(id): AdminPath<String>,

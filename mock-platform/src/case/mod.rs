@@ -148,6 +148,13 @@ fn replace_all(value: Value, needles: &[(String, &'static str)]) -> Value {
 }
 
 /// `GET /admin/orders/{order_id}/case`.
+#[utoipa::path(get, path = "/admin/orders/{order_id}/case", tag = "orders",
+    params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order's case file (schema eticket-case/1, mock-platform README \"Case files\")", body = Value),
+        (status = 404, description = "No such order", body = crate::admin::ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = crate::admin::ErrorBody),
+    ))]
 pub async fn get_case(
     State(platform): State<Platform>,
     AdminPath(order_id): AdminPath<String>,

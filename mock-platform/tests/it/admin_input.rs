@@ -352,3 +352,66 @@ async fn the_session_is_shown_in_full_only_in_the_answer_that_created_it() {
         .await;
     assert!(error_of(&codes).is_null(), "{codes}");
 }
+
+#[tokio::test]
+async fn the_openapi_document_names_every_admin_route_and_the_error_shape() {
+    let h = Harness::start().await;
+    let (status, doc) = h.get("/admin/openapi.json").await;
+    assert_eq!(status, 200, "{doc}");
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
+    let expected = [
+        ("post", "/admin/merchants"),
+        ("get", "/admin/merchants"),
+        ("get", "/admin/merchants/{app_key}"),
+        ("post", "/admin/orders"),
+        ("get", "/admin/orders"),
+        ("get", "/admin/orders/{order_id}"),
+        ("post", "/admin/orders/{order_id}/resend"),
+        ("post", "/admin/orders/{order_id}/modify-mobile"),
+        ("post", "/admin/orders/{order_id}/refund"),
+        ("post", "/admin/orders/{order_id}/extend"),
+        ("post", "/admin/orders/{order_id}/rights-protection"),
+        ("get", "/admin/orders/{order_id}/exchanges"),
+        ("get", "/admin/orders/{order_id}/case"),
+        ("post", "/admin/faults"),
+        ("get", "/admin/faults"),
+        ("delete", "/admin/faults/{id}"),
+        ("post", "/admin/clock"),
+        ("get", "/admin/clock"),
+        ("get", "/admin/openapi.json"),
+    ];
+    let mut documented: Vec<(String, String)> = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            documented.push((method.clone(), path.clone()));
+            let responses = operation["responses"].as_object().unwrap();
+            let error = responses.get("4XX").unwrap_or_else(|| panic!("{method} {path}: no 4XX response"));
+            assert_eq!(
+                error["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/ErrorBody",
+                "{method} {path}"
+            );
+        }
+    }
+    documented.sort();
+    let mut wanted: Vec<(String, String)> = expected.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect();
+    wanted.sort();
+    assert_eq!(documented, wanted);
+    let error = &doc["components"]["schemas"]["ErrorBody"];
+    assert_eq!(error["properties"]["error"]["type"], "string", "{error}");
+    assert_eq!(error["required"], json!(["error"]), "{error}");
+    for body in ["NewMerchant", "NewOrderBody", "ActionBody", "FaultBody", "AdvanceClock"] {
+        assert_eq!(doc["components"]["schemas"][body]["additionalProperties"], false, "{body} takes unknown fields");
+    }
+    let clock = &doc["components"]["schemas"]["AdvanceClock"];
+    assert_eq!(clock["properties"]["advance_seconds"]["maximum"], 315_360_000, "{clock}");
+    // Every documented route is one the server routes: never the "no route" 404 nor a 405.
+    for (method, path) in expected {
+        let path = path.replace("{app_key}", APP_KEY).replace("{order_id}", "1").replace("{id}", "1");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = h.http.request(method.clone(), format!("{}{path}", h.base)).send().await.unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let routed = status != 405 && !body["error"].as_str().is_some_and(|e| e.starts_with("no route"));
+        assert!(routed, "{method} {path} → {status} {body}");
+    }
+}
