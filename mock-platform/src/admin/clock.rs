@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
-use super::{AdminJson, ApiError, ErrorBody};
+use super::{AdminJson, AdminQuery, ApiError, ErrorBody};
 use crate::Platform;
 use crate::clock::{MAX_ADVANCE_SECONDS, MAX_OFFSET_MS, format_ms};
 
@@ -16,6 +16,16 @@ pub struct AdvanceClock {
     /// Signed, so that a negative value is answered by the bound check below, naming the field.
     #[schema(minimum = 0, maximum = 315_360_000)]
     pub advance_seconds: i64,
+}
+
+/// The query of `GET /admin/clock`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ClockQuery {
+    /// That merchant's clock. No merchant has an offset of its own yet, so it reads the platform-wide clock; an
+    /// unknown app is 404.
+    pub app_key: Option<String>,
 }
 
 /// The order clock: `now` (`yyyy-MM-dd HH:mm:ss` GMT+8) and its offset from the wall clock.
@@ -49,14 +59,27 @@ pub async fn advance(
         ));
     }
     platform.advance_clock(seconds);
-    Ok(get(State(platform)).await)
+    Ok(Json(now(&platform)))
 }
 
-#[utoipa::path(get, path = "/admin/clock", tag = "clock",
+#[utoipa::path(get, path = "/admin/clock", tag = "clock", params(ClockQuery),
     responses(
         (status = 200, description = "The order clock", body = ClockAnswer),
+        (status = 404, description = "No such merchant", body = ErrorBody),
         (status = "4XX", description = "A bad request", body = ErrorBody),
     ))]
-pub async fn get(State(platform): State<Platform>) -> Json<ClockAnswer> {
-    Json(ClockAnswer { now: format_ms(platform.clock().now_ms()), offset_seconds: platform.clock().offset_ms() / 1000 })
+pub async fn get(
+    State(platform): State<Platform>,
+    AdminQuery(query): AdminQuery<ClockQuery>,
+) -> Result<Json<ClockAnswer>, ApiError> {
+    if let Some(app_key) = query.app_key
+        && platform.data().merchant_key(&app_key).is_none()
+    {
+        return Err(ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")));
+    }
+    Ok(Json(now(&platform)))
+}
+
+fn now(platform: &Platform) -> ClockAnswer {
+    ClockAnswer { now: format_ms(platform.clock().now_ms()), offset_seconds: platform.clock().offset_ms() / 1000 }
 }

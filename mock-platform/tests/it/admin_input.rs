@@ -41,6 +41,14 @@ async fn clock_advances_outside_0_to_ten_years_are_refused_naming_the_field() {
     names(&answer, "app_key", &"a per-merchant clock");
     let (status, answer) = h.get("/admin/clock").await;
     assert_eq!((status, answer["offset_seconds"].as_i64()), (200, Some(0)), "{answer}");
+    let (status, answer) = h.get(&format!("/admin/clock?app_key={APP_KEY}")).await;
+    assert_eq!((status, answer["offset_seconds"].as_i64()), (200, Some(0)), "{answer}");
+    let (status, answer) = h.get("/admin/clock?app_key=nobody").await;
+    assert_eq!(status, 404, "{answer}");
+    names(&answer, "app_key", &"an unknown app");
+    let (status, answer) = h.get("/admin/clock?app=x").await;
+    assert_eq!(status, 400, "{answer}");
+    names(&answer, "app", &"an unknown query field");
 }
 
 #[tokio::test]
