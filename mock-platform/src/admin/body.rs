@@ -20,18 +20,33 @@ const DRAIN_BYTES: usize = 64 << 20;
 /// Buffers the body (at most [`MAX_BODY_BYTES`]) before the handler runs; refuses a larger one with 413 after
 /// draining it.
 pub async fn limit(request: Request, next: Next) -> Response {
-    let declared =
-        request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > DRAIN_BYTES as u64) {
+    if declared_length(&request).is_some_and(|n| n > DRAIN_BYTES as u64) {
         return ApiError::too_large().into_response();
     }
-    let (parts, mut body) = request.into_parts();
+    let (parts, body) = request.into_parts();
+    match read(body).await {
+        Ok(kept) => next.run(Request::from_parts(parts, Body::from(kept))).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Reads and drops a body that will not be used (an unknown route's), for the same reason as [`limit`].
+pub async fn discard(request: Request) {
+    if declared_length(&request).is_none_or(|n| n <= DRAIN_BYTES as u64) {
+        let _ = read(request.into_body()).await;
+    }
+}
+
+fn declared_length(request: &Request) -> Option<u64> {
+    request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok())
+}
+
+/// The body if it is at most [`MAX_BODY_BYTES`]; else 413 once up to [`DRAIN_BYTES`] of it have been read.
+async fn read(mut body: Body) -> Result<Vec<u8>, ApiError> {
     let mut kept = Vec::new();
     let mut seen = 0usize;
     while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return ApiError::BadRequest("body: the connection failed while the body was read".into()).into_response();
-        };
+        let frame = frame.map_err(|_| ApiError::BadRequest("body: the connection failed while it was read".into()))?;
         let Ok(data) = frame.into_data() else { continue };
         seen = seen.saturating_add(data.len());
         if seen <= MAX_BODY_BYTES {
@@ -40,8 +55,5 @@ pub async fn limit(request: Request, next: Next) -> Response {
             break;
         }
     }
-    if seen > MAX_BODY_BYTES {
-        return ApiError::too_large().into_response();
-    }
-    next.run(Request::from_parts(parts, Body::from(kept))).await
+    if seen > MAX_BODY_BYTES { Err(ApiError::too_large()) } else { Ok(kept) }
 }

@@ -88,13 +88,17 @@ async fn require_token(State(platform): State<Platform>, headers: HeaderMap, req
 
 /// A known admin path with a method it does not take: 405 in the admin error shape.
 async fn method_not_allowed(request: Request) -> Response {
-    ApiError::MethodNotAllowed(format!("method {} is not allowed on {}", request.method(), request.uri().path()))
-        .into_response()
+    let error =
+        ApiError::MethodNotAllowed(format!("method {} is not allowed on {}", request.method(), request.uri().path()));
+    body::discard(request).await;
+    error.into_response()
 }
 
 /// Unknown routes: 404 in the admin error shape.
 pub async fn not_found(request: Request) -> Response {
-    ApiError::NotFound(format!("no route {} {}", request.method(), request.uri().path())).into_response()
+    let error = ApiError::NotFound(format!("no route {} {}", request.method(), request.uri().path()));
+    body::discard(request).await;
+    error.into_response()
 }
 
 #[derive(Debug, Deserialize)]

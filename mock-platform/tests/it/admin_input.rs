@@ -236,28 +236,30 @@ async fn a_client_always_reads_the_413_of_a_body_over_2_mib() {
 }
 
 #[tokio::test]
-async fn an_oversized_body_is_read_to_its_end_so_the_connection_survives_its_413() {
+async fn an_oversized_body_is_read_to_its_end_so_the_connection_survives_its_answer() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let h = Harness::start().await;
-    let mut stream = tokio::net::TcpStream::connect(h.base.trim_start_matches("http://")).await.unwrap();
     let big = vec![b' '; 3 << 20];
-    let head = format!(
-        "POST /admin/orders HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
-        big.len()
-    );
-    let exchange = async {
-        stream.write_all(head.as_bytes()).await?;
-        stream.write_all(&big).await?;
-        // A second request on the same connection: answered only if the server read the first body to its end.
-        stream.write_all(b"GET /admin/clock HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
-        let mut answers = Vec::new();
-        stream.read_to_end(&mut answers).await?;
-        std::io::Result::Ok(String::from_utf8_lossy(&answers).into_owned())
-    };
-    let answers =
-        tokio::time::timeout(std::time::Duration::from_secs(20), exchange).await.expect("a deadline").unwrap();
-    assert!(answers.starts_with("HTTP/1.1 413"), "{answers}");
-    assert!(answers.contains("HTTP/1.1 200") && answers.contains("offset_seconds"), "{answers}");
+    for (path, status) in [("/admin/orders", "413"), ("/admin/no-such-route", "404"), ("/admin/clock/x", "404")] {
+        let mut stream = tokio::net::TcpStream::connect(h.base.trim_start_matches("http://")).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            big.len()
+        );
+        let exchange = async {
+            stream.write_all(head.as_bytes()).await?;
+            stream.write_all(&big).await?;
+            // A second request on the same connection: answered only if the server read the first body to its end.
+            stream.write_all(b"GET /admin/clock HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").await?;
+            let mut answers = Vec::new();
+            stream.read_to_end(&mut answers).await?;
+            std::io::Result::Ok(String::from_utf8_lossy(&answers).into_owned())
+        };
+        let answers =
+            tokio::time::timeout(std::time::Duration::from_secs(20), exchange).await.expect("a deadline").unwrap();
+        assert!(answers.starts_with(&format!("HTTP/1.1 {status}")), "{path}: {answers}");
+        assert!(answers.contains("HTTP/1.1 200") && answers.contains("offset_seconds"), "{path}: {answers}");
+    }
 }
 
 #[tokio::test]
