@@ -23,10 +23,43 @@ pub use error::{ApiError, ErrorBody};
 
 use crate::Platform;
 
-/// `Json` whose rejections answer in the admin error shape.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body (`Content-Type: application/json`) whose every refusal answers in the admin error shape.
+#[derive(Debug)]
 pub struct AdminJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await?;
+        json_object(&bytes).map(AdminJson)
+    }
+}
+
+/// `application/json`, or an `application/…+json` type, as axum's `Json` takes.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON object into `T`. serde would also take an array as a struct's fields by position; an admin body
+/// is always an object with named fields.
+fn json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Json::<T>::from_bytes(bytes).map(|Json(body)| body).map_err(ApiError::from),
+        // Still parsed, so that malformed JSON is named as such.
+        _ => match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::BadRequest("body: must be a JSON object".into())),
+            Err(e) => Err(ApiError::BadRequest(format!("invalid JSON body: {e}"))),
+        },
+    }
+}
 
 /// `Path` whose rejections (bad UTF-8, wrong type) answer in the admin error shape.
 #[derive(Debug, FromRequestParts)]
@@ -43,7 +76,7 @@ pub fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> 
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    Json::<T>::from_bytes(bytes).map(|Json(body)| body).map_err(ApiError::from)
+    json_object(bytes)
 }
 
 pub fn routes(platform: Platform) -> Router<Platform> {

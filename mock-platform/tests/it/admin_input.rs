@@ -190,7 +190,11 @@ async fn every_admin_error_is_json_naming_what_is_wrong() {
         (h.http.post(url("/admin/orders")).body(json_body), 415, "Content-Type"),
         (h.http.post(url("/admin/orders")).header("content-type", "text/plain").body(json_body), 415, "Content-Type"),
         (h.http.post(url("/admin/orders")).header("content-type", "application/json").body("{not json"), 400, "JSON"),
-        (h.http.post(url("/admin/orders")).header("content-type", "application/json").body("[1, 2]"), 400, "expected"),
+        (
+            h.http.post(url("/admin/orders")).header("content-type", "application/json").body("[1, 2]"),
+            400,
+            "body: must be a JSON object",
+        ),
         (h.http.post(url("/admin/orders")).json(&json!({"app_key": 5})), 400, "app_key"),
         (h.http.post(url("/admin/orders/1/extend")).body(r#"{"valid_ends": 5}"#), 400, "valid_ends"),
         (h.http.post(url("/admin/orders/1/extend")).body("{"), 400, "JSON"),
