@@ -510,7 +510,8 @@ impl PlatformClient {
         Ok(())
     }
 
-    /// Arms a gateway fault for one order (which need not exist yet); answers the fault id.
+    /// Arms a gateway fault for one existing order (the platform refuses one for an unknown order); answers the
+    /// fault id.
     pub async fn gateway_fault(&self, order_id: i64, fault: &GatewayFault) -> Result<String, PlatformError> {
         let mut body = json!(fault);
         body["target"] = json!("gateway");

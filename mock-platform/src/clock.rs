@@ -18,7 +18,14 @@ pub fn system_wall_clock() -> WallClock {
     Arc::new(Utc::now)
 }
 
-/// Wall clock plus an offset that only grows.
+/// The largest single `POST /admin/clock` advance: 10 years in seconds (INTERFACES §1).
+pub const MAX_ADVANCE_SECONDS: u64 = 315_360_000;
+
+/// The largest total offset: 1,000 years. However often the clock is advanced, the order clock stays a
+/// four-digit year well inside chrono's range, so no time arithmetic or formatting can overflow.
+pub const MAX_OFFSET_MS: i64 = 1_000 * 365 * 86_400_000;
+
+/// Wall clock plus an offset that only grows, up to [`MAX_OFFSET_MS`].
 #[derive(Clone)]
 pub struct PlatformClock {
     wall: WallClock,
@@ -42,9 +49,10 @@ impl PlatformClock {
         (self.wall)()
     }
 
-    /// The order clock.
+    /// The order clock. The offset is bounded, so this only saturates for a wall clock near chrono's limits.
     pub fn now(&self) -> DateTime<Utc> {
-        self.wall_now() + Duration::milliseconds(self.offset_ms.load(Ordering::SeqCst))
+        let wall = self.wall_now();
+        wall.checked_add_signed(Duration::milliseconds(self.offset_ms())).unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// The order clock in epoch milliseconds (how the store keeps times).
@@ -56,15 +64,23 @@ impl PlatformClock {
         self.offset_ms.load(Ordering::SeqCst)
     }
 
-    /// Sets the offset (used when a persisted store is reopened); never moves the clock back.
+    /// Sets the offset (used when a persisted store is reopened); never moves the clock back, never past
+    /// [`MAX_OFFSET_MS`].
     pub fn restore_offset_ms(&self, offset_ms: i64) {
-        self.offset_ms.fetch_max(offset_ms, Ordering::SeqCst);
+        self.offset_ms.fetch_max(offset_ms.clamp(0, MAX_OFFSET_MS), Ordering::SeqCst);
     }
 
-    /// Moves the order clock forward; returns the new order time.
+    /// Seconds the clock may still be advanced before its offset reaches [`MAX_OFFSET_MS`].
+    pub fn headroom_seconds(&self) -> u64 {
+        u64::try_from((MAX_OFFSET_MS - self.offset_ms()) / 1000).unwrap_or(0)
+    }
+
+    /// Moves the order clock forward, saturating at [`MAX_OFFSET_MS`]; returns the new order time.
     pub fn advance(&self, seconds: u64) -> DateTime<Utc> {
-        let ms = i64::try_from(seconds).unwrap_or(i64::MAX / 2_000).saturating_mul(1000);
-        self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        let ms = i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000);
+        let step = |offset: i64| Some(offset.saturating_add(ms).min(MAX_OFFSET_MS));
+        // The closure never answers None, so the update always happens.
+        let _ = self.offset_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, step);
         self.now()
     }
 }
@@ -129,6 +145,19 @@ mod tests {
         clock.advance(7200);
         assert_eq!(format_ms(clock.now_ms()), "2026-01-01 10:00:00");
         assert_eq!(Gmt8Timestamp::from_utc(clock.wall_now()).format(), "2026-01-01 08:00:00");
+    }
+
+    #[test]
+    fn the_offset_saturates_at_its_bound_whatever_is_added() {
+        let clock = PlatformClock::new(fixed("2026-01-01T00:00:00Z"));
+        for seconds in [u64::MAX, i64::MAX as u64, MAX_ADVANCE_SECONDS, 1] {
+            clock.advance(seconds);
+        }
+        assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
+        assert_eq!(clock.headroom_seconds(), 0);
+        assert!(format_ms(clock.now_ms()).starts_with("3025-"), "{}", format_ms(clock.now_ms()));
+        clock.restore_offset_ms(i64::MAX);
+        assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
     }
 
     #[test]

@@ -102,7 +102,7 @@ impl MerchantRow {
             notify_key: m.notify_key.expose().to_owned(),
             notify_url: m.notify_url.clone(),
             notify_charset: m.notify_charset,
-            session: m.session.clone(),
+            session: m.session.expose().to_owned(),
             session_expires_at: m.session_expires_at,
             codemerchant_id: m.codemerchant_id,
             posids: m.posids.clone(),
@@ -126,7 +126,7 @@ impl MerchantRow {
             notify_key: Secret::new(self.notify_key),
             notify_url: self.notify_url,
             notify_charset: self.notify_charset,
-            session: self.session,
+            session: protocol::Secret::new(self.session),
             session_expires_at: self.session_expires_at,
             codemerchant_id: self.codemerchant_id,
             posids: self.posids,
@@ -209,7 +209,7 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
         for row in rows {
             let merchant = serde_json::from_str::<MerchantRow>(&row?).map_err(corrupt("merchants"))?.into_merchant();
             let key: Arc<str> = Arc::from(merchant.app_key.as_str());
-            data.sessions.insert(merchant.session.clone(), key.clone());
+            data.sessions.insert(merchant.session.expose().to_owned(), key.clone());
             data.merchants.insert_clean(key, merchant);
         }
     }

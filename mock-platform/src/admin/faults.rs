@@ -3,34 +3,56 @@
 //! `POST /admin/orders` are checked here too.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{SubCode, TopError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{AdminJson, ApiError};
+use super::{AdminJson, AdminPath, ApiError, ErrorBody};
 use crate::Platform;
 use crate::faults::{self, FaultAction, FaultSpec};
 use crate::notify::Alteration;
 
-#[derive(Debug, Clone, Deserialize)]
+/// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
+pub const MAX_DELAY_MS: u64 = 60_000;
+
+/// The body of `POST /admin/faults`: a gateway fault (`method`, `app_key`?, `order_id`?, `times`?, `answer` or
+/// `delay_ms`) or a notification fault (`order_id`, `fault`, `params`?).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct FaultBody {
     /// `gateway` or `notification`.
     pub target: String,
+    /// Gateway: the API whose calls are faulted (one the gateway serves).
     pub method: Option<String>,
+    /// Gateway: only this app's calls.
     pub app_key: Option<String>,
+    /// Gateway: only calls naming this order; notification: the order (required). Must exist.
     pub order_id: Option<i64>,
+    /// Gateway: how many calls (default 2).
+    #[schema(minimum = 1)]
     pub times: Option<u32>,
     pub answer: Option<AnswerBody>,
+    /// Gateway: delay each call this long instead of answering an error.
+    #[schema(maximum = 60_000)]
     pub delay_ms: Option<u64>,
+    /// Notification: `duplicate` or an alteration kind (mock-platform README "Faults").
     pub fault: Option<String>,
-    /// Params of `extra_params`.
+    /// Notification `extra_params`: the params to add, name → non-empty string.
+    #[schema(value_type = Option<Object>)]
     pub params: Option<serde_json::Map<String, Value>>,
 }
 
+/// The answer of `POST /admin/faults`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FaultCreated {
+    pub id: u64,
+}
+
 /// An injected answer; `code`/`msg` default from a known `sub_code` (code 15 `Remote service error`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AnswerBody {
     pub code: Option<i64>,
     pub msg: Option<String>,
@@ -40,6 +62,11 @@ pub struct AnswerBody {
 
 impl AnswerBody {
     fn to_error(&self) -> Result<TopError, ApiError> {
+        for (field, value) in [("msg", &self.msg), ("sub_code", &self.sub_code), ("sub_msg", &self.sub_msg)] {
+            if let Some(value) = value {
+                super::checks::length(&format!("answer.{field}"), value, 1024)?;
+            }
+        }
         let known = self.sub_code.as_deref().and_then(SubCode::from_sub_code).map(SubCode::error);
         let code = self
             .code
@@ -62,7 +89,7 @@ impl AnswerBody {
 
 /// One entry of `gateway_faults` in `POST /admin/orders`: the gateway fault body of `POST /admin/faults`
 /// without `order_id`, which is the created order's. Armed with the order, before its `send` goes out.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderGatewayFault {
     /// Optional; `gateway` when given (so a `POST /admin/faults` body can be reused as is).
@@ -108,9 +135,19 @@ fn gateway_spec(
     delay_ms: Option<u64>,
 ) -> Result<FaultSpec, ApiError> {
     let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
+    if let Some(app_key) = app_key {
+        super::checks::app_key("app_key", app_key)?;
+    }
+    // A fault for an API the gateway does not serve could never fire.
+    if crate::gateway::apis::find(&method).is_none() {
+        return Err(ApiError::field("method", format!("{method:?} is not an API the gateway serves")));
+    }
     let action = match (answer, delay_ms) {
         (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
-        (None, Some(ms)) => FaultAction::DelayMs(ms.min(120_000)),
+        (None, Some(ms)) if ms > MAX_DELAY_MS => {
+            return Err(ApiError::field("delay_ms", format!("must be at most {MAX_DELAY_MS}")));
+        }
+        (None, Some(ms)) => FaultAction::DelayMs(ms),
         _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
     };
     let times = times.unwrap_or(2);
@@ -124,44 +161,94 @@ fn gateway_spec(
 pub fn parse_alteration(value: &Value) -> Result<Alteration, ApiError> {
     let (name, params) = match value {
         Value::String(name) => (name.as_str(), None),
-        Value::Object(map) => (
-            map.get("kind").and_then(Value::as_str).ok_or_else(|| ApiError::field("alteration.kind", "is required"))?,
-            map.get("params").and_then(Value::as_object),
-        ),
+        Value::Object(map) => {
+            if let Some(unknown) = map.keys().find(|k| !matches!(k.as_str(), "kind" | "params")) {
+                return Err(ApiError::field(
+                    &format!("alteration.{unknown}"),
+                    "unknown field; expected kind or params",
+                ));
+            }
+            let params = match map.get("params") {
+                None | Some(Value::Null) => None,
+                Some(Value::Object(params)) => Some(params),
+                Some(_) => return Err(ApiError::field("alteration.params", "must be an object of strings")),
+            };
+            let kind = map.get("kind").and_then(Value::as_str);
+            (kind.ok_or_else(|| ApiError::field("alteration.kind", "is required"))?, params)
+        }
         _ => return Err(ApiError::field("alteration", "must be a fault name or {\"kind\": …}")),
     };
     alteration_named(name, params)
 }
 
 fn alteration_named(name: &str, params: Option<&serde_json::Map<String, Value>>) -> Result<Alteration, ApiError> {
-    let extra = params
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| match v {
-                    Value::String(s) => Ok((k.clone(), s.clone())),
-                    _ => Err(ApiError::field(&format!("params.{k}"), "must be a string")),
-                })
-                .collect::<Result<Vec<_>, _>>()
-        })
-        .transpose()?
-        .unwrap_or_default();
-    Alteration::from_name(name, extra).ok_or_else(|| {
+    let alteration = Alteration::from_name(name, Vec::new()).ok_or_else(|| {
         ApiError::field("fault", format!("unknown fault {name:?}; one of duplicate, {}", Alteration::NAMES.join(", ")))
-    })
+    })?;
+    match (alteration, params) {
+        (Alteration::ExtraParams { .. }, Some(params)) => Ok(Alteration::ExtraParams { params: extra_params(params)? }),
+        (_, Some(_)) => Err(ApiError::field("params", format!("are only taken by extra_params, not by {name}"))),
+        (alteration, None) => Ok(alteration),
+    }
 }
 
+/// The params `extra_params` adds: each would otherwise be sent as given, so what could not be sent is refused
+/// rather than silently dropped.
+fn extra_params(params: &serde_json::Map<String, Value>) -> Result<Vec<(String, String)>, ApiError> {
+    if params.len() > 100 {
+        return Err(ApiError::field("params", "must have at most 100 entries"));
+    }
+    params
+        .iter()
+        .map(|(name, value)| {
+            let field = format!("params.{name}");
+            if name.is_empty() {
+                return Err(ApiError::field("params", "a param name must not be empty"));
+            }
+            if matches!(name.as_str(), "sign" | "method" | "order_id" | "timestamp") {
+                return Err(ApiError::field(&field, "is set by the platform itself; extra_params cannot replace it"));
+            }
+            if name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ApiError::field(&field, "a param name is 1 to 64 printable ASCII characters"));
+            }
+            match value {
+                Value::String(v) if v.is_empty() => {
+                    Err(ApiError::field(&field, "must not be empty (an empty param is never sent, PROTOCOL §3.2)"))
+                }
+                Value::String(v) => {
+                    super::checks::text(&field, v, 4096)?;
+                    Ok((name.clone(), v.clone()))
+                }
+                _ => Err(ApiError::field(&field, "must be a string")),
+            }
+        })
+        .collect()
+}
+
+#[utoipa::path(post, path = "/admin/faults", tag = "faults", request_body = FaultBody,
+    responses(
+        (status = 201, description = "The fault is armed", body = FaultCreated),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order cannot take this notification fault now", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<FaultBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<FaultCreated>), ApiError> {
     let id = match body.target.as_str() {
         "gateway" => platform.add_gateway_fault(&body)?,
         "notification" => platform.add_notification_fault(&body)?,
         other => return Err(ApiError::field("target", format!("must be gateway or notification, got {other:?}"))),
     };
-    Ok((StatusCode::CREATED, Json(json!({ "id": id }))))
+    Ok((StatusCode::CREATED, Json(FaultCreated { id })))
 }
 
+#[utoipa::path(get, path = "/admin/faults", tag = "faults",
+    responses(
+        (status = 200, description = "`{\"gateway\": [fault…], \"notification\": [{\"id\", \"order_id\"}…]}`: the pending faults", body = Value),
+        (status = "4XX", description = "A bad request", body = ErrorBody),
+    ))]
 pub async fn list(State(platform): State<Platform>) -> Json<Value> {
     let data = platform.data();
     let notification: Vec<Value> =
@@ -169,7 +256,18 @@ pub async fn list(State(platform): State<Platform>) -> Json<Value> {
     Json(json!({ "gateway": data.gateway_faults, "notification": notification }))
 }
 
-pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Result<StatusCode, ApiError> {
+#[utoipa::path(delete, path = "/admin/faults/{id}", tag = "faults",
+    params(("id" = u64, Path, description = "The fault id")),
+    responses(
+        (status = 204, description = "The fault is removed"),
+        (status = 404, description = "No such pending fault", body = ErrorBody),
+        (status = "4XX", description = "id is not a fault id", body = ErrorBody),
+    ))]
+pub async fn remove(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<StatusCode, ApiError> {
+    let id: u64 = id.parse().map_err(|_| ApiError::field("id", format!("{id:?} is not a fault id (an integer)")))?;
     let mut data = platform.data();
     let before = data.gateway_faults.len();
     data.gateway_faults.retain(|f| f.id != id);
@@ -187,25 +285,53 @@ pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Re
     Err(ApiError::NotFound(format!("fault {id}: no such pending fault")))
 }
 
+/// Refuses the fields of the other target, which would otherwise be silently ignored.
+fn refuse_foreign_fields(body: &FaultBody) -> Result<(), ApiError> {
+    let foreign: &[(&str, bool)] = match body.target.as_str() {
+        "gateway" => &[("fault", body.fault.is_some()), ("params", body.params.is_some())],
+        _ => &[
+            ("method", body.method.is_some()),
+            ("app_key", body.app_key.is_some()),
+            ("times", body.times.is_some()),
+            ("answer", body.answer.is_some()),
+            ("delay_ms", body.delay_ms.is_some()),
+        ],
+    };
+    match foreign.iter().find(|(_, given)| *given) {
+        Some((field, _)) => Err(ApiError::field(field, format!("is not a field of a {} fault", body.target))),
+        None => Ok(()),
+    }
+}
+
+fn no_order(order_id: i64) -> ApiError {
+    ApiError::NotFound(format!("order_id {order_id}: no such order"))
+}
+
 impl Platform {
     fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+        refuse_foreign_fields(body)?;
         let spec = gateway_spec(&body.method, &body.app_key, body.times, &body.answer, body.delay_ms)?;
         let mut data = self.data();
         let data = &mut *data;
+        // A fault for an order that does not exist could never fire (ids are never reused).
+        if let Some(order_id) = body.order_id.filter(|id| !data.orders.contains_key(id)) {
+            return Err(no_order(order_id));
+        }
         Ok(faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, body.order_id))
     }
 
     fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+        refuse_foreign_fields(body)?;
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
         let now = self.clock().now_ms();
         let mut data = self.data();
+        if !data.orders.contains_key(&order_id) {
+            return Err(no_order(order_id));
+        }
         let id = data.next_fault_id;
         data.next_fault_id += 1;
-        let order = data
-            .orders
-            .get(&order_id)
-            .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
+        let order = data.orders.get(&order_id).ok_or_else(|| no_order(order_id))?;
         if name == "duplicate" {
             // §2.4: only on a quiescent order with an acknowledged notification.
             if !order.delivery.queue.is_empty() {

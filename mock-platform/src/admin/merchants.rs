@@ -10,16 +10,22 @@ use rand::Rng;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{AdminJson, ApiError};
+use super::{AdminJson, ApiError, ErrorBody, checks};
 use crate::Platform;
 use crate::clock::parse_ms;
 use crate::model::{Merchant, NotifyCharset, Phase};
 
 /// The body of `POST /admin/merchants` (INTERFACES §1.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewMerchant {
+    /// 1 to 64 printable ASCII characters without whitespace.
+    #[schema(min_length = 1, max_length = 64)]
     pub app_key: String,
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
     pub app_secret: Secret,
+    /// Must differ from `app_secret` (FAQ 2.29).
+    #[schema(value_type = String, min_length = 1, max_length = 256)]
     pub notify_key: Secret,
     pub notify_url: String,
     pub session: Option<String>,
@@ -41,6 +47,12 @@ pub struct NewMerchant {
     pub notify_charset: Option<NotifyCharset>,
 }
 
+#[utoipa::path(post, path = "/admin/merchants", tag = "merchants", request_body = NewMerchant,
+    responses(
+        (status = 201, description = "The merchant as stored, secrets masked, the session in full", body = Merchant),
+        (status = 409, description = "The app_key or session is already registered", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewMerchant>,
@@ -49,6 +61,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+#[utoipa::path(get, path = "/admin/merchants/{app_key}", tag = "merchants",
+    params(("app_key" = String, Path, description = "The merchant's app_key")),
+    responses(
+        (status = 200, description = "The merchant, secrets masked", body = Merchant),
+        (status = 404, description = "No such merchant", body = ErrorBody),
+        (status = "4XX", description = "A bad request", body = ErrorBody),
+    ))]
 pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<String>) -> Result<Json<Value>, ApiError> {
     let data = platform.data();
     let merchant = data
@@ -89,21 +108,28 @@ fn random_hex(bytes: usize) -> String {
 }
 
 impl Platform {
-    /// Registers a merchant; returns it as stored, secrets masked.
+    /// Registers a merchant; returns it as stored, the app secret and notify key masked, the session in full.
     pub fn add_merchant(&self, body: NewMerchant) -> Result<Value, ApiError> {
-        for (field, value) in [
-            ("app_key", body.app_key.as_str()),
-            ("app_secret", body.app_secret.expose()),
-            ("notify_key", body.notify_key.expose()),
-            ("notify_url", body.notify_url.as_str()),
-        ] {
-            if value.trim().is_empty() {
-                return Err(ApiError::field(field, "must not be empty"));
-            }
+        checks::app_key("app_key", &body.app_key)?;
+        checks::secret("app_secret", body.app_secret.expose())?;
+        checks::secret("notify_key", body.notify_key.expose())?;
+        // FAQ 2.29: two different secrets, one per direction (merchant-reference refuses the same value too).
+        if protocol::signs_equal(body.app_secret.expose(), body.notify_key.expose()) {
+            return Err(ApiError::field("notify_key", "must differ from app_secret (FAQ 2.29: two different secrets)"));
         }
-        if let Some(nick) = &body.seller_nick {
-            super::orders::check_text("seller_nick", nick)?;
+        if let Some(session) = body.session.as_deref().filter(|s| !s.is_empty()) {
+            checks::secret("session", session)?;
         }
+        checks::length("notify_url", &body.notify_url, 2048)?;
+        checks::optional_text("seller_nick", body.seller_nick.as_deref(), 128)?;
+        if let Some(url) = &body.callback_url {
+            checks::length("callback_url", url, 2048)?;
+            reqwest::Url::parse(url).map_err(|e| ApiError::field("callback_url", e))?;
+        }
+        checks::id("codemerchant_id", body.codemerchant_id)?;
+        checks::id("taobao_sid", body.taobao_sid)?;
+        checks::list("posids", &body.posids, 1000, |field, v| checks::text(field, v, 64))?;
+        checks::list("test_mobiles", &body.test_mobiles, 1000, |field, v| checks::text(field, v, 32))?;
         let url = reqwest::Url::parse(&body.notify_url).map_err(|e| ApiError::field("notify_url", e))?;
         if url.scheme() != "http" {
             return Err(ApiError::field("notify_url", "must be an http:// URL (the mock speaks plain HTTP)"));
@@ -135,7 +161,7 @@ impl Platform {
             notify_key: body.notify_key,
             notify_url: body.notify_url,
             notify_charset: body.notify_charset.unwrap_or_default(),
-            session: session.clone(),
+            session: Secret::new(session.clone()),
             session_expires_at,
             codemerchant_id: body.codemerchant_id,
             posids: body.posids,
@@ -154,7 +180,9 @@ impl Platform {
             quota_used: 0,
         };
         tracing::info!(app_key = %merchant.app_key, "merchant registered");
-        let view = serde_json::to_value(&merchant).unwrap_or_default();
+        let mut view = serde_json::to_value(&merchant).unwrap_or_default();
+        // The one answer that shows the session in full: the merchant may not know it (generated here).
+        view["session"] = Value::String(session.clone());
         data.sessions.insert(session, key.clone());
         data.merchants.insert(key, merchant);
         Ok(view)

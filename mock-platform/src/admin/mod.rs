@@ -1,11 +1,15 @@
 //! The admin API (INTERFACES.md §1.1), `/container` (FAQ 2.5) and `/console`.
 
+mod body;
+mod checks;
+mod clock;
 mod error;
 pub mod faults;
 pub mod merchants;
+pub mod openapi;
 pub mod orders;
 
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -13,22 +17,66 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-pub use error::ApiError;
+pub use body::MAX_BODY_BYTES;
+pub use clock::AdvanceClock;
+pub use error::{ApiError, ErrorBody};
 
 use crate::Platform;
-use crate::clock::format_ms;
 
-/// `Json` whose rejections answer in the admin error shape.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body (`Content-Type: application/json`) whose every refusal answers in the admin error shape.
+#[derive(Debug)]
 pub struct AdminJson<T>(pub T);
 
-/// Parses an optional JSON body: empty means the default.
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> FromRequest<S> for AdminJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = axum::body::Bytes::from_request(request, state).await?;
+        json_object(&bytes).map(AdminJson)
+    }
+}
+
+/// `application/json`, or an `application/…+json` type, as axum's `Json` takes.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else { return false };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses a JSON object into `T`. serde would also take an array as a struct's fields by position; an admin body
+/// is always an object with named fields.
+fn json_object<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => Json::<T>::from_bytes(bytes).map(|Json(body)| body).map_err(ApiError::from),
+        // Still parsed, so that malformed JSON is named as such.
+        _ => match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::BadRequest("body: must be a JSON object".into())),
+            Err(e) => Err(ApiError::BadRequest(format!("invalid JSON body: {e}"))),
+        },
+    }
+}
+
+/// `Path` whose rejections (bad UTF-8, wrong type) answer in the admin error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct AdminPath<T>(pub T);
+
+/// `Query` whose rejections (duplicate or malformed fields) answer in the admin error shape.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct AdminQuery<T>(pub T);
+
+/// Parses an optional JSON body: empty means the default; errors name the field like [`AdminJson`]'s.
 pub fn optional_body<T: Default + serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))
+    json_object(bytes)
 }
 
 pub fn routes(platform: Platform) -> Router<Platform> {
@@ -46,8 +94,12 @@ pub fn routes(platform: Platform) -> Router<Platform> {
         .route("/admin/orders/{order_id}/case", get(crate::case::get_case))
         .route("/admin/faults", post(faults::create).get(faults::list))
         .route("/admin/faults/{id}", delete(faults::remove))
-        .route("/admin/clock", post(advance_clock).get(get_clock))
-        .route_layer(middleware::from_fn_with_state(platform, require_token));
+        .route("/admin/clock", post(clock::advance).get(clock::get))
+        .route("/admin/openapi.json", get(openapi::document))
+        .method_not_allowed_fallback(method_not_allowed)
+        .route_layer(middleware::from_fn_with_state(platform, require_token))
+        // Outermost: an oversized body is refused (and drained) before anything else looks at the request.
+        .route_layer(middleware::from_fn(body::limit));
     // `/console` checks the token itself: a browser loads it with `?token=` (INTERFACES §1, README "Console").
     Router::new().merge(protected).route("/container", get(container)).route("/console", get(crate::console::page))
 }
@@ -67,31 +119,19 @@ async fn require_token(State(platform): State<Platform>, headers: HeaderMap, req
     next.run(request).await
 }
 
+/// A known admin path with a method it does not take: 405 in the admin error shape.
+async fn method_not_allowed(request: Request) -> Response {
+    let error =
+        ApiError::MethodNotAllowed(format!("method {} is not allowed on {}", request.method(), request.uri().path()));
+    body::discard(request).await;
+    error.into_response()
+}
+
 /// Unknown routes: 404 in the admin error shape.
 pub async fn not_found(request: Request) -> Response {
-    ApiError::NotFound(format!("no route {} {}", request.method(), request.uri().path())).into_response()
-}
-
-#[derive(Debug, Deserialize)]
-pub struct AdvanceClock {
-    pub advance_seconds: u64,
-}
-
-async fn advance_clock(
-    State(platform): State<Platform>,
-    AdminJson(body): AdminJson<AdvanceClock>,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let now = platform.advance_clock(body.advance_seconds);
-    Ok(Json(
-        serde_json::json!({ "now": format_ms(now.timestamp_millis()), "offset_seconds": platform.clock().offset_ms() / 1000 }),
-    ))
-}
-
-async fn get_clock(State(platform): State<Platform>) -> Json<serde_json::Value> {
-    Json(serde_json::json!({
-        "now": format_ms(platform.clock().now_ms()),
-        "offset_seconds": platform.clock().offset_ms() / 1000,
-    }))
+    let error = ApiError::NotFound(format!("no route {} {}", request.method(), request.uri().path()));
+    body::discard(request).await;
+    error.into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,7 +152,7 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
         return (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response();
     };
     let separator = if callback.contains('?') { '&' } else { '?' };
-    let encoded: String = url_encode(&merchant.session);
+    let encoded: String = url_encode(merchant.session.expose());
     Redirect::to(&format!("{callback}{separator}top_session={encoded}")).into_response()
 }
 

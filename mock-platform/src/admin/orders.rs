@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use protocol::{NotifyMethod, Token};
 use rand::Rng;
@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::faults::{OrderGatewayFault, check_order_faults, parse_alteration};
-use super::{AdminJson, ApiError, optional_body};
+use super::{AdminJson, AdminPath, AdminQuery, ApiError, ErrorBody, checks, optional_body};
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
@@ -20,7 +20,8 @@ use crate::model::{Order, OrderState};
 use crate::notify::Alteration;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewOrderBody {
     pub app_key: String,
     pub num: i64,
@@ -84,7 +85,8 @@ impl NewOrderBody {
 }
 
 /// The optional body of the action routes.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ActionBody {
     pub mobile: Option<String>,
     pub valid_start: Option<String>,
@@ -92,11 +94,18 @@ pub struct ActionBody {
     pub alteration: Option<Value>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only this merchant's orders.
     pub app_key: Option<String>,
+    /// Only orders in this state (PROTOCOL §2.1 name: `PAID`, `NOTIFIED`, `ISSUED`, …).
     pub state: Option<String>,
 }
+
+/// The longest `mobile` taken (real ones are 11 digits).
+const MOBILE_CHARS: usize = 32;
 
 /// The JSON of one order (`GET /admin/orders/{id}` and everywhere an order is answered).
 pub fn order_view(order: &Order) -> Value {
@@ -139,10 +148,11 @@ pub fn order_view(order: &Order) -> Value {
     })
 }
 
-fn parse_order_id(text: &str) -> Result<i64, ApiError> {
+/// The `{order_id}` of a path; anything but a positive integer is 400 naming it.
+pub(crate) fn parse_order_id(text: &str) -> Result<i64, ApiError> {
     text.parse::<protocol::OrderId>()
         .map(|id| id.get())
-        .map_err(|_| ApiError::NotFound(format!("order_id {text:?}: no such order")))
+        .map_err(|_| ApiError::field("order_id", format!("{text:?} is not an order id (a positive integer)")))
 }
 
 fn no_order(id: i64) -> ApiError {
@@ -159,10 +169,6 @@ pub(crate) fn check_text(field: &str, value: &str) -> Result<(), ApiError> {
         return Err(ApiError::field(field, format!("contains U+{:04X}, which the platform never sends", c as u32)));
     }
     Ok(())
-}
-
-fn check_optional(field: &str, value: &Option<String>) -> Result<(), ApiError> {
-    value.as_deref().map_or(Ok(()), |v| check_text(field, v))
 }
 
 /// A decimal amount as cents (`1`, `1.5`, `1.00`).
@@ -197,6 +203,13 @@ fn alteration_of(value: &Option<Value>) -> Result<Option<Alteration>, ApiError> 
     value.as_ref().map(parse_alteration).transpose()
 }
 
+#[utoipa::path(post, path = "/admin/orders", tag = "orders", request_body = NewOrderBody,
+    responses(
+        (status = 201, description = "The order (mock-platform README \"Order\"), with gateway_fault_ids when faults were armed", body = Value),
+        (status = 404, description = "No such merchant", body = ErrorBody),
+        (status = 422, description = "The platform would not have notified this order (FAQ 2.28)", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewOrderBody>,
@@ -205,13 +218,30 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-pub async fn get_one(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/admin/orders/{order_id}", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order (mock-platform README \"Order\")", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = ErrorBody),
+    ))]
+pub async fn get_one(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let data = platform.data();
     data.orders.get(&id).map(|o| Json(order_view(o))).ok_or_else(|| no_order(id))
 }
 
-pub async fn list(State(platform): State<Platform>, Query(q): Query<ListQuery>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/admin/orders", tag = "orders", params(ListQuery),
+    responses(
+        (status = 200, description = "`{\"orders\": [order…]}` by ascending id", body = Value),
+        (status = "4XX", description = "An unknown state or query field", body = ErrorBody),
+    ))]
+pub async fn list(
+    State(platform): State<Platform>,
+    AdminQuery(q): AdminQuery<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
     let state = match q.state.as_deref() {
         Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
         None => None,
@@ -227,7 +257,16 @@ pub async fn list(State(platform): State<Platform>, Query(q): Query<ListQuery>) 
     Ok(Json(json!({ "orders": orders.into_iter().map(order_view).collect::<Vec<_>>() })))
 }
 
-pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/admin/orders/{order_id}/exchanges", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "Every notification attempt and gateway call of the order (mock-platform README \"Exchanges JSON\")", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = ErrorBody),
+    ))]
+pub async fn exchanges(
+    State(platform): State<Platform>,
+    AdminPath(id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
     let data = platform.data();
     if !data.orders.contains_key(&id) {
@@ -241,6 +280,7 @@ pub async fn exchanges(State(platform): State<Platform>, Path(id): Path<String>)
 fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_order_id(id)?;
     let body: ActionBody = optional_body(body)?;
+    body.refuse_fields_not_taken_by(action)?;
     let alteration = alteration_of(&body.alteration)?;
     let now = platform.clock().now_ms();
     let mut data = platform.data();
@@ -256,7 +296,7 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
         }
         Action::ModifyMobile => {
             let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
-            check_text("mobile", mobile)?;
+            checks::text("mobile", mobile, MOBILE_CHARS)?;
             order.change_mobile(mobile, now)?;
             (NotifyMethod::Modified, 0)
         }
@@ -292,6 +332,26 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     Ok((StatusCode::ACCEPTED, Json(view)))
 }
 
+impl ActionBody {
+    /// A field the action does not take would be silently ignored: refused instead, naming it.
+    fn refuse_fields_not_taken_by(&self, action: Action) -> Result<(), ApiError> {
+        let (mobile, validity) = match action {
+            Action::ModifyMobile => (true, false),
+            Action::Extend => (false, true),
+            Action::Resend | Action::Refund | Action::RightsProtection => (false, false),
+        };
+        let given = [
+            ("mobile", self.mobile.is_some(), mobile),
+            ("valid_start", self.valid_start.is_some(), validity),
+            ("valid_ends", self.valid_ends.is_some(), validity),
+        ];
+        match given.into_iter().find(|(_, given, taken)| *given && !*taken) {
+            Some((field, ..)) => Err(ApiError::field(field, format!("is not taken by {}", action.route()))),
+            None => Ok(()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Action {
     Resend,
@@ -301,41 +361,93 @@ enum Action {
     RightsProtection,
 }
 
+impl Action {
+    fn route(self) -> &'static str {
+        match self {
+            Action::Resend => "resend",
+            Action::ModifyMobile => "modify-mobile",
+            Action::Refund => "refund",
+            Action::Extend => "extend",
+            Action::RightsProtection => "rights-protection",
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/admin/orders/{order_id}/resend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "A resend notification is queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn resend(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Resend)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/modify-mobile", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The mobile is changed and a modified notification queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn modify_mobile(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::ModifyMobile)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/refund", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The order is cancelled and a cancel notification queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn refund(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Refund)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/extend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "The validity is changed and an order_modify (sub_method 1) queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn extend(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::Extend)
 }
 
+#[utoipa::path(post, path = "/admin/orders/{order_id}/rights-protection", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+    responses(
+        (status = 202, description = "An order_modify (sub_method 2) is queued; the order", body = Value),
+        (status = 404, description = "No such order", body = ErrorBody),
+        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+        (status = "4XX", description = "A bad field, named", body = ErrorBody),
+    ))]
 pub async fn rights_protection(
     State(p): State<Platform>,
-    Path(id): Path<String>,
+    AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     act(&p, &id, &body, Action::RightsProtection)
@@ -361,17 +473,26 @@ impl Platform {
         if body.num < 1 || body.num > 100_000 {
             return Err(ApiError::field("num", "must be an integer from 1 to 100000"));
         }
-        check_text("mobile", &body.mobile)?;
-        check_text("item_title", &body.item_title)?;
-        for (field, value) in [
-            ("outer_iid", &body.outer_iid),
-            ("sub_outer_iid", &body.sub_outer_iid),
-            ("sku_properties", &body.sku_properties),
-            ("sms_template", &body.sms_template),
-            ("buyer_nick", &body.buyer_nick),
-            ("seller_nick", &body.seller_nick),
+        checks::app_key("app_key", &body.app_key)?;
+        checks::text("mobile", &body.mobile, MOBILE_CHARS)?;
+        checks::text("item_title", &body.item_title, 256)?;
+        for (field, value, max) in [
+            ("outer_iid", &body.outer_iid, 64),
+            ("sub_outer_iid", &body.sub_outer_iid, 64),
+            ("sku_properties", &body.sku_properties, 1024),
+            ("sms_template", &body.sms_template, 1024),
+            ("buyer_nick", &body.buyer_nick, 128),
+            ("seller_nick", &body.seller_nick, 128),
+            ("weeks", &body.weeks, 15),
+            ("total_fee", &body.total_fee, 20),
+            ("price", &body.price, 20),
         ] {
-            check_optional(field, value)?;
+            checks::optional_text(field, value.as_deref(), max)?;
+        }
+        checks::id("num_iid", body.num_iid)?;
+        checks::id("taobao_sid", body.taobao_sid)?;
+        if body.gateway_faults.as_ref().is_some_and(|f| f.len() > 100) {
+            return Err(ApiError::field("gateway_faults", "must have at most 100 entries"));
         }
         let consume_type = body.consume_type.unwrap_or(0);
         if consume_type > 2 {

@@ -7,12 +7,12 @@
 //! value anywhere in the document (a merchant may echo one back in its ack body).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use serde_json::{Map, Value, json};
 
 use crate::Platform;
-use crate::admin::ApiError;
 use crate::admin::orders::order_view;
+use crate::admin::{AdminPath, ApiError};
 use crate::clock::{format_ms, rfc3339_ms};
 use crate::model::Merchant;
 
@@ -50,7 +50,7 @@ impl Platform {
         if let Some(m) = merchant {
             secrets.push((m.app_secret.expose().to_owned(), SECRET_MARKER));
             secrets.push((m.notify_key.expose().to_owned(), SECRET_MARKER));
-            secrets.push((m.session.clone(), SESSION_MARKER));
+            secrets.push((m.session.expose().to_owned(), SESSION_MARKER));
         }
         secrets.extend(sign_values(&exchanges).into_iter().map(|sign| (sign, SIGN_MARKER)));
         let case = json!({
@@ -148,11 +148,18 @@ fn replace_all(value: Value, needles: &[(String, &'static str)]) -> Value {
 }
 
 /// `GET /admin/orders/{order_id}/case`.
-pub async fn get_case(State(platform): State<Platform>, Path(order_id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let id = order_id
-        .parse::<protocol::OrderId>()
-        .map_err(|_| ApiError::NotFound(format!("order_id {order_id:?}: no such order")))?;
-    platform.export_case(id.get()).map(Json)
+#[utoipa::path(get, path = "/admin/orders/{order_id}/case", tag = "orders",
+    params(("order_id" = i64, Path, description = "The order id")),
+    responses(
+        (status = 200, description = "The order's case file (schema eticket-case/1, mock-platform README \"Case files\")", body = Value),
+        (status = 404, description = "No such order", body = crate::admin::ErrorBody),
+        (status = "4XX", description = "order_id is not an order id", body = crate::admin::ErrorBody),
+    ))]
+pub async fn get_case(
+    State(platform): State<Platform>,
+    AdminPath(order_id): AdminPath<String>,
+) -> Result<Json<Value>, ApiError> {
+    platform.export_case(crate::admin::orders::parse_order_id(&order_id)?).map(Json)
 }
 
 #[cfg(test)]

@@ -57,6 +57,11 @@ pub async fn page(State(platform): State<Platform>, headers: HeaderMap, Query(qu
 }
 
 /// `GET /admin/merchants`: `{"merchants": [merchant…]}` by `app_key`, secrets masked (the console's list).
+#[utoipa::path(get, path = "/admin/merchants", tag = "merchants",
+    responses(
+        (status = 200, description = "`{\"merchants\": [merchant…]}` by app_key, secrets and sessions masked", body = Value),
+        (status = "4XX", description = "A bad request", body = crate::admin::ErrorBody),
+    ))]
 pub async fn list_merchants(State(platform): State<Platform>) -> Json<Value> {
     let data = platform.data();
     let mut merchants: Vec<Value> =

@@ -4,7 +4,7 @@ use protocol::Secret;
 use serde::Serialize;
 
 /// FAQ 1.4: a merchant in phase `test` only gets orders for its listed test mobiles.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     #[default]
@@ -13,7 +13,7 @@ pub enum Phase {
 }
 
 /// The charset of notification bodies (PROTOCOL §3.1: UTF-8, or the legacy GBK option).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default, utoipa::ToSchema)]
 pub enum NotifyCharset {
     #[default]
     #[serde(rename = "utf-8", alias = "utf8")]
@@ -31,18 +31,26 @@ impl NotifyCharset {
     }
 }
 
-/// One registered merchant. Serialises with its secrets masked (`Secret` masks itself).
-#[derive(Debug, Clone, Serialize)]
+/// One registered merchant. Serialises with its secrets masked (`Secret` masks itself): the app secret, the notify
+/// key and the session (INTERFACES §1: shown in full only in the answer that created it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Merchant {
     pub app_key: String,
+    /// Masked: the first two characters and the length (`ab…(32)`).
+    #[schema(value_type = String)]
     pub app_secret: Secret,
+    /// Masked like `app_secret`.
+    #[schema(value_type = String)]
     pub notify_key: Secret,
     /// Used verbatim (PROTOCOL §1.1: no query string).
     pub notify_url: String,
     pub notify_charset: NotifyCharset,
-    pub session: String,
-    /// Epoch milliseconds on the platform clock (FAQ 2.6: a year by default).
+    /// Masked like `app_secret`, except in the answer of the `POST /admin/merchants` that created it.
+    #[schema(value_type = String)]
+    pub session: Secret,
+    /// Epoch milliseconds on the platform clock (FAQ 2.6: a year by default); answered as `yyyy-MM-dd HH:mm:ss`.
     #[serde(serialize_with = "crate::model::order::ser_ms")]
+    #[schema(value_type = String, example = "2027-12-07 10:00:00")]
     pub session_expires_at: i64,
     /// Set for a 码商; absent for a 信任卖家.
     pub codemerchant_id: Option<i64>,

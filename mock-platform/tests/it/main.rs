@@ -2,6 +2,7 @@
 
 mod acks;
 mod admin;
+mod admin_input;
 mod c4;
 mod case;
 mod cdp;
