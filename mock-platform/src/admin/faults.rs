@@ -1,4 +1,4 @@
-//! `POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`: gateway answers and delays,
+//! `POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`: gateway answers, delays and lost answers,
 //! notification alterations and `duplicate` (PROTOCOL §2.4, INTERFACES §1.1); the `gateway_faults` of
 //! `POST /admin/orders` are checked here too.
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{AdminJson, ApiError};
 use crate::Platform;
-use crate::faults::{self, FaultAction, FaultSpec};
+use crate::faults::{self, FaultAction, FaultSpec, LostAnswer};
 use crate::notify::Alteration;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -24,6 +24,8 @@ pub struct FaultBody {
     pub times: Option<u32>,
     pub answer: Option<AnswerBody>,
     pub delay_ms: Option<u64>,
+    /// `close` or `transient` (INTERFACES §1.1).
+    pub lost_answer: Option<String>,
     pub fault: Option<String>,
     /// Params of `extra_params`.
     pub params: Option<serde_json::Map<String, Value>>,
@@ -74,6 +76,7 @@ pub struct OrderGatewayFault {
     pub times: Option<u32>,
     pub answer: Option<AnswerBody>,
     pub delay_ms: Option<u64>,
+    pub lost_answer: Option<String>,
 }
 
 /// Checks the `gateway_faults` of a new order; errors name the entry (`gateway_faults[1].times: …`).
@@ -85,7 +88,12 @@ pub fn check_order_faults(faults: &[OrderGatewayFault]) -> Result<Vec<FaultSpec>
             let checked = match fault.target.as_deref() {
                 None | Some("gateway") => match &fault.order_id {
                     None | Some(Value::Null) => {
-                        gateway_spec(&fault.method, &fault.app_key, fault.times, &fault.answer, fault.delay_ms)
+                        let action = FaultActionBody {
+                            answer: &fault.answer,
+                            delay_ms: fault.delay_ms,
+                            lost_answer: fault.lost_answer.as_deref(),
+                        };
+                        gateway_spec(&fault.method, &fault.app_key, fault.times, action)
                     }
                     Some(_) => Err(ApiError::field("order_id", "must be left out: the fault is for the created order")),
                 },
@@ -99,19 +107,28 @@ pub fn check_order_faults(faults: &[OrderGatewayFault]) -> Result<Vec<FaultSpec>
         .collect()
 }
 
+/// What a gateway fault does, as given: exactly one of the three must be present.
+struct FaultActionBody<'a> {
+    answer: &'a Option<AnswerBody>,
+    delay_ms: Option<u64>,
+    lost_answer: Option<&'a str>,
+}
+
 /// Checks the fields of a gateway fault wherever it is given (`POST /admin/faults`, `gateway_faults`).
 fn gateway_spec(
     method: &Option<String>,
     app_key: &Option<String>,
     times: Option<u32>,
-    answer: &Option<AnswerBody>,
-    delay_ms: Option<u64>,
+    action: FaultActionBody<'_>,
 ) -> Result<FaultSpec, ApiError> {
     let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
-    let action = match (answer, delay_ms) {
-        (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
-        (None, Some(ms)) => FaultAction::DelayMs(ms.min(120_000)),
-        _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
+    let action = match (action.answer, action.delay_ms, action.lost_answer) {
+        (Some(answer), None, None) => FaultAction::Answer(answer.to_error()?),
+        (None, Some(ms), None) => FaultAction::DelayMs(ms.min(120_000)),
+        (None, None, Some(form)) => FaultAction::LostAnswer(LostAnswer::parse(form).ok_or_else(|| {
+            ApiError::field("lost_answer", format!("must be \"close\" or \"transient\", got {form:?}"))
+        })?),
+        _ => return Err(ApiError::field("answer", "give exactly one of answer, delay_ms or lost_answer")),
     };
     let times = times.unwrap_or(2);
     if times == 0 {
@@ -189,7 +206,9 @@ pub async fn remove(State(platform): State<Platform>, Path(id): Path<u64>) -> Re
 
 impl Platform {
     fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
-        let spec = gateway_spec(&body.method, &body.app_key, body.times, &body.answer, body.delay_ms)?;
+        let action =
+            FaultActionBody { answer: &body.answer, delay_ms: body.delay_ms, lost_answer: body.lost_answer.as_deref() };
+        let spec = gateway_spec(&body.method, &body.app_key, body.times, action)?;
         let mut data = self.data();
         let data = &mut *data;
         Ok(faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, body.order_id))

@@ -10,6 +10,7 @@ mod faults;
 mod fuzz;
 mod gateway_errors;
 mod lifecycle;
+mod lost_answer;
 mod persist;
 mod redemption;
 mod support;
