@@ -17,5 +17,6 @@ pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scopes;
 pub mod session;
 pub mod sign;

@@ -10,6 +10,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::config::{Config, ConfigError, PlatformTarget, host_port};
 use crate::event::Summary;
 use crate::exit;
+use crate::plan::redeem::PosHook;
 use crate::plan::{Check, Context};
 use crate::platform_client::{MerchantSpec, PlatformClient, PlatformError};
 use crate::report::{html::HtmlReporter, json::JsonReporter, junit::JunitReporter};
@@ -146,6 +147,7 @@ pub async fn run_session_with(
         notify_url: m.url.clone(),
         session: m.session.clone(),
         codemerchant_id: m.codemerchant_id,
+        posids: config.pos.iter().filter_map(|pos| pos.posid.clone()).collect(),
         seller_nick: SELLER_NICK.into(),
     };
     let registered = client.create_merchant(&spec).await;
@@ -158,7 +160,10 @@ pub async fn run_session_with(
         }
     }
 
-    let ctx = Arc::new(Context::new(client, config.merchant.clone(), config.windows, config.seed));
+    let ctx = Arc::new(
+        Context::new(client, config.merchant.clone(), config.windows, config.seed)
+            .with_pos(config.pos.clone().map(PosHook::new)),
+    );
     let deadline = started + limits.bound.saturating_sub(BOUND_MARGIN);
     let limits = RunLimits { concurrency: limits.concurrency, deadline };
     let summary = run(checks, &config.only, ctx, limits, reporters).await;

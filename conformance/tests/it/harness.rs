@@ -99,6 +99,7 @@ pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -
         only: only.iter().map(|s| (*s).to_owned()).collect(),
         seed: 7,
         windows,
+        pos: None,
     };
     let collect = Collect::default();
     let mut reporters = Reporters::default();

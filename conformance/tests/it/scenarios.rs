@@ -49,6 +49,7 @@ pub async fn play_checks(
         only: Vec::new(),
         seed: 3,
         windows: quick_windows(),
+        pos: None,
     };
     let collect = Collect::default();
     let mut reporters = Reporters::default();
