@@ -4,6 +4,7 @@
 mod cli;
 mod defects;
 mod faulty_merchant;
+mod faulty_pos;
 mod harness;
 mod reference;
 mod remote;

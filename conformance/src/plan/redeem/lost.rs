@@ -45,7 +45,9 @@ pub async fn lost_answer(p: Arc<Probe>, form: &'static str) -> CheckResult {
     let redeemed = applied(&ex, CONSUME);
     if redeemed.len() > 1 {
         let first_serial = lost.param("serial_num");
-        let message = if redeemed.iter().any(|c| c.param("serial_num") != first_serial) || first_serial.is_none() {
+        let message = if first_serial.is_none() {
+            "a blind retry without serial_num redeemed the code twice"
+        } else if redeemed.iter().any(|c| c.param("serial_num") != first_serial) {
             "a second consume with a new serial redeemed the code twice"
         } else {
             "the code was redeemed twice"
