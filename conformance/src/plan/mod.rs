@@ -213,13 +213,13 @@ pub fn all_checks() -> Vec<Check> {
             "C11.redeem.first",
             "asked to redeem 2 of a code's 4 units, the merchant redeems them through the platform, once, with a serial",
             "C11 · FAQ 2.8",
-            redeem::redeem::first,
+            redeem::once::first,
         ),
         Check::new(
             "C11.redeem.uses-up",
             "a second redemption of the rest of the code uses it up (PARTLY_CONSUMED → CONSUMED)",
             "C11 · FAQ 2.8",
-            redeem::redeem::uses_up,
+            redeem::once::uses_up,
         ),
         Check::new(
             "C12.refused.used-up",

@@ -10,7 +10,7 @@ use crate::plan::judge::{await_attempt, calls};
 use crate::plan::{CheckResult, Probe};
 use crate::platform_client::{FaultAnswer, GatewayFault, PlatformError};
 
-use super::redeem::short_sub;
+use super::once::short_sub;
 use super::{CONSUME, HookAnswer, Ticket, c9, is_terminal, show_calls, ticket};
 
 /// (a) a used-up code: redeem all 4 units, then 1 more.
