@@ -67,7 +67,12 @@ pub async fn run_demo(report_dir: &Path, mut reporters: Reporters) -> Result<(Su
         seed: 1,
         windows: Windows::default(),
         // Its POS hook too: the demo certifies both halves (INTERFACES §4).
-        pos: Some(PosConfig { url: format!("{merchant_base}/pos"), posid: None, deadline: DEFAULT_POS_DEADLINE }),
+        pos: Some(PosConfig {
+            url: format!("{merchant_base}/pos"),
+            manual: false,
+            posid: None,
+            deadline: DEFAULT_POS_DEADLINE,
+        }),
     };
     file_reporters(&config, &mut reporters);
     let result = run_session(&config, all_checks(), Some(platform_listener), &mut reporters).await;

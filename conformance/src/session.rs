@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::config::{Config, ConfigError, PlatformTarget, host_port};
+use crate::config::{Config, ConfigError, MANUAL_PROMPTS, PlatformTarget, host_port};
 use crate::event::Summary;
 use crate::exit;
 use crate::plan::redeem::PosHook;
@@ -85,7 +85,9 @@ pub async fn run_session(
     listener: Option<TcpListener>,
     reporters: &mut Reporters,
 ) -> Result<Summary, SetupError> {
-    let limits = SessionLimits { concurrency: CONCURRENCY, bound: config.windows.run_bound };
+    // A manual run waits for a person at each prompt: it is not bound by the 75 s (INTERFACES §2).
+    let manual = config.pos.as_ref().filter(|p| p.manual).map_or(Duration::ZERO, |p| p.deadline * MANUAL_PROMPTS);
+    let limits = SessionLimits { concurrency: CONCURRENCY, bound: config.windows.run_bound + manual };
     run_session_with(config, checks, listener, reporters, limits).await
 }
 

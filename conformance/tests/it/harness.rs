@@ -95,7 +95,12 @@ pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let merchant = start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await;
-    let pos = PosConfig { url: merchant.url.replace("/notify", "/pos"), posid: None, deadline: DEFAULT_POS_DEADLINE };
+    let pos = PosConfig {
+        url: merchant.url.replace("/notify", "/pos"),
+        manual: false,
+        posid: None,
+        deadline: DEFAULT_POS_DEADLINE,
+    };
     let config = Config {
         merchant,
         platform: PlatformTarget::InProcess(addr),

@@ -43,7 +43,12 @@ pub async fn play_checks(
     listener: tokio::net::TcpListener,
 ) -> (Vec<CheckReport>, Summary) {
     // Both merchants serve their POS hook beside /notify.
-    let pos = PosConfig { url: merchant.url.replace("/notify", "/pos"), posid: None, deadline: DEFAULT_POS_DEADLINE };
+    let pos = PosConfig {
+        url: merchant.url.replace("/notify", "/pos"),
+        manual: false,
+        posid: None,
+        deadline: DEFAULT_POS_DEADLINE,
+    };
     let config = Config {
         platform: PlatformTarget::InProcess(listener.local_addr().unwrap()),
         merchant,

@@ -1,7 +1,9 @@
 //! The merchant's POS hook (INTERFACES §4) as the suite calls it: `POST {pos_url}/consume` and
 //! `POST {pos_url}/reverse`, each answer read into one of the three outcomes and written into the timeline
-//! next to the gateway calls it caused.
+//! next to the gateway calls it caused. With `--pos manual` a person at a real terminal answers instead
+//! (`manual.rs`).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -11,11 +13,15 @@ use crate::event::{EntryKind, TimelineEntry};
 use crate::plan::Probe;
 use crate::plan::probe::now_text;
 
+use super::manual::{Ask, Clerk};
+
 /// The hook, with its own HTTP client (one deadline per request).
 #[derive(Debug, Clone)]
 pub struct PosHook {
     pub config: PosConfig,
     http: reqwest::Client,
+    /// `--pos manual`: the person at the terminal.
+    clerk: Option<Arc<Clerk>>,
 }
 
 /// How the hook answered one request (what the clerk would be told).
@@ -39,6 +45,7 @@ impl HookAnswer {
             HookAnswer::OutcomeUnknown { serial } => {
                 format!("outcome_unknown (serial_num {})", serial.as_deref().unwrap_or("absent"))
             }
+            HookAnswer::Refused { status: 0, kind, .. } => format!("refused ({})", kind.as_deref().unwrap_or("")),
             HookAnswer::Refused { status, kind, error } => format!(
                 "refused: HTTP {status}{}{}",
                 kind.as_ref().map(|k| format!(" kind {k}")).unwrap_or_default(),
@@ -77,7 +84,14 @@ impl PosHook {
     pub fn new(config: PosConfig) -> Self {
         let http =
             reqwest::Client::builder().timeout(config.deadline).build().expect("a client without TLS always builds");
-        Self { config, http }
+        let clerk = config.manual.then(|| Arc::new(Clerk::terminal()));
+        Self { config, http, clerk }
+    }
+
+    /// A manual hook whose clerk is `clerk` (tests; a run uses the terminal).
+    pub fn manual(config: PosConfig, clerk: Clerk) -> Self {
+        let http = reqwest::Client::new();
+        Self { config: PosConfig { manual: true, ..config }, http, clerk: Some(Arc::new(clerk)) }
     }
 
     /// Asks the merchant to redeem `num` units of `code`, as a clerk scanning it would.
@@ -95,6 +109,9 @@ impl PosHook {
     }
 
     async fn post(&self, p: &Probe, order_id: i64, what: &str, body: Value) -> HookAnswer {
+        if let Some(clerk) = &self.clerk {
+            return self.ask(p, clerk, order_id, what, body).await;
+        }
         let url = format!("{}/{what}", self.config.url);
         let mut entry = TimelineEntry::new(EntryKind::Pos, format!("POS hook: POST {url}"));
         entry.order_id = Some(order_id);
@@ -123,6 +140,39 @@ impl PosHook {
             }
             Err(e) => HookAnswer::Broken(format!("no answer: {e}")),
         };
+        entry.verdict = Some(answer.describe());
+        entry.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        p.record(entry);
+        answer
+    }
+
+    /// `--pos manual`: the clerk redeems or reverses on a real terminal and says what it showed; the serial of a
+    /// redemption is the one the merchant sent with its latest consume of the code.
+    async fn ask(&self, p: &Probe, clerk: &Clerk, order_id: i64, what: &str, body: Value) -> HookAnswer {
+        let mut entry = TimelineEntry::new(EntryKind::Pos, format!("POS manual: {what}"));
+        entry.order_id = Some(order_id);
+        entry.at = Some(now_text());
+        let text = |name: &str| body.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (code, serial) = (text("code"), text("serial_num"));
+        let num = body.get("num").and_then(Value::as_u64).and_then(|n| u32::try_from(n).ok()).unwrap_or(1);
+        let ask = if what == "consume" { Ask::Redeem { code: &code, num } } else { Ask::Reverse { serial: &serial } };
+        let started = Instant::now();
+        let seen = async || {
+            if what != "consume" {
+                return serial.clone();
+            }
+            let exchanges = p.exchanges(order_id).await.unwrap_or_default();
+            let consumes = super::calls_of(&exchanges, &[super::CONSUME]);
+            let mine = consumes.iter().rev().find(|c| c.param("verify_code") == Some(code.as_str()));
+            mine.and_then(|c| c.param("serial_num")).unwrap_or_default().to_owned()
+        };
+        let answer = clerk.ask(order_id, ask, self.deadline(), seen).await;
+        entry.params = body
+            .as_object()
+            .map(|o| {
+                o.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect()
+            })
+            .unwrap_or_default();
         entry.verdict = Some(answer.describe());
         entry.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
         p.record(entry);

@@ -13,6 +13,7 @@ use crate::platform_client::{Exchange, GatewayCall, PlatformError};
 mod advisory;
 mod hook;
 pub mod lost;
+pub mod manual;
 pub mod once;
 pub mod refuse;
 pub mod reverse;
