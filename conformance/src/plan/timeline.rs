@@ -48,6 +48,10 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
             if g.injected() {
                 e.notes.push("answer injected by the suite".into());
             }
+            if let Some(form) = &g.answer_lost {
+                e.notes
+                    .push(format!("lost_answer {form}: applied as shown; the merchant got {}", g.seen_by_merchant()));
+            }
             if let Some(ms) = g.held_ms.filter(|ms| *ms > 0) {
                 e.notes.push(format!("held {ms} ms waiting for the ack (C4)"));
             }
