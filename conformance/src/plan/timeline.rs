@@ -72,3 +72,35 @@ pub fn describe_reply(reply: &protocol::AckReply, acknowledged: bool) -> String 
         AckReply::NotAck(near) => format!("not ack: {near}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform_client::GatewayCall;
+
+    #[test]
+    fn a_call_whose_answer_was_lost_shows_what_was_applied_and_what_the_merchant_got() {
+        let call = GatewayCall {
+            method: "taobao.vmarket.eticket.consume".into(),
+            at: None,
+            params: vec![("session".into(), "sess-key".into())],
+            response: "{}".into(),
+            error_code: None,
+            sub_code: None,
+            fault: Some("lost_answer".into()),
+            held_ms: None,
+            causality: None,
+            sign_diagnosis: None,
+            duration_ms: None,
+            answer_lost: Some("close".into()),
+        };
+        let [e] = &entries(1, &[Exchange::Gateway(call)], "sess-key")[..] else { panic!("one entry") };
+        assert_eq!(e.verdict.as_deref(), Some("ok"), "applied");
+        assert!(
+            e.notes.iter().any(|n| n.starts_with("lost_answer close") && n.contains("no HTTP response")),
+            "{:?}",
+            e.notes
+        );
+        assert_ne!(e.params[0].1, "sess-key", "the session key is masked");
+    }
+}

@@ -208,6 +208,7 @@ mod tests {
         assert!(html.contains("taobao.vmarket.eticket.send"));
         assert!(html.contains("causality: ok"));
         assert!(html.contains("NOT certified"));
+        assert!(html.contains("notifications: failed, redemption: not run — pass --pos-url"), "both scopes");
     }
 
     #[test]
