@@ -71,6 +71,29 @@ pub struct MerchantConfig {
     pub codemerchant_id: Option<i64>,
 }
 
+/// The merchant's POS hook (INTERFACES §4): what C11–C14 drive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PosConfig {
+    /// `{url}/consume` and `{url}/reverse` (no trailing slash); empty with `manual`.
+    pub url: String,
+    /// `--pos manual`: a person redeems each code on a real terminal and types what it showed (FAQ 1.5).
+    pub manual: bool,
+    /// A 码商's bound terminal: sent in consume requests, and bound to the merchant on the platform.
+    pub posid: Option<String>,
+    /// How long the hook has to answer one request (15 s).
+    pub deadline: Duration,
+}
+
+/// The POS deadline of PROTOCOL §6.1.
+pub const DEFAULT_POS_DEADLINE: Duration = Duration::from_secs(15);
+/// A longer deadline would not fit a redemption check (deadline, then the quiet window) in the run bound.
+const MAX_POS_DEADLINE: Duration = Duration::from_secs(30);
+/// With `--pos manual` a person answers each prompt (INTERFACES §2).
+pub const DEFAULT_MANUAL_DEADLINE: Duration = Duration::from_secs(120);
+const MAX_MANUAL_DEADLINE: Duration = Duration::from_secs(600);
+/// Prompts a manual run can make (every hook request of the plan): its bound grows by this many deadlines.
+pub const MANUAL_PROMPTS: u32 = 24;
+
 /// Where the platform runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PlatformTarget {
@@ -99,6 +122,8 @@ pub struct Config {
     /// Seeds the order data (mobiles, titles), so two runs buy the same orders.
     pub seed: u64,
     pub windows: Windows,
+    /// The POS hook; without it C11–C14 are skipped, naming `--pos-url`.
+    pub pos: Option<PosConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +188,18 @@ pub struct RunArgs {
     /// Seconds the suite watches for calls that must not come (default 5).
     #[arg(long, value_name = "SECS")]
     pub quiet_window: Option<f64>,
+    /// The merchant's POS hook (INTERFACES §4): adds the redemption checks C11–C14.
+    #[arg(long, value_name = "URL")]
+    pub pos_url: Option<String>,
+    /// `manual`: print each code and count to redeem on a real terminal and ask what it showed (instead of a hook).
+    #[arg(long, value_name = "MODE")]
+    pub pos: Option<String>,
+    /// A 码商's bound terminal id, sent in hook requests (needs --pos-url).
+    #[arg(long, value_name = "ID")]
+    pub posid: Option<String>,
+    /// Seconds the POS hook has to answer one request (default 15).
+    #[arg(long, value_name = "SECS")]
+    pub pos_deadline: Option<f64>,
     /// A TOML file with the same keys as these flags.
     #[arg(long, value_name = "FILE")]
     #[serde(skip)]
@@ -190,6 +227,10 @@ impl RunArgs {
             ack_deadline: self.ack_deadline.or(other.ack_deadline),
             callback_window: self.callback_window.or(other.callback_window),
             quiet_window: self.quiet_window.or(other.quiet_window),
+            pos_url: self.pos_url.or(other.pos_url),
+            pos: self.pos.or(other.pos),
+            posid: self.posid.or(other.posid),
+            pos_deadline: self.pos_deadline.or(other.pos_deadline),
             config: self.config,
         }
     }
@@ -248,6 +289,7 @@ impl RunArgs {
             ..defaults
         };
         windows.validate()?;
+        let pos = pos_config(self.pos_url, self.pos.as_deref(), self.posid, self.pos_deadline)?;
         let only = self
             .only
             .map(|o| o.split(',').map(str::trim).filter(|p| !p.is_empty()).map(str::to_owned).collect())
@@ -259,8 +301,62 @@ impl RunArgs {
             only,
             seed: self.seed.unwrap_or(1),
             windows,
+            pos,
         })
     }
+}
+
+/// `--pos-url` or `--pos manual`, `--posid`, `--pos-deadline` as one optional [`PosConfig`].
+fn pos_config(
+    url: Option<String>,
+    mode: Option<&str>,
+    posid: Option<String>,
+    deadline: Option<f64>,
+) -> Result<Option<PosConfig>, ConfigError> {
+    match (mode, &url) {
+        (Some(_), Some(_)) => {
+            let reason = "--pos manual and --pos-url exclude each other".into();
+            return Err(ConfigError::Invalid { name: "--pos", reason });
+        }
+        (Some("manual"), None) => {
+            if posid.as_deref() == Some("") {
+                return Err(ConfigError::Invalid { name: "--posid", reason: "empty".into() });
+            }
+            let deadline = seconds("--pos-deadline", deadline)?.unwrap_or(DEFAULT_MANUAL_DEADLINE);
+            if deadline.is_zero() || deadline > MAX_MANUAL_DEADLINE {
+                let most = MAX_MANUAL_DEADLINE.as_secs();
+                let reason = format!("must be above 0 and at most {most} s with --pos manual");
+                return Err(ConfigError::Invalid { name: "--pos-deadline", reason });
+            }
+            return Ok(Some(PosConfig { url: String::new(), manual: true, posid, deadline }));
+        }
+        (Some(other), None) => {
+            let reason = format!("{other:?}: the only mode is manual");
+            return Err(ConfigError::Invalid { name: "--pos", reason });
+        }
+        (None, _) => {}
+    }
+    let Some(url) = url else {
+        if posid.is_some() || deadline.is_some() {
+            return Err(ConfigError::Invalid {
+                name: "--posid",
+                reason: "--posid and --pos-deadline need --pos-url".into(),
+            });
+        }
+        return Ok(None);
+    };
+    check_http_url("--pos-url", &url)?;
+    if posid.as_deref() == Some("") {
+        return Err(ConfigError::Invalid { name: "--posid", reason: "empty".into() });
+    }
+    let deadline = seconds("--pos-deadline", deadline)?.unwrap_or(DEFAULT_POS_DEADLINE);
+    if deadline.is_zero() || deadline > MAX_POS_DEADLINE {
+        return Err(ConfigError::Invalid {
+            name: "--pos-deadline",
+            reason: format!("must be above 0 and at most {} s", MAX_POS_DEADLINE.as_secs()),
+        });
+    }
+    Ok(Some(PosConfig { url: url.trim_end_matches('/').to_owned(), manual: false, posid, deadline }))
 }
 
 fn read_file(path: &Path) -> Result<RunArgs, ConfigError> {
@@ -377,6 +473,29 @@ mod tests {
         assert_eq!(config.only, ["C2"]);
         std::fs::write(&path, "no_such_key = 1\n").unwrap();
         assert!(matches!(RunArgs { config: Some(path), ..args() }.into_config(), Err(ConfigError::File { .. })));
+    }
+
+    #[test]
+    fn a_pos_hook_is_optional_and_its_companions_need_it() {
+        assert_eq!(args().into_config().unwrap().pos, None);
+        let with = RunArgs { pos_url: Some("http://127.0.0.1:9/pos/".into()), posid: Some("T1".into()), ..args() };
+        let pos = with.into_config().unwrap().pos.unwrap();
+        assert_eq!(
+            (pos.url.as_str(), pos.posid.as_deref(), pos.deadline),
+            ("http://127.0.0.1:9/pos", Some("T1"), DEFAULT_POS_DEADLINE)
+        );
+        let manual = RunArgs { pos: Some("manual".into()), ..args() }.into_config().unwrap().pos.unwrap();
+        assert_eq!((manual.manual, manual.deadline), (true, DEFAULT_MANUAL_DEADLINE), "not bound by the 75 s");
+        for bad in [
+            RunArgs { pos: Some("auto".into()), ..args() },
+            RunArgs { pos: Some("manual".into()), pos_url: Some("http://h/pos".into()), ..args() },
+            RunArgs { posid: Some("T1".into()), ..args() },
+            RunArgs { pos_url: Some("https://h/pos".into()), ..args() },
+            RunArgs { pos_url: Some("http://h/pos".into()), pos_deadline: Some(0.0), ..args() },
+            RunArgs { pos_url: Some("http://h/pos".into()), pos_deadline: Some(31.0), ..args() },
+        ] {
+            assert!(bad.into_config().is_err());
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `conformance demo`: the reference merchant in-process with generated credentials, the whole plan, the
-//! summary, and where the reports are.
+//! `conformance demo`: the reference merchant in-process with generated credentials, the whole plan (its POS
+//! hook included, so both halves are certified), the summary, and where the reports are.
 
 use std::path::{Path, PathBuf};
 
@@ -7,7 +7,7 @@ use protocol::Secret;
 use rand::Rng;
 use tokio::net::TcpListener;
 
-use crate::config::{Config, MerchantConfig, PlatformTarget, ReportPaths, Windows};
+use crate::config::{Config, DEFAULT_POS_DEADLINE, MerchantConfig, PlatformTarget, PosConfig, ReportPaths, Windows};
 use crate::event::Summary;
 use crate::plan::all_checks;
 use crate::runner::Reporters;
@@ -42,7 +42,8 @@ pub async fn run_demo(report_dir: &Path, mut reporters: Reporters) -> Result<(Su
     let platform_listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind("platform"))?;
     let gateway = format!("http://{}/router/rest", platform_listener.local_addr().map_err(bind("platform"))?);
     let merchant_listener = TcpListener::bind("127.0.0.1:0").await.map_err(bind("merchant"))?;
-    let notify_url = format!("http://{}/notify", merchant_listener.local_addr().map_err(bind("merchant"))?);
+    let merchant_base = format!("http://{}", merchant_listener.local_addr().map_err(bind("merchant"))?);
+    let notify_url = format!("{merchant_base}/notify");
 
     let db: PathBuf = std::env::temp_dir().join(format!("conformance-demo-{}-{app_key}.sqlite", std::process::id()));
     let mut merchant = merchant_reference::Config::new(
@@ -65,6 +66,13 @@ pub async fn run_demo(report_dir: &Path, mut reporters: Reporters) -> Result<(Su
         only: Vec::new(),
         seed: 1,
         windows: Windows::default(),
+        // Its POS hook too: the demo certifies both halves (INTERFACES §4).
+        pos: Some(PosConfig {
+            url: format!("{merchant_base}/pos"),
+            manual: false,
+            posid: None,
+            deadline: DEFAULT_POS_DEADLINE,
+        }),
     };
     file_reporters(&config, &mut reporters);
     let result = run_session(&config, all_checks(), Some(platform_listener), &mut reporters).await;

@@ -28,6 +28,8 @@ pub enum EntryKind {
     Gateway,
     /// Something the suite did itself: an admin action, or a notification it signed and posted.
     Suite,
+    /// A request the suite made to the merchant's POS hook, and its answer (INTERFACES §4).
+    Pos,
 }
 
 /// One line of a check's exchange timeline: a notification attempt, a gateway call, or a suite action.

@@ -19,6 +19,7 @@ pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod scopes;
 pub mod session;
 pub mod sign;
 pub mod vectors;

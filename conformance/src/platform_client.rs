@@ -43,6 +43,8 @@ pub struct MerchantSpec {
     pub notify_url: String,
     pub session: String,
     pub codemerchant_id: Option<i64>,
+    /// A 码商's terminals to bind (`--posid`).
+    pub posids: Vec<String>,
     pub seller_nick: String,
 }
 
@@ -281,6 +283,10 @@ pub struct GatewayCall {
     pub sign_diagnosis: Option<String>,
     #[serde(default, rename = "latency_ms")]
     pub duration_ms: Option<u64>,
+    /// A `lost_answer` fault (`close` or `transient`): the call was applied as recorded, but the merchant got
+    /// no answer or a transient error instead.
+    #[serde(default)]
+    pub answer_lost: Option<String>,
 }
 
 impl GatewayCall {
@@ -294,6 +300,16 @@ impl GatewayCall {
 
     pub fn sub_code(&self) -> Option<&str> {
         self.sub_code.as_deref()
+    }
+
+    /// What the merchant was told: the applied answer, or `no HTTP response` / the transient error of a
+    /// `lost_answer` fault.
+    pub fn seen_by_merchant(&self) -> String {
+        match self.answer_lost.as_deref() {
+            Some("close") => "no HTTP response (connection closed; the call was applied)".into(),
+            Some(_) => "15 isp.top-remote-connection-timeout (the call was applied)".into(),
+            None => self.error_text().unwrap_or_else(|| "ok".into()),
+        }
     }
 
     /// Whether the answer was an injected fault rather than the gateway's own judgement.
@@ -394,6 +410,9 @@ impl PlatformClient {
         });
         if let Some(id) = spec.codemerchant_id {
             body["codemerchant_id"] = json!(id);
+        }
+        if !spec.posids.is_empty() {
+            body["posids"] = json!(spec.posids);
         }
         self.call(reqwest::Method::POST, "/admin/merchants", Some(body)).await
     }
@@ -508,6 +527,25 @@ impl PlatformClient {
         }
         request.send().await.map_err(|source| PlatformError::Http { path, source })?;
         Ok(())
+    }
+
+    /// Arms a `lost_answer` fault (`close` or `transient`) on the order's next `times` calls of `method`
+    /// (INTERFACES §1.1, PROTOCOL §6.1 C13); answers the fault id.
+    pub async fn lost_answer(
+        &self,
+        order_id: i64,
+        method: &str,
+        form: &str,
+        times: u32,
+    ) -> Result<String, PlatformError> {
+        let body = json!({
+            "target": "gateway", "order_id": order_id, "method": method, "times": times, "lost_answer": form,
+        });
+        let created: FaultCreated = self.call(reqwest::Method::POST, "/admin/faults", Some(body)).await?;
+        Ok(match created.id {
+            Value::String(s) => s,
+            other => other.to_string(),
+        })
     }
 
     /// Arms a gateway fault for one existing order (the platform refuses one for an unknown order); answers the

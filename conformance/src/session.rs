@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::config::{Config, ConfigError, PlatformTarget, host_port};
+use crate::config::{Config, ConfigError, MANUAL_PROMPTS, PlatformTarget, host_port};
 use crate::event::Summary;
 use crate::exit;
+use crate::plan::redeem::PosHook;
 use crate::plan::{Check, Context};
 use crate::platform_client::{MerchantSpec, PlatformClient, PlatformError};
 use crate::report::{html::HtmlReporter, json::JsonReporter, junit::JunitReporter};
@@ -84,7 +85,9 @@ pub async fn run_session(
     listener: Option<TcpListener>,
     reporters: &mut Reporters,
 ) -> Result<Summary, SetupError> {
-    let limits = SessionLimits { concurrency: CONCURRENCY, bound: config.windows.run_bound };
+    // A manual run waits for a person at each prompt: it is not bound by the 75 s (INTERFACES §2).
+    let manual = config.pos.as_ref().filter(|p| p.manual).map_or(Duration::ZERO, |p| p.deadline * MANUAL_PROMPTS);
+    let limits = SessionLimits { concurrency: CONCURRENCY, bound: config.windows.run_bound + manual };
     run_session_with(config, checks, listener, reporters, limits).await
 }
 
@@ -146,6 +149,7 @@ pub async fn run_session_with(
         notify_url: m.url.clone(),
         session: m.session.clone(),
         codemerchant_id: m.codemerchant_id,
+        posids: config.pos.iter().filter_map(|pos| pos.posid.clone()).collect(),
         seller_nick: SELLER_NICK.into(),
     };
     let registered = client.create_merchant(&spec).await;
@@ -158,7 +162,10 @@ pub async fn run_session_with(
         }
     }
 
-    let ctx = Arc::new(Context::new(client, config.merchant.clone(), config.windows, config.seed));
+    let ctx = Arc::new(
+        Context::new(client, config.merchant.clone(), config.windows, config.seed)
+            .with_pos(config.pos.clone().map(PosHook::new)),
+    );
     let deadline = started + limits.bound.saturating_sub(BOUND_MARGIN);
     let limits = RunLimits { concurrency: limits.concurrency, deadline };
     let summary = run(checks, &config.only, ctx, limits, reporters).await;

@@ -24,6 +24,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Utc};
@@ -66,6 +67,9 @@ pub struct ReverseRequest {
 pub enum PosError {
     #[error("num must be at least 1")]
     BadNum,
+    /// The hook request was not the JSON INTERFACES §4 defines; refused in the hook's own shape.
+    #[error("bad request body: {0}")]
+    BadBody(String),
     #[error("posid is required: this merchant is a code merchant (码商)")]
     PosidRequired,
     #[error("unknown code")]
@@ -102,7 +106,9 @@ impl From<rusqlite::Error> for PosError {
 impl IntoResponse for PosError {
     fn into_response(self) -> Response {
         let (status, kind) = match &self {
-            PosError::BadNum | PosError::PosidRequired => (StatusCode::BAD_REQUEST, "bad_request"),
+            PosError::BadNum | PosError::PosidRequired | PosError::BadBody(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             PosError::UnknownCode => (StatusCode::NOT_FOUND, "unknown_code"),
             PosError::UnknownSerial => (StatusCode::NOT_FOUND, "unknown_serial"),
             PosError::Cancelled => (StatusCode::CONFLICT, "cancelled"),
@@ -144,7 +150,11 @@ struct CodeRow {
 }
 
 /// `POST /pos/consume {"code", "num", "posid"?}`.
-pub async fn consume(State(state): State<AppState>, Json(req): Json<ConsumeRequest>) -> Result<Json<Value>, PosError> {
+pub async fn consume(
+    State(state): State<AppState>,
+    req: Result<Json<ConsumeRequest>, JsonRejection>,
+) -> Result<Json<Value>, PosError> {
+    let Json(req) = req.map_err(|e| PosError::BadBody(e.body_text()))?;
     if req.num == 0 {
         return Err(PosError::BadNum);
     }
@@ -237,7 +247,11 @@ pub async fn consume(State(state): State<AppState>, Json(req): Json<ConsumeReque
 }
 
 /// `POST /pos/reverse {"serial_num"}`: undo one consume (冲正).
-pub async fn reverse(State(state): State<AppState>, Json(req): Json<ReverseRequest>) -> Result<Json<Value>, PosError> {
+pub async fn reverse(
+    State(state): State<AppState>,
+    req: Result<Json<ReverseRequest>, JsonRejection>,
+) -> Result<Json<Value>, PosError> {
+    let Json(req) = req.map_err(|e| PosError::BadBody(e.body_text()))?;
     let serial = req.serial_num.clone();
     let found = state
         .store

@@ -78,11 +78,16 @@ pub struct GatewayExchange {
     pub causality: Option<StaticStr>,
     /// Whether the causing notification was acknowledged when the hold ended (C4).
     pub cause_acked: Option<bool>,
-    /// A fault injected on this call: `answer` or `delay`.
+    /// A fault injected on this call: `answer`, `delay` or `lost_answer`.
     pub fault: Option<String>,
     /// For 25: `notify_key` when the sign matches the notify key instead of the app secret (C9).
     #[serde(deserialize_with = "opt_static_str")]
     pub sign_diagnosis: Option<StaticStr>,
+    /// A `lost_answer` fault (`close` or `transient`): the call was applied (`response`, `error_code` and
+    /// `sub_code` are what the platform did), and the merchant got no HTTP response (`close`) or
+    /// 15 `isp.top-remote-connection-timeout` (`transient`) instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer_lost: Option<String>,
 }
 
 /// A fixed string. An alias because serde would otherwise try to borrow a `&str` field from the input.

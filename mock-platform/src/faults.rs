@@ -1,6 +1,6 @@
 //! Gateway fault injection (`POST /admin/faults` with `target: gateway`, or `gateway_faults` of
 //! `POST /admin/orders`): the next N calls of an API, optionally for one app or order, get a given answer or a
-//! delay (PROTOCOL §2.4 `inject`, §6 C8).
+//! delay (PROTOCOL §2.4 `inject`, §6 C8), or have their answer lost after they were applied (§6.1 C13).
 
 use protocol::TopError;
 use serde::Serialize;
@@ -13,6 +13,35 @@ pub enum FaultAction {
     Answer(TopError),
     /// Process the call after this many milliseconds.
     DelayMs(u64),
+    /// Process the call, then lose its answer (INTERFACES §1.1 `lost_answer`).
+    LostAnswer(LostAnswer),
+}
+
+/// How a `lost_answer` fault loses the answer of a call it let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LostAnswer {
+    /// The connection is closed without an HTTP response.
+    Close,
+    /// The answer is replaced by 15 `isp.top-remote-connection-timeout`.
+    Transient,
+}
+
+impl LostAnswer {
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "close" => Some(Self::Close),
+            "transient" => Some(Self::Transient),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Close => "close",
+            Self::Transient => "transient",
+        }
+    }
 }
 
 /// One registered gateway fault.

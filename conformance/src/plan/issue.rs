@@ -173,14 +173,15 @@ pub async fn top_call(p: Arc<Probe>) -> CheckResult {
         None => p.exchanges(order.order_id).await?,
     };
     for call in all_calls(&ex) {
-        if let Some(verdict) = judge_call(&p, call, &order) {
+        if let Some(verdict) = judge_call(&p, call, &order.token) {
             return Ok(verdict);
         }
     }
     Ok(Verdict::pass(format!("{} TOP call(s), each correctly signed and parameterised", all_calls(&ex).len())))
 }
 
-fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> {
+/// C9 on one TOP call of an order whose token is `token`; also applied to every redemption call (§6.1).
+pub(crate) fn judge_call(p: &Probe, call: &GatewayCall, token: &str) -> Option<Verdict> {
     let m = &p.ctx.merchant;
     let fail = |what: String, expected: String, actual: String, hint: &str| {
         Some(Verdict::fail(format!("{}: {what}", call.method)).expected(expected).actual(actual).hint(hint))
@@ -230,10 +231,10 @@ fn judge_call(p: &Probe, call: &GatewayCall, order: &Bought) -> Option<Verdict> 
     // The APIs that take `token` (PROTOCOL §5.0 B4).
     let token_apis = ["send", "resend", "consume", "beforeconsume", "reverse"];
     let takes_token = token_apis.iter().any(|api| call.method == format!("taobao.vmarket.eticket.{api}"));
-    if takes_token && call.param("token") != Some(order.token.as_str()) {
+    if takes_token && call.param("token") != Some(token) {
         return fail(
             "token not echoed".into(),
-            format!("token={}", order.token),
+            format!("token={token}"),
             format!("token={}", call.param("token").unwrap_or("(absent)")),
             "echo the notification's token param unchanged (PROTOCOL §1.2)",
         );

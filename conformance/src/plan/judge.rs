@@ -242,6 +242,7 @@ mod tests {
             causality: None,
             sign_diagnosis: None,
             duration_ms: None,
+            answer_lost: None,
         };
         assert_eq!(code_set(&call("b:1,a:2")), code_set(&call("a:2,b:1")));
         assert_ne!(code_set(&call("a:1,b:2")), code_set(&call("a:2,b:1")));

@@ -20,6 +20,7 @@ mod issue;
 pub mod judge;
 mod modify;
 pub mod probe;
+pub mod redeem;
 mod reissue;
 mod retry;
 pub mod timeline;
@@ -53,7 +54,7 @@ impl Check {
         Self { info: CheckInfo { id, title, rule, advisory: false }, run: Arc::new(move |p| Box::pin(run(p))) }
     }
 
-    /// Marks a check outside C1–C10: at most a warning.
+    /// Marks a check outside C1–C14: at most a warning.
     pub fn advisory(mut self) -> Self {
         self.info.advisory = true;
         self
@@ -209,6 +210,79 @@ pub fn all_checks() -> Vec<Check> {
             modify::rights,
         ),
         Check::new(
+            "C11.redeem.first",
+            "asked to redeem 2 of a code's 4 units, the merchant redeems them through the platform, once, with a serial",
+            "C11 · FAQ 2.8",
+            redeem::once::first,
+        ),
+        Check::new(
+            "C11.redeem.uses-up",
+            "a second redemption of the rest of the code uses it up (PARTLY_CONSUMED → CONSUMED)",
+            "C11 · FAQ 2.8",
+            redeem::once::uses_up,
+        ),
+        Check::new(
+            "C12.refused.used-up",
+            "a redemption of a used-up code is refused to the clerk and redeems nothing",
+            "C12 · FAQ 2.8",
+            redeem::refuse::used_up,
+        ),
+        Check::new(
+            "C12.refused.refunded",
+            "a redemption of a code voided by a refund is refused and redeems nothing",
+            "C12 · FAQ 2.8, 2.23",
+            redeem::refuse::refunded,
+        ),
+        Check::new(
+            "C12.refused.overflow",
+            "a redemption of more units than the code has left is refused",
+            "C12 · FAQ 2.8",
+            redeem::refuse::overflow,
+        ),
+        Check::new(
+            "C12.refused.platform-refusal",
+            "the platform's code-not-available is passed to the clerk as refused, and not hammered",
+            "C12 · FAQ 2.8",
+            redeem::refuse::platform_refusal,
+        ),
+        Check::new(
+            "C12.refused.last-unit-race",
+            "two concurrent redemptions of a code's last unit: exactly one is redeemed, the other refused",
+            "C12 · FAQ 2.8",
+            redeem::refuse::last_unit_race,
+        ),
+        Check::new(
+            "C13.lost-answer.close",
+            "a consume applied but answered by a closed connection is not redeemed again nor told refused",
+            "C13 · FAQ 2.8",
+            |p| redeem::lost::lost_answer(p, "close"),
+        ),
+        Check::new(
+            "C13.lost-answer.transient",
+            "a consume applied but answered isp.top-remote-connection-timeout is not redeemed again nor told refused",
+            "C13 · FAQ 2.8",
+            |p| redeem::lost::lost_answer(p, "transient"),
+        ),
+        Check::new(
+            "C14.reverse.by-serial",
+            "reverse (冲正) by serial undoes exactly that consume: code, count and serial",
+            "C14 · FAQ 2.8",
+            redeem::reverse::by_serial,
+        ),
+        Check::new(
+            "C14.reverse.refused",
+            "a reverse of an unknown serial, or of one already reversed, is refused",
+            "C14 · FAQ 2.8",
+            redeem::reverse::refused,
+        ),
+        Check::new(
+            "X.beforeconsume",
+            "a redemption asks beforeconsume (验码前置确认) before consume",
+            "advisory · FAQ 2.8",
+            redeem::beforeconsume,
+        )
+        .advisory(),
+        Check::new(
             "X.ack-latency",
             "send is acknowledged within 1 s (well inside the deadline)",
             "advisory · FAQ 2.26",
@@ -238,7 +312,7 @@ mod tests {
         ids.dedup();
         assert_eq!(ids.len(), checks.len());
         assert!(checks.iter().all(|c| c.info.rule.contains("FAQ")));
-        for rule in ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10"] {
+        for rule in ["C1", "C2", "C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C12", "C13", "C14"] {
             assert!(checks.iter().any(|c| c.info.rule.starts_with(&format!("{rule} "))), "{rule} has no check");
         }
     }

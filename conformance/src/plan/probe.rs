@@ -11,6 +11,7 @@ use protocol::{Gmt8Timestamp, Params, notify_sign};
 
 use crate::config::{MerchantConfig, Windows};
 use crate::event::{EntryKind, TimelineEntry};
+use crate::plan::redeem::PosHook;
 use crate::platform_client::{Bought, Exchange, OrderSpec, OrderView, PlatformClient, PlatformError};
 
 /// How often the suite reads an order's exchanges while it waits for something to happen.
@@ -27,6 +28,8 @@ pub struct Context {
     http: reqwest::Client,
     /// Makes every order's mobile distinct within a run.
     orders_bought: AtomicU64,
+    /// The merchant's POS hook, when given (C11–C14).
+    pub pos: Option<PosHook>,
 }
 
 impl Context {
@@ -36,7 +39,13 @@ impl Context {
             .timeout(windows.ack_deadline)
             .build()
             .expect("a client without TLS always builds");
-        Self { platform, merchant, windows, seed, http, orders_bought: AtomicU64::new(0) }
+        Self { platform, merchant, windows, seed, http, orders_bought: AtomicU64::new(0), pos: None }
+    }
+
+    /// Adds the merchant's POS hook (INTERFACES §4).
+    pub fn with_pos(mut self, pos: Option<PosHook>) -> Self {
+        self.pos = pos;
+        self
     }
 
     fn next_mobile(&self) -> String {

@@ -48,6 +48,10 @@ fn entry(order_id: i64, exchange: &Exchange, session: &str) -> TimelineEntry {
             if g.injected() {
                 e.notes.push("answer injected by the suite".into());
             }
+            if let Some(form) = &g.answer_lost {
+                e.notes
+                    .push(format!("lost_answer {form}: applied as shown; the merchant got {}", g.seen_by_merchant()));
+            }
             if let Some(ms) = g.held_ms.filter(|ms| *ms > 0) {
                 e.notes.push(format!("held {ms} ms waiting for the ack (C4)"));
             }
@@ -66,5 +70,37 @@ pub fn describe_reply(reply: &protocol::AckReply, acknowledged: bool) -> String 
         AckReply::Code300 if acknowledged => r#"ack {"code":300}"#.into(),
         AckReply::Code300 => r#"not ack: {"code":300} acknowledges only resend and modified"#.into(),
         AckReply::NotAck(near) => format!("not ack: {near}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform_client::GatewayCall;
+
+    #[test]
+    fn a_call_whose_answer_was_lost_shows_what_was_applied_and_what_the_merchant_got() {
+        let call = GatewayCall {
+            method: "taobao.vmarket.eticket.consume".into(),
+            at: None,
+            params: vec![("session".into(), "sess-key".into())],
+            response: "{}".into(),
+            error_code: None,
+            sub_code: None,
+            fault: Some("lost_answer".into()),
+            held_ms: None,
+            causality: None,
+            sign_diagnosis: None,
+            duration_ms: None,
+            answer_lost: Some("close".into()),
+        };
+        let [e] = &entries(1, &[Exchange::Gateway(call)], "sess-key")[..] else { panic!("one entry") };
+        assert_eq!(e.verdict.as_deref(), Some("ok"), "applied");
+        assert!(
+            e.notes.iter().any(|n| n.starts_with("lost_answer close") && n.contains("no HTTP response")),
+            "{:?}",
+            e.notes
+        );
+        assert_ne!(e.params[0].1, "sess-key", "the session key is masked");
     }
 }

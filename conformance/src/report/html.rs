@@ -8,6 +8,7 @@ use crate::event::{CheckReport, EntryKind, Event, Summary, TimelineEntry};
 use crate::outcome::Outcome;
 use crate::report::{Collected, write_file};
 use crate::runner::Reporter;
+use crate::scopes::Scopes;
 
 /// Writes `report.html` when the run finishes.
 #[derive(Debug)]
@@ -58,7 +59,7 @@ th{background:#f0f0f0}.o{font-weight:bold;padding:.1em .4em;border-radius:3px;co
 .pass{background:#2e7d32}.fail,.error{background:#c62828}.warn{background:#ef6c00}.skip{background:#757575}
 details{background:#fff;border:1px solid #ddd;border-radius:4px;margin:.5em 0;padding:.5em}
 summary{cursor:pointer}pre{white-space:pre-wrap;word-break:break-all;margin:0;font:12px ui-monospace,monospace}
-.k-notification{background:#e3f2fd}.k-gateway{background:#f3e5f5}.k-suite{background:#fffde7}
+.k-notification{background:#e3f2fd}.k-gateway{background:#f3e5f5}.k-suite{background:#fffde7}.k-pos{background:#e8f5e9}
 dl{display:grid;grid-template-columns:max-content auto;gap:.2em 1em}dt{font-weight:bold}
 ";
 
@@ -69,8 +70,9 @@ fn badge(outcome: Outcome) -> String {
 /// The report as one HTML document.
 pub fn render(collected: &Collected, summary: &Summary) -> String {
     let mut h = String::new();
-    let status = match (summary.is_certified(), summary.is_success()) {
-        (true, _) => "certified: no check failed",
+    let scopes = Scopes::of(&collected.reports);
+    let status = match (scopes.certified(), summary.is_success()) {
+        (true, _) => "certified",
         (false, true) => "no check failed, but some were skipped: not a certification",
         (false, false) => "NOT certified: some checks failed",
     };
@@ -78,8 +80,9 @@ pub fn render(collected: &Collected, summary: &Summary) -> String {
         h,
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Conformance report</title>\
          <style>{CSS}</style></head><body><h1>E-voucher conformance report</h1><p>Merchant <code>{}</code>: \
-         <b>{status}</b>. {} checks in {:.2} s: ",
+         <b>{status}</b> ({}). {} checks in {:.2} s: ",
         esc(&collected.merchant_url),
+        esc(&scopes.line()),
         summary.total,
         summary.duration.as_secs_f64()
     );
@@ -147,11 +150,13 @@ fn entry(h: &mut String, e: &TimelineEntry) {
         EntryKind::Notification => "platform → merchant",
         EntryKind::Gateway => "merchant → gateway",
         EntryKind::Suite => "suite",
+        EntryKind::Pos => "suite → POS hook",
     };
     let kind = match e.kind {
         EntryKind::Notification => "notification",
         EntryKind::Gateway => "gateway",
         EntryKind::Suite => "suite",
+        EntryKind::Pos => "pos",
     };
     let params: Vec<String> = e.params.iter().map(|(n, v)| format!("{n}={v}")).collect();
     let mut verdict = e.verdict.clone().unwrap_or_default();
@@ -203,6 +208,7 @@ mod tests {
         assert!(html.contains("taobao.vmarket.eticket.send"));
         assert!(html.contains("causality: ok"));
         assert!(html.contains("NOT certified"));
+        assert!(html.contains("notifications: failed, redemption: not run — pass --pos-url"), "both scopes");
     }
 
     #[test]

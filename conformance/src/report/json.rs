@@ -1,4 +1,4 @@
-//! The JSON report (schema `conformance-report/1`, documented in conformance/README.md).
+//! The JSON report (schema `conformance-report/2`, documented in conformance/README.md).
 
 use std::path::PathBuf;
 
@@ -7,9 +7,12 @@ use serde_json::{Value, json};
 use crate::event::{Event, Summary};
 use crate::report::{Collected, write_file};
 use crate::runner::Reporter;
+use crate::scopes::Scopes;
 
-/// The schema name written in every report; bump it when a field changes meaning.
-pub const SCHEMA: &str = "conformance-report/1";
+/// The schema name written in every report; bump it when a field changes meaning. `/2`: `certified` is the
+/// notification half certified and the redemption half not failed (it may not have run), with `scopes` saying
+/// which; in `/1` it was "no check failed, errored or was skipped".
+pub const SCHEMA: &str = "conformance-report/2";
 
 /// Writes the whole report to a file when the run finishes.
 #[derive(Debug)]
@@ -26,10 +29,12 @@ impl JsonReporter {
 
 /// The report as a JSON value.
 pub fn render(collected: &Collected, summary: &Summary) -> Value {
+    let scopes = Scopes::of(&collected.reports);
     json!({
         "schema": SCHEMA,
         "merchant_url": collected.merchant_url,
-        "certified": summary.is_certified(),
+        "certified": scopes.certified(),
+        "scopes": scopes,
         "summary": summary,
         "checks": collected.reports,
     })

@@ -9,6 +9,7 @@ use crate::event::{CheckReport, Event, Summary};
 use crate::outcome::Outcome;
 use crate::report::Collected;
 use crate::runner::Reporter;
+use crate::scopes::Scopes;
 
 /// Live progress and the final summary.
 pub struct TerminalReporter {
@@ -118,8 +119,9 @@ impl TerminalReporter {
             .filter(|o| summary.count(*o) > 0)
             .map(|o| format!("{} {}", summary.count(o), o.as_str()))
             .collect();
-        let verdict = match (summary.is_certified(), summary.is_success()) {
-            (true, _) => "certified: no check failed",
+        let scopes = Scopes::of(&reports);
+        let verdict = match (scopes.certified(), summary.is_success()) {
+            (true, _) => "certified",
             (false, true) => "no check failed, but some were skipped: not a certification",
             (false, false) => "NOT certified: some checks failed",
         };
@@ -130,6 +132,7 @@ impl TerminalReporter {
             counts.join(", "),
             summary.duration.as_secs_f64()
         )?;
+        writeln!(self.out, "{}", scopes.line())?;
         self.out.flush()
     }
 }
@@ -187,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn plain_output_has_progress_lines_a_table_and_failure_details_without_colour() {
+    fn plain_output_has_progress_lines_a_table_failure_details_and_both_scopes_without_colour() {
         let shared = Shared::default();
         let mut r = TerminalReporter::plain(Box::new(shared.clone()));
         for e in crate::report::sample::events() {
@@ -198,6 +201,7 @@ mod tests {
         assert!(text.contains("expected: no acknowledgement"), "{text}");
         assert!(text.contains("hint:     recompute the sign (FAQ 2.25)"), "{text}");
         assert!(text.contains("3 checks: 1 pass, 1 fail, 1 warn in 5.32 s, NOT certified"), "{text}");
+        assert!(text.contains("notifications: failed, redemption: not run — pass --pos-url"), "{text}");
         assert!(!text.contains('\x1b'), "{text}");
     }
 

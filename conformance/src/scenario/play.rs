@@ -11,6 +11,7 @@ use crate::event::{EntryKind, TimelineEntry};
 use crate::outcome::Verdict;
 use crate::plan::judge::{code_set, describe_calls, show_set};
 use crate::plan::probe::now_text;
+use crate::plan::redeem::{HookAnswer, NO_HOOK};
 use crate::plan::{CheckResult, Probe};
 use crate::platform_client::{
     Bought, Exchange, FaultAnswer, GatewayFault, NotificationAttempt, OrderSpec, PlatformError,
@@ -44,11 +45,13 @@ struct Play<'a> {
     mark: usize,
     /// The order's usable codes when the last action was taken (for `same_codes`).
     codes_before: Vec<(String, u32)>,
+    /// The serial of the last redemption the POS hook answered (for `reverse_at_pos`).
+    last_serial: Option<String>,
 }
 
 /// Runs every step; the first failing one decides the verdict.
 pub async fn play(p: &Probe, scenario: &Scenario, app_key: String) -> CheckResult {
-    let mut play = Play { p, app_key, order: None, mark: 0, codes_before: Vec::new() };
+    let mut play = Play { p, app_key, order: None, mark: 0, codes_before: Vec::new(), last_serial: None };
     let total = scenario.steps.len();
     for (i, step) in scenario.steps.iter().enumerate() {
         let label = format!("step {}/{total} `{}`", i + 1, step.name());
@@ -211,8 +214,19 @@ impl Play<'_> {
                     Ok(o) => o.order_id,
                     Err(v) => return Ok(Err(v)),
                 };
-                platform.gateway_fault(order_id, &fault_of(spec)).await?;
+                match &spec.lost_answer {
+                    Some(form) => {
+                        platform.lost_answer(order_id, &full_api(&spec.api), form, spec.times.unwrap_or(1)).await?;
+                    }
+                    None => {
+                        platform.gateway_fault(order_id, &fault_of(spec)).await?;
+                    }
+                }
                 Ok(Ok(()))
+            }
+            Step::Redeem { code, num, expect } => self.redeem(*code, *num, expect).await,
+            Step::ReverseAtPos { serial, expect } => {
+                self.reverse_at_pos(serial.as_deref(), expect.as_deref().unwrap_or("reversed")).await
             }
             Step::ClearFaults => {
                 let order_id = match self.order() {
@@ -371,6 +385,65 @@ impl Play<'_> {
                 }
             }
         }
+    }
+
+    /// `redeem`: the POS hook's answer read as `redeemed`, `refused` or `unknown`.
+    async fn redeem(&mut self, index: usize, num: u32, expect: &str) -> StepResult {
+        let Some(hook) = self.p.ctx.pos.clone() else { return Ok(Err(Verdict::skip(NO_HOOK))) };
+        let order_id = match self.order() {
+            Ok(o) => o.order_id,
+            Err(v) => return Ok(Err(v)),
+        };
+        self.set_mark().await?;
+        let order = self.p.order(order_id).await?;
+        let Some(code) = order.codes.get(index).map(|c| c.code.clone()) else {
+            return Ok(Err(Verdict::fail(format!(
+                "the order has no code number {index} ({} issued)",
+                order.codes.len()
+            ))));
+        };
+        let answer = hook.consume(self.p, order_id, &code, num).await;
+        let got = match &answer {
+            HookAnswer::Redeemed { serial } => {
+                self.last_serial = Some(serial.clone());
+                "redeemed"
+            }
+            HookAnswer::OutcomeUnknown { serial } => {
+                self.last_serial = serial.clone();
+                "unknown"
+            }
+            HookAnswer::Refused { .. } => "refused",
+            HookAnswer::Broken(_) => "no usable answer",
+        };
+        Ok(if got == expect {
+            Ok(())
+        } else {
+            Err(Verdict::fail(format!("the POS hook answered {got}, not {expect}"))
+                .expected(expect.to_owned())
+                .actual(answer.describe()))
+        })
+    }
+
+    /// `reverse_at_pos`: the POS hook's answer to a reverse read as `reversed` or `refused`.
+    async fn reverse_at_pos(&mut self, serial: Option<&str>, expect: &str) -> StepResult {
+        let Some(hook) = self.p.ctx.pos.clone() else { return Ok(Err(Verdict::skip(NO_HOOK))) };
+        let order_id = match self.order() {
+            Ok(o) => o.order_id,
+            Err(v) => return Ok(Err(v)),
+        };
+        let Some(serial) = serial.map(str::to_owned).or_else(|| self.last_serial.clone()) else {
+            return Ok(Err(Verdict::error("no serial to reverse: give `serial` or redeem first")));
+        };
+        self.set_mark().await?;
+        let answer = hook.reverse(self.p, order_id, &serial).await;
+        let got = if answer.is_2xx() { "reversed" } else { "refused" };
+        Ok(if got == expect {
+            Ok(())
+        } else {
+            Err(Verdict::fail(format!("the POS hook answered {got}, not {expect}"))
+                .expected(expect.to_owned())
+                .actual(answer.describe()))
+        })
     }
 
     async fn action(

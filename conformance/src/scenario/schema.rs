@@ -57,6 +57,9 @@ pub struct GatewayFaultSpec {
     pub msg: Option<String>,
     #[serde(default)]
     pub sub_code: Option<String>,
+    /// Instead of an answer: the call is applied, then its answer lost (`close` or `transient`, C13).
+    #[serde(default)]
+    pub lost_answer: Option<String>,
 }
 
 /// One step. `do` names it; the other keys are its options.
@@ -155,6 +158,23 @@ pub enum Step {
         #[serde(default)]
         sub_code: Option<String>,
     },
+    /// The suite asks the merchant's POS hook (INTERFACES §4) to redeem `num` units of the current order's
+    /// code number `code` (0-based, in the platform's order); the hook must answer `expect`.
+    Redeem {
+        #[serde(default)]
+        code: usize,
+        num: u32,
+        /// `redeemed` (2xx), `refused` or `unknown` (`outcome_unknown`).
+        expect: String,
+    },
+    /// The suite asks the POS hook to reverse a redemption: `serial`, or the last one redeemed.
+    ReverseAtPos {
+        #[serde(default)]
+        serial: Option<String>,
+        /// `reversed` (default) or `refused`.
+        #[serde(default)]
+        expect: Option<String>,
+    },
     /// A notification attempt of `method` since the last action, read exactly as `verdict`.
     ExpectAck {
         method: String,
@@ -233,6 +253,8 @@ impl Step {
             Step::ExpectCallback { .. } => "expect_callback",
             Step::ExpectNoCallback { .. } => "expect_no_callback",
             Step::ExpectState { .. } => "expect_state",
+            Step::Redeem { .. } => "redeem",
+            Step::ReverseAtPos { .. } => "reverse_at_pos",
         }
     }
 
@@ -282,6 +304,17 @@ pub fn parse(text: &str) -> Result<Scenario, String> {
             }
             Step::ExpectCallback { same_codes: true, different_codes: true, .. } => {
                 return bad("same_codes and different_codes exclude each other".into());
+            }
+            Step::Redeem { expect, .. } if !["redeemed", "refused", "unknown"].contains(&expect.as_str()) => {
+                return bad(format!("expect {expect:?} is not redeemed, refused or unknown"));
+            }
+            Step::ReverseAtPos { expect: Some(expect), .. } if !["reversed", "refused"].contains(&expect.as_str()) => {
+                return bad(format!("expect {expect:?} is not reversed or refused"));
+            }
+            Step::GatewayFault(GatewayFaultSpec { lost_answer: Some(form), .. })
+                if !["close", "transient"].contains(&form.as_str()) =>
+            {
+                return bad(format!("lost_answer {form:?} is not close or transient"));
             }
             Step::Wait { seconds } if !(0.0..=600.0).contains(seconds) => {
                 return bad("seconds must be between 0 and 600".into());
@@ -342,9 +375,22 @@ mod tests {
             method = "send"
             expect = "ack_200"
             params = { sub_method = "1" }
+            [[step]]
+            do = "gateway_fault"
+            api = "consume"
+            lost_answer = "close"
+            times = 1
+            [[step]]
+            do = "redeem"
+            code = 0
+            num = 2
+            expect = "redeemed"
+            [[step]]
+            do = "reverse_at_pos"
         "#;
         let s = parse(text).unwrap();
-        assert_eq!(s.steps.len(), 8);
+        assert_eq!(s.steps.len(), 11);
+        assert!(matches!(&s.steps[9], Step::Redeem { num: 2, expect, .. } if expect == "redeemed"));
         assert!(s.steps.iter().any(Step::advances_clock));
         assert!(matches!(&s.steps[1], Step::GatewayFault(fault) if fault.code == Some(7)));
     }
@@ -357,5 +403,7 @@ mod tests {
         assert!(parse(verdict).unwrap_err().contains("step 1 (expect_ack)"));
         assert!(parse("title = \"t\"\n").is_err());
         assert!(parse("title = \"t\"\n[[step]]\ndo = \"fly\"\n").is_err());
+        let redeem = "title = \"t\"\n[[step]]\ndo = \"redeem\"\nnum = 1\nexpect = \"maybe\"\n";
+        assert!(parse(redeem).unwrap_err().contains("step 1 (redeem)"));
     }
 }

@@ -20,7 +20,7 @@ async fn check(defect: Defect, only: &[&str], expected: &str, mentions: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_correct_merchant_passes_every_certifying_check() {
     let run = run_against(Defect::None, &[]).await;
-    // Advisory checks may warn on a loaded machine (ack latency); every certifying check must pass.
+    // Advisory checks may warn on a loaded machine (ack latency); every certifying check must pass, both halves.
     let not_passed: Vec<_> = run
         .reports
         .iter()
@@ -165,4 +165,63 @@ async fn the_whole_plan_ends_within_the_run_bound_with_the_default_windows_when_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_a_bad_sign_but_issuing_anyway_fails_c2() {
     check(Defect::RejectsButProcesses, &["C2.wrong-key"], "C2.wrong-key", "still caused a TOP call").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_serial_on_a_retry_after_a_lost_answer_fails_c13() {
+    let (id, mentions) = ("C13.lost-answer.close", "a second consume with a new serial redeemed the code twice");
+    check(Defect::PosNewSerialOnRetry, &[id], id, mentions).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consume_without_a_serial_fails_c11() {
+    check(Defect::PosNoSerialBlindRetry, &["C11.redeem.first"], "C11.redeem.first", "no serial_num").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blind_retry_without_a_serial_after_a_lost_answer_fails_c13() {
+    let id = "C13.lost-answer.transient";
+    check(Defect::PosNoSerialBlindRetry, &[id], id, "a blind retry without serial_num redeemed the code twice").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telling_the_clerk_refused_after_a_lost_answer_fails_c13() {
+    let id = "C13.lost-answer.close";
+    check(
+        Defect::PosRefusedAfterLostAnswer,
+        &[id],
+        id,
+        "after a lost answer (close), but the consume had gone through",
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redeeming_from_local_records_without_the_platform_fails_c12() {
+    let id = "C12.refused.platform-refusal";
+    check(Defect::PosFromLocalRecords, &[id], id, "no consume reached the platform: redeemed from local records").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answering_2xx_although_the_platform_refused_fails_c12() {
+    let id = "C12.refused.platform-refusal";
+    check(Defect::Pos2xxOnRefusal, &[id], id, "hook answered 2xx but the platform refused with code-not-available")
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hammering_a_terminal_refusal_fails_c12() {
+    let id = "C12.refused.platform-refusal";
+    check(Defect::PosHammersTerminal, &[id], id, "a terminal refusal was hammered").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reverse_with_the_wrong_count_fails_c14() {
+    let id = "C14.reverse.by-serial";
+    check(Defect::PosReverseWrongCount, &[id], id, "reverse_num 1, the consume redeemed 2").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrong_consume_num_fails_c11() {
+    check(Defect::PosWrongConsumeNum, &["C11.redeem.first"], "C11.redeem.first", "consume_num 1, asked 2").await;
 }

@@ -61,6 +61,22 @@ pub enum Defect {
     Code300OnOrderModify,
     /// Does its slow work before replying: the ack comes after the 5 s deadline.
     SlowAck,
+    /// POS: a retry after a lost answer draws a new serial (C13).
+    PosNewSerialOnRetry,
+    /// POS: consumes without a serial_num and retries blindly (C11).
+    PosNoSerialBlindRetry,
+    /// POS: tells the clerk "refused" when the platform's answer was lost (C13).
+    PosRefusedAfterLostAnswer,
+    /// POS: redeems from its own records without calling the platform (C12 d).
+    PosFromLocalRecords,
+    /// POS: answers 2xx although the platform refused (C12 d).
+    Pos2xxOnRefusal,
+    /// POS: retries a terminal refusal again and again (C12 d).
+    PosHammersTerminal,
+    /// POS: reverses with reverse_num 1 whatever the consume redeemed (C14).
+    PosReverseWrongCount,
+    /// POS: sends consume_num 1 whatever the clerk asked (C11).
+    PosWrongConsumeNum,
 }
 
 /// What the merchant was configured with.
@@ -74,22 +90,24 @@ pub struct Credentials {
 }
 
 #[derive(Debug, Clone)]
-struct OrderState {
-    token: String,
-    codes: Vec<(String, u32)>,
-    cancelled: bool,
+pub struct OrderState {
+    pub token: String,
+    pub codes: Vec<(String, u32)>,
+    pub cancelled: bool,
 }
 
 #[derive(Debug)]
-struct Merchant {
-    defect: Defect,
-    creds: Credentials,
-    http: reqwest::Client,
-    orders: Mutex<HashMap<i64, OrderState>>,
+pub struct Merchant {
+    pub defect: Defect,
+    pub creds: Credentials,
+    pub http: reqwest::Client,
+    pub orders: Mutex<HashMap<i64, OrderState>>,
     next_code: AtomicU64,
+    /// The POS hook's records (`faulty_pos.rs`).
+    pub pos: crate::faulty_pos::PosState,
 }
 
-/// Starts the merchant on `127.0.0.1:0`; answers its notify URL.
+/// Starts the merchant on `127.0.0.1:0`; answers its notify URL (its POS hook is the same base + `/pos`).
 pub async fn start(defect: Defect, creds: Credentials) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/notify", listener.local_addr().unwrap());
@@ -99,8 +117,13 @@ pub async fn start(defect: Defect, creds: Credentials) -> String {
         http: reqwest::Client::new(),
         orders: Mutex::new(HashMap::new()),
         next_code: AtomicU64::new(100_000_000_000),
+        pos: Default::default(),
     });
-    let app = axum::Router::new().route("/notify", post(notify)).with_state(merchant);
+    let app = axum::Router::new()
+        .route("/notify", post(notify))
+        .route("/pos/consume", post(crate::faulty_pos::consume))
+        .route("/pos/reverse", post(crate::faulty_pos::reverse))
+        .with_state(merchant);
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }

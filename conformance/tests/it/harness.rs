@@ -3,7 +3,9 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths, Windows};
+use conformance::config::{
+    Config, DEFAULT_POS_DEADLINE, MerchantConfig, PlatformTarget, PosConfig, ReportPaths, Windows,
+};
 use conformance::event::{CheckReport, Event, Summary};
 use conformance::outcome::Outcome;
 use conformance::plan::all_checks;
@@ -92,13 +94,21 @@ pub async fn run_against(defect: Defect, only: &[&str]) -> Run {
 pub async fn run_with_windows(defect: Defect, only: &[&str], windows: Windows) -> Run {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let merchant = start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await;
+    let pos = PosConfig {
+        url: merchant.url.replace("/notify", "/pos"),
+        manual: false,
+        posid: None,
+        deadline: DEFAULT_POS_DEADLINE,
+    };
     let config = Config {
-        merchant: start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await,
+        merchant,
         platform: PlatformTarget::InProcess(addr),
         reports: ReportPaths::default(),
         only: only.iter().map(|s| (*s).to_owned()).collect(),
         seed: 7,
         windows,
+        pos: Some(pos),
     };
     let collect = Collect::default();
     let mut reporters = Reporters::default();

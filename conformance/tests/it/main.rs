@@ -6,6 +6,7 @@ mod cli;
 mod defects;
 mod faulty_merchant;
 mod fuzz_corpus;
+mod faulty_pos;
 mod harness;
 mod reference;
 mod remote;

@@ -36,6 +36,7 @@ async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
         only: vec!["C1.send.ack".into(), "C8.transient.isp-timeout".into(), "C6.resend".into()],
         seed: 3,
         windows: quick_windows(),
+        pos: None,
     };
     let summary = run_session(&config, all_checks(), None, &mut Reporters::default()).await.expect("setup");
     assert_eq!(summary.pass, 3, "{summary:?}");

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use conformance::config::{Config, MerchantConfig, PlatformTarget, ReportPaths};
+use conformance::config::{Config, DEFAULT_POS_DEADLINE, MerchantConfig, PlatformTarget, PosConfig, ReportPaths};
 use conformance::event::{CheckReport, Summary};
 use conformance::outcome::Outcome;
 use conformance::plan::Check;
@@ -42,6 +42,13 @@ pub async fn play_checks(
     merchant: MerchantConfig,
     listener: tokio::net::TcpListener,
 ) -> (Vec<CheckReport>, Summary) {
+    // Both merchants serve their POS hook beside /notify.
+    let pos = PosConfig {
+        url: merchant.url.replace("/notify", "/pos"),
+        manual: false,
+        posid: None,
+        deadline: DEFAULT_POS_DEADLINE,
+    };
     let config = Config {
         platform: PlatformTarget::InProcess(listener.local_addr().unwrap()),
         merchant,
@@ -49,6 +56,7 @@ pub async fn play_checks(
         only: Vec::new(),
         seed: 3,
         windows: quick_windows(),
+        pos: Some(pos),
     };
     let collect = Collect::default();
     let mut reporters = Reporters::default();
@@ -125,7 +133,7 @@ fn report<'a>(reports: &'a [CheckReport], id: &str) -> &'a CheckReport {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_shipped_scenario_passes_against_the_reference_merchant() {
     let scenarios = shipped();
-    assert!(scenarios.len() >= 9, "the FAQ situations are shipped");
+    assert!(scenarios.len() >= 12, "the FAQ situations are shipped");
     let (reports, summary) = against_reference(scenarios).await;
     let failed: Vec<_> =
         reports.iter().filter(|r| r.verdict.outcome != Outcome::Pass).map(|r| (r.info.id, &r.verdict)).collect();
@@ -161,4 +169,12 @@ async fn a_merchant_forgetting_cancels_fails_the_refund_voids_codes_scenario_aft
     let r = report(&reports, "scenario.faq-2.23-refund-voids-codes");
     assert_eq!(r.verdict.outcome, Outcome::Fail, "{:#?}", r.verdict);
     assert!(r.verdict.message.starts_with("step 8/8 `expect_no_callback`"), "{}", r.verdict.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_merchant_telling_refused_after_a_lost_answer_fails_the_lost_answer_scenario_at_the_redemption() {
+    let (reports, _) = against_defect(Defect::PosRefusedAfterLostAnswer, named(&["faq-2.8-lost-answer"])).await;
+    let r = report(&reports, "scenario.faq-2.8-lost-answer");
+    assert_eq!(r.verdict.outcome, Outcome::Fail, "{:#?}", r.verdict);
+    assert!(r.verdict.message.starts_with("step 4/7 `redeem`: the POS hook answered refused"), "{}", r.verdict.message);
 }

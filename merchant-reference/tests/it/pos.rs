@@ -85,6 +85,8 @@ async fn local_refusals_name_the_reason_without_calling_the_gateway() {
         (json!({"code": "000000000000", "num": 1}), 404, "unknown_code"),
         (json!({"code": code, "num": 3}), 409, "not_enough_left"),
         (json!({"code": code, "num": 0}), 400, "bad_request"),
+        (json!({"code": code}), 400, "bad_request"),
+        (json!({"code": code, "num": "two"}), 400, "bad_request"),
     ];
     for (body, status, kind) in cases {
         let (got, answer) = pos.post("/pos/consume", body.clone()).await;

@@ -1,4 +1,4 @@
-//! `POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`: gateway answers and delays,
+//! `POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`: gateway answers, delays and lost answers,
 //! notification alterations and `duplicate` (PROTOCOL §2.4, INTERFACES §1.1); the `gateway_faults` of
 //! `POST /admin/orders` are checked here too.
 
@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::{AdminJson, AdminPath, ApiError, ErrorBody};
 use crate::Platform;
-use crate::faults::{self, FaultAction, FaultSpec};
+use crate::faults::{self, FaultAction, FaultSpec, LostAnswer};
 use crate::notify::Alteration;
 
 /// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
@@ -37,6 +37,8 @@ pub struct FaultBody {
     /// Gateway: delay each call this long instead of answering an error.
     #[schema(maximum = 60_000)]
     pub delay_ms: Option<u64>,
+    /// Gateway: apply the call, then lose its answer: `close` or `transient` (INTERFACES §1.1).
+    pub lost_answer: Option<String>,
     /// Notification: `duplicate` or an alteration kind (mock-platform README "Faults").
     pub fault: Option<String>,
     /// Notification `extra_params`: the params to add, name → non-empty string.
@@ -101,6 +103,7 @@ pub struct OrderGatewayFault {
     pub times: Option<u32>,
     pub answer: Option<AnswerBody>,
     pub delay_ms: Option<u64>,
+    pub lost_answer: Option<String>,
 }
 
 /// Checks the `gateway_faults` of a new order; errors name the entry (`gateway_faults[1].times: …`).
@@ -112,7 +115,12 @@ pub fn check_order_faults(faults: &[OrderGatewayFault]) -> Result<Vec<FaultSpec>
             let checked = match fault.target.as_deref() {
                 None | Some("gateway") => match &fault.order_id {
                     None | Some(Value::Null) => {
-                        gateway_spec(&fault.method, &fault.app_key, fault.times, &fault.answer, fault.delay_ms)
+                        let action = FaultActionBody {
+                            answer: &fault.answer,
+                            delay_ms: fault.delay_ms,
+                            lost_answer: fault.lost_answer.as_deref(),
+                        };
+                        gateway_spec(&fault.method, &fault.app_key, fault.times, action)
                     }
                     Some(_) => Err(ApiError::field("order_id", "must be left out: the fault is for the created order")),
                 },
@@ -126,13 +134,19 @@ pub fn check_order_faults(faults: &[OrderGatewayFault]) -> Result<Vec<FaultSpec>
         .collect()
 }
 
+/// What a gateway fault does, as given: exactly one of the three must be present.
+struct FaultActionBody<'a> {
+    answer: &'a Option<AnswerBody>,
+    delay_ms: Option<u64>,
+    lost_answer: Option<&'a str>,
+}
+
 /// Checks the fields of a gateway fault wherever it is given (`POST /admin/faults`, `gateway_faults`).
 fn gateway_spec(
     method: &Option<String>,
     app_key: &Option<String>,
     times: Option<u32>,
-    answer: &Option<AnswerBody>,
-    delay_ms: Option<u64>,
+    action: FaultActionBody<'_>,
 ) -> Result<FaultSpec, ApiError> {
     let method = method.clone().filter(|m| !m.is_empty()).ok_or_else(|| ApiError::field("method", "is required"))?;
     if let Some(app_key) = app_key {
@@ -142,13 +156,16 @@ fn gateway_spec(
     if crate::gateway::apis::find(&method).is_none() {
         return Err(ApiError::field("method", format!("{method:?} is not an API the gateway serves")));
     }
-    let action = match (answer, delay_ms) {
-        (Some(answer), None) => FaultAction::Answer(answer.to_error()?),
-        (None, Some(ms)) if ms > MAX_DELAY_MS => {
+    let action = match (action.answer, action.delay_ms, action.lost_answer) {
+        (Some(answer), None, None) => FaultAction::Answer(answer.to_error()?),
+        (None, Some(ms), None) if ms > MAX_DELAY_MS => {
             return Err(ApiError::field("delay_ms", format!("must be at most {MAX_DELAY_MS}")));
         }
-        (None, Some(ms)) => FaultAction::DelayMs(ms),
-        _ => return Err(ApiError::field("answer", "give exactly one of answer or delay_ms")),
+        (None, Some(ms), None) => FaultAction::DelayMs(ms),
+        (None, None, Some(form)) => FaultAction::LostAnswer(LostAnswer::parse(form).ok_or_else(|| {
+            ApiError::field("lost_answer", format!("must be \"close\" or \"transient\", got {form:?}"))
+        })?),
+        _ => return Err(ApiError::field("answer", "give exactly one of answer, delay_ms or lost_answer")),
     };
     let times = times.unwrap_or(2);
     if times == 0 {
@@ -295,6 +312,7 @@ fn refuse_foreign_fields(body: &FaultBody) -> Result<(), ApiError> {
             ("times", body.times.is_some()),
             ("answer", body.answer.is_some()),
             ("delay_ms", body.delay_ms.is_some()),
+            ("lost_answer", body.lost_answer.is_some()),
         ],
     };
     match foreign.iter().find(|(_, given)| *given) {
@@ -310,7 +328,9 @@ fn no_order(order_id: i64) -> ApiError {
 impl Platform {
     fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
         refuse_foreign_fields(body)?;
-        let spec = gateway_spec(&body.method, &body.app_key, body.times, &body.answer, body.delay_ms)?;
+        let action =
+            FaultActionBody { answer: &body.answer, delay_ms: body.delay_ms, lost_answer: body.lost_answer.as_deref() };
+        let spec = gateway_spec(&body.method, &body.app_key, body.times, action)?;
         let mut data = self.data();
         let data = &mut *data;
         // A fault for an order that does not exist could never fire (ids are never reused).

@@ -2,8 +2,10 @@
 //!
 //! A call goes: HTTP method (9) → read and merge params (41/43) → C4 hold for callbacks → system checks
 //! (`system.rs`, steps 2–12) → injected fault (B0) → the API (`apis/`, step 13) → record on the order.
+//! A `lost_answer` fault lets the API run and then loses its answer (`lost.rs`).
 
 pub mod apis;
+mod lost;
 pub mod system;
 
 use std::time::{Duration, Instant};
@@ -19,7 +21,7 @@ use rand::Rng;
 
 use crate::Platform;
 use crate::exchange::{Exchange, GatewayExchange, ParamList};
-use crate::faults::{self, FaultAction};
+use crate::faults::{self, FaultAction, LostAnswer};
 
 pub fn routes() -> Router<Platform> {
     Router::new().route("/router/rest", any(router_rest)).route("/qr/{name}", axum::routing::get(qr_image))
@@ -136,6 +138,7 @@ async fn router_rest(
             cause_acked: outcome.cause_acked,
             fault: outcome.fault,
             sign_diagnosis: outcome.sign_diagnosis,
+            answer_lost: outcome.lost.map(|l| l.as_str().to_owned()),
         };
         let mut data = platform.data();
         if data.orders.contains_key(&id) {
@@ -147,9 +150,14 @@ async fn router_rest(
         order_id,
         code = outcome.result.as_ref().err().map(|e| e.code),
         held_ms = hold.held_ms,
+        answer_lost = outcome.lost.map(LostAnswer::as_str),
         "gateway call"
     );
-    envelope(body, outcome.format)
+    match outcome.lost {
+        None => envelope(body, outcome.format),
+        Some(LostAnswer::Transient) => envelope(lost::transient_answer(outcome.format, &request_id), outcome.format),
+        Some(LostAnswer::Close) => lost::close_without_answer(),
+    }
 }
 
 /// The result of the checks and the API.
@@ -163,6 +171,8 @@ struct Outcome {
     cause_acked: Option<bool>,
     fault: Option<String>,
     sign_diagnosis: Option<&'static str>,
+    /// A `lost_answer` fault: the call was applied, and this is how its answer is lost.
+    lost: Option<LostAnswer>,
 }
 
 async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
@@ -177,6 +187,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         cause_acked: None,
         fault: None,
         sign_diagnosis: None,
+        lost: None,
     };
     // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
     // under it).
@@ -223,6 +234,10 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         Some(FaultAction::DelayMs(ms)) => {
             outcome.fault = Some("delay".into());
             tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        Some(FaultAction::LostAnswer(form)) => {
+            outcome.fault = Some("lost_answer".into());
+            outcome.lost = Some(form);
         }
         None => {}
     }

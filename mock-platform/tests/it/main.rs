@@ -12,6 +12,7 @@ mod fuzz;
 mod fuzz_corpus;
 mod gateway_errors;
 mod lifecycle;
+mod lost_answer;
 mod persist;
 mod redemption;
 mod support;
