@@ -5,8 +5,8 @@
 mod cli;
 mod defects;
 mod faulty_merchant;
-mod fuzz_corpus;
 mod faulty_pos;
+mod fuzz_corpus;
 mod harness;
 mod reference;
 mod remote;

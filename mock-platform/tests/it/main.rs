@@ -15,4 +15,5 @@ mod lifecycle;
 mod lost_answer;
 mod persist;
 mod redemption;
+mod schemathesis;
 mod support;
