@@ -49,6 +49,9 @@ max_wal_size = 1GB
 /// The watchdog (see the module docs). Arguments: the temp directory, the binaries' directory, then the command
 /// prefix that runs a program as the server's user (`runuser -u postgres --`, or nothing).
 const WATCHDOG: &str = r#"
+# Ignore SIGPIPE: if the test process dies during the start, `echo ready` must fail quietly, not kill the watchdog
+# before its cleanup. HUP and INT: a closing terminal or a Ctrl-C is the test process's business.
+trap '' PIPE HUP INT
 dir=$1; bin=$2; shift 2
 cleanup() { "$@" "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1; rm -rf "$dir"; }
 fail() { echo failed; echo "$1"; shift; tail -n 30 "$dir/setup.log" "$dir/server.log" 2>/dev/null; cleanup "$@"; exit 1; }

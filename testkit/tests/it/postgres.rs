@@ -146,3 +146,44 @@ fn start_and_create_times_are_printed() {
     );
     assert!(database.url().contains(&server.socket_dir().display().to_string()));
 }
+
+/// Set in the child process of [`a_test_process_killed_with_sigkill_leaves_no_server_behind`].
+const KILLED_CHILD: &str = "TESTKIT_PG_KILLED_CHILD";
+
+#[test]
+fn a_test_process_killed_with_sigkill_leaves_no_server_behind() {
+    use std::io::BufRead;
+    if std::env::var_os(KILLED_CHILD).is_some() {
+        // The child: start this process's server, say where it is, and wait to be killed.
+        let _database = testkit::postgres::database();
+        println!("server-dir {}", testkit::postgres::server().socket_dir().parent().unwrap().display());
+        loop {
+            std::thread::park();
+        }
+    }
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "postgres::a_test_process_killed_with_sigkill_leaves_no_server_behind", "--nocapture"])
+        .env(KILLED_CHILD, "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let dir = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.strip_prefix("server-dir ").map(std::path::PathBuf::from))
+        .expect("the child names its server's directory");
+    let postmaster = std::fs::read_to_string(dir.join("data/postmaster.pid")).unwrap();
+    let pid = postmaster.lines().next().unwrap().to_owned();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let deadline = Instant::now() + std::time::Duration::from_secs(60);
+    while dir.exists() && Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(!dir.exists(), "{} is still there after its test process was killed", dir.display());
+    // The watchdog removes the directory only after `pg_ctl stop -w`: the postmaster is gone (or a zombie
+    // waiting for init to reap it, whose cmdline is empty).
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(cmdline.is_empty(), "the postmaster {pid} still runs: {}", String::from_utf8_lossy(&cmdline));
+}
