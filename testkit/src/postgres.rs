@@ -136,10 +136,7 @@ pub fn database() -> TestDatabase {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     let server = server();
     let name = format!("t_{}", NEXT.fetch_add(1, Ordering::Relaxed));
-    // FILE_COPY copies template1's files instead of writing them all through the WAL (PostgreSQL 15's default):
-    // about twice as fast with fsync off. Servers before 15 do not know the option and get the plain statement.
-    let created = run_admin_statement(server, &format!("CREATE DATABASE {name} STRATEGY = FILE_COPY"))
-        .or_else(|_| run_admin_statement(server, &format!("CREATE DATABASE {name}")));
+    let created = run_admin_statement(server, &format!("CREATE DATABASE {name}"));
     if let Err(error) = created {
         panic!("creating the test database {name} failed: {error}; server log:\n{}", log_tail(server));
     }
@@ -153,17 +150,17 @@ pub fn database() -> TestDatabase {
 /// When it cannot be started; the first failure is kept, so every later test panics at once with the same sentence.
 pub fn server() -> &'static Server {
     static SERVER: OnceLock<Result<Server, String>> = OnceLock::new();
-    match SERVER.get_or_init(start) {
+    match SERVER.get_or_init(|| ensure_bin_dir(std::env::var_os("PG_BINDIR")).and_then(start)) {
         Ok(server) => server,
         Err(error) => panic!("the test PostgreSQL server could not be started: {error}"),
     }
 }
 
-fn start() -> Result<Server, String> {
+/// Runs `initdb` and starts a server with the binaries in `bin_dir`, under its watchdog.
+fn start(bin_dir: PathBuf) -> Result<Server, String> {
     let started = Instant::now();
-    let bin_dir = ensure_bin_dir()?;
     let as_root = is_root();
-    let dir = fresh_temp_dir()?;
+    let dir = fresh_temp_dir(SERVER_DIR_PREFIX)?;
     let socket_dir = dir.join("socket");
     std::fs::create_dir(&socket_dir).map_err(|e| format!("creating {}: {e}", socket_dir.display()))?;
     std::fs::write(
@@ -206,7 +203,9 @@ fn start() -> Result<Server, String> {
         Some(Ok(line)) if line == "ready" => {}
         Some(Ok(line)) if line == "failed" => {
             let report: Vec<String> = lines.map_while(Result::ok).collect();
-            return Err(format!("in {}: {}", bin_dir.display(), report.join("\n")));
+            // The watchdog has removed the directory by now: it closes stdout only by exiting, after its cleanup.
+            let (step, output) = report.split_first().map_or(("the start failed", &[][..]), |(s, o)| (s.as_str(), o));
+            return Err(format!("{step} (binaries in {}); the logs end:\n{}", bin_dir.display(), output.join("\n")));
         }
         other => return Err(format!("the server's watchdog stopped before the server was ready ({other:?})")),
     }
@@ -215,8 +214,8 @@ fn start() -> Result<Server, String> {
 
 /// The server binaries' directory: `PG_BINDIR`, else the highest version installed by Debian's package, installing
 /// the package first when none is.
-fn ensure_bin_dir() -> Result<PathBuf, String> {
-    if let Some(dir) = std::env::var_os("PG_BINDIR") {
+fn ensure_bin_dir(overridden: Option<std::ffi::OsString>) -> Result<PathBuf, String> {
+    if let Some(dir) = overridden {
         let dir = PathBuf::from(dir);
         return if dir.join("initdb").is_file() {
             Ok(dir)
@@ -258,12 +257,15 @@ fn version_key(name: &str) -> Option<Vec<u32>> {
     name.split('.').map(|part| part.parse().ok()).collect()
 }
 
+/// How a server's temp directory is named: then this process's id.
+const SERVER_DIR_PREFIX: &str = "eticket-pg-";
+
 /// A new directory in the temp directory, unique across processes (`create_dir` fails on a name taken).
-fn fresh_temp_dir() -> Result<PathBuf, String> {
+fn fresh_temp_dir(prefix: &str) -> Result<PathBuf, String> {
     let base = std::env::temp_dir();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().subsec_nanos();
     for attempt in 0..100u32 {
-        let dir = base.join(format!("eticket-pg-{}-{nanos:x}-{attempt}", std::process::id()));
+        let dir = base.join(format!("{prefix}{}-{nanos:x}-{attempt}", std::process::id()));
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
@@ -324,7 +326,7 @@ mod tests {
 
     #[test]
     fn the_highest_version_with_the_server_programs_is_chosen() {
-        let root = fresh_temp_dir().unwrap();
+        let root = fresh_temp_dir("eticket-pgbins-").unwrap();
         for (version, programs) in [
             ("9.6", &["initdb", "pg_ctl", "postgres"][..]),
             ("15", &["initdb", "pg_ctl", "postgres"]),
@@ -356,5 +358,33 @@ mod tests {
         assert_eq!(config.get_dbname(), Some("t_7"));
         assert_eq!(config.get_user(), Some("postgres"));
         assert_eq!(config.get_hosts(), [tokio_postgres::config::Host::Unix("/tmp/eticket-pg-1/socket".into())]);
+    }
+
+    #[test]
+    fn a_bin_dir_override_without_initdb_is_an_error_naming_the_variable() {
+        let error = ensure_bin_dir(Some("/nonexistent/pg/bin".into())).unwrap_err();
+        assert_eq!(error, "PG_BINDIR=/nonexistent/pg/bin holds no initdb");
+    }
+
+    #[test]
+    fn a_failing_initdb_is_reported_with_its_output_and_leaves_no_directory() {
+        use std::os::unix::fs::PermissionsExt;
+        let bin = fresh_temp_dir("eticket-pgbins-").unwrap();
+        let initdb = bin.join("initdb");
+        std::fs::write(&initdb, "#!/bin/sh\necho 'initdb: the disk is on fire' >&2\nexit 1\n").unwrap();
+        std::fs::set_permissions(&initdb, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // As root the script runs as `postgres`, who must be able to reach it.
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let error = start(bin.clone()).unwrap_err();
+        std::fs::remove_dir_all(&bin).unwrap();
+        assert!(error.starts_with("initdb failed"), "{error}");
+        assert!(error.contains("initdb: the disk is on fire"), "the output of initdb is missing: {error}");
+        let prefix = format!("{SERVER_DIR_PREFIX}{}-", std::process::id());
+        let left: Vec<_> = std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.starts_with(&prefix))
+            .collect();
+        assert!(left.is_empty(), "the watchdog left {left:?}");
     }
 }
