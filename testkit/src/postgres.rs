@@ -16,7 +16,8 @@
 //! by a panic, or killed with SIGKILL — the kernel closes that pipe, the watchdog's `read` sees end of file, and it
 //! runs `pg_ctl stop -m immediate` and removes the temp directory. No polling of pids, nothing to forget. The
 //! watchdog runs in its own process group, so a Ctrl-C aimed at `cargo test` reaches the test process (whose exit
-//! triggers the teardown) but does not kill the watchdog before it has cleaned up.
+//! triggers the teardown) but does not kill the watchdog before it has cleaned up. The teardown runs after the
+//! process has gone, so for a second or so after `cargo test` returns, `ps` may still show the server stopping.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
