@@ -8,6 +8,11 @@
 //!
 //! Tests of several binaries run at once, so installs are serialised by an exclusive lock on a file in the temp
 //! directory, and the program is looked for again once the lock is held.
+//!
+//! [`postgres`] goes one step further for the shared platform's store: a throwaway PostgreSQL server per test process
+//! and a fresh database per test.
+
+pub mod postgres;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
