@@ -32,6 +32,10 @@ pub struct NotificationExchange {
     pub url: String,
     pub content_type: String,
     pub started_at_ms: i64,
+    /// The exchange's place among the platform's exchanges by start ([`crate::Platform::exchange_started`]):
+    /// orders exchanges that started in one millisecond. 0 in stores written before it was kept.
+    #[serde(default)]
+    pub started_seq: u64,
     pub finished_at_ms: i64,
     pub latency_ms: i64,
     /// HTTP status, absent when no reply arrived.
@@ -64,6 +68,9 @@ pub struct GatewayExchange {
     /// Every merged param, `sign` included.
     pub params: ParamList,
     pub started_at_ms: i64,
+    /// See [`NotificationExchange::started_seq`].
+    #[serde(default)]
+    pub started_seq: u64,
     pub finished_at_ms: i64,
     pub latency_ms: i64,
     /// How long the call was held waiting for its cause's acknowledgement (PROTOCOL §6 C4).
@@ -134,13 +141,23 @@ impl Exchange {
         }
     }
 
+    /// When the exchange started: the millisecond, then the start sequence for exchanges of one millisecond.
+    fn started(&self) -> (i64, u64) {
+        match self {
+            Exchange::Notification(n) => (n.started_at_ms, n.started_seq),
+            Exchange::Gateway(g) => (g.started_at_ms, g.started_seq),
+        }
+    }
+
     /// The JSON object of `GET /admin/orders/{id}/exchanges`.
     pub fn to_json(&self, seq: usize, first_ms: i64) -> Value {
         let (kind, inner, finished) = match self {
             Exchange::Notification(n) => ("notification", serde_json::to_value(n), n.finished_at_ms),
             Exchange::Gateway(g) => ("gateway", serde_json::to_value(g), g.finished_at_ms),
         };
-        let Ok(Value::Object(inner)) = inner else { return Value::Null };
+        let Ok(Value::Object(mut inner)) = inner else { return Value::Null };
+        // Internal: the answer's order and `seq` carry it.
+        inner.remove("started_seq");
         let mut out = Map::new();
         out.insert("kind".into(), kind.into());
         out.insert("seq".into(), seq.into());
@@ -247,9 +264,10 @@ pub fn capture_body(bytes: &[u8]) -> String {
 
 /// The whole `exchanges` answer for one order.
 pub fn render(order_id: i64, exchanges: &[Exchange], dropped: u64) -> Value {
-    // Recorded when they finish; shown in the order they started (a held callback after its notification).
+    // Recorded when they finish; shown in the order they started (a held callback after its notification), the
+    // start sequence breaking ties within a millisecond (record order there is finish order, not start order).
     let mut sorted: Vec<&Exchange> = exchanges.iter().collect();
-    sorted.sort_by_key(|e| e.started_at_ms());
+    sorted.sort_by_key(|e| e.started());
     let first = sorted.first().map(|e| e.started_at_ms()).unwrap_or(0);
     serde_json::json!({
         "order_id": order_id,
@@ -289,5 +307,35 @@ mod tests {
         assert_eq!(back, list);
         assert!(serde_json::from_str::<ParamList>(r#"{"a":1}"#).is_err());
         assert!(serde_json::from_str::<ParamList>("{}").unwrap().is_empty());
+    }
+
+    fn call(api: &'static str, started_at_ms: i64, started_seq: u64) -> Exchange {
+        Exchange::Gateway(GatewayExchange {
+            api: api.into(),
+            http_method: "POST",
+            params: ParamList::default(),
+            started_at_ms,
+            started_seq,
+            finished_at_ms: started_at_ms + 5,
+            latency_ms: 5,
+            held_ms: 0,
+            response: String::new(),
+            error_code: None,
+            sub_code: None,
+            causality: None,
+            cause_acked: None,
+            fault: None,
+            sign_diagnosis: None,
+        })
+    }
+
+    #[test]
+    fn exchanges_that_start_in_one_millisecond_are_shown_in_the_order_they_started() {
+        // Recorded in finish order: the second call to start finished first.
+        let recorded = [call("second", 100, 8), call("first", 100, 7), call("earlier", 99, 9)];
+        let answer = render(1, &recorded, 0);
+        let shown: Vec<_> = answer["exchanges"].as_array().unwrap().iter().map(|e| e["method"].clone()).collect();
+        assert_eq!(shown, ["earlier", "first", "second"]);
+        assert!(answer["exchanges"][0].get("started_seq").is_none(), "{answer}");
     }
 }

@@ -33,6 +33,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -71,6 +72,9 @@ struct Inner {
     inflight: Mutex<HashMap<i64, InFlight>>,
     /// Bounds concurrent notification attempts (`PlatformConfig::max_concurrent_attempts`).
     attempts: Arc<tokio::sync::Semaphore>,
+    /// The start sequence of exchanges ([`Platform::exchange_started`]). Restarting at 0 after a restart is
+    /// harmless: it only orders exchanges that started in the same millisecond.
+    exchange_seq: AtomicU64,
 }
 
 impl Platform {
@@ -109,6 +113,7 @@ impl Platform {
                 wake: Notify::new(),
                 inflight: Mutex::new(HashMap::new()),
                 attempts,
+                exchange_seq: AtomicU64::new(0),
             }),
         }
     }
@@ -133,6 +138,12 @@ impl Platform {
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, HashMap<i64, InFlight>> {
         self.inner.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An exchange starts now: its wall-clock ms and its start sequence (exchanges are shown by both).
+    pub(crate) fn exchange_started(&self) -> (i64, u64) {
+        let seq = self.inner.exchange_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.clock().wall_now().timestamp_millis(), seq)
     }
 
     /// Wakes the dispatcher to look at due attempts again.

@@ -241,6 +241,8 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
                 data.due.insert((head.due_ms, id));
             }
             data.next_order_id = data.next_order_id.max(id.saturating_add(1));
+            let last_op = order.consumes.iter().map(|c| c.op_seq.max(c.reverse_seq.unwrap_or(0))).max();
+            data.next_op_seq = data.next_op_seq.max(last_op.unwrap_or(0));
             data.orders.insert_clean(id, order);
         }
     }

@@ -17,7 +17,7 @@ use protocol::{Notification, NotifyMethod, OrderId, Secret};
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::model::order::{PendingNotification, method_bit};
-use crate::model::{Merchant, Order, OrderState};
+use crate::model::{Merchant, OpTime, Order, OrderState};
 use crate::notify::Alteration;
 
 /// A map that, when tracking, remembers every key inserted or borrowed mutably since the last
@@ -140,6 +140,8 @@ pub struct Data {
     pub sessions: HashMap<String, Arc<str>>,
     pub orders: Tracked<i64, Order>,
     pub next_order_id: i64,
+    /// The sequence number of the next consume or reverse ([`Data::op_time`]); rebuilt from the orders on load.
+    pub next_op_seq: u64,
     pub exchanges: HashMap<i64, Vec<Exchange>>,
     /// (platform-clock due ms, order id) of queue heads waiting for their next attempt.
     pub due: BTreeSet<(i64, i64)>,
@@ -184,6 +186,13 @@ impl Data {
 
     pub fn merchant_key(&self, app_key: &str) -> Option<Arc<str>> {
         self.merchants.get_key_value(app_key).map(|(k, _)| k.clone())
+    }
+
+    /// Stamps a consume or reverse happening now: events in one millisecond keep the order they happened in
+    /// (oplogs.get sorts by this, not by the millisecond alone).
+    pub fn op_time(&mut self, now_ms: i64) -> OpTime {
+        self.next_op_seq += 1;
+        OpTime { ms: now_ms, seq: self.next_op_seq }
     }
 
     pub fn next_id(&mut self) -> OrderId {

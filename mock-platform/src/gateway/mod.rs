@@ -87,7 +87,7 @@ async fn router_rest(
     if method != Method::GET && method != Method::POST {
         return envelope(TopError::HTTP_ACTION_NOT_ALLOWED.render(xml, &request_id), xml);
     }
-    let started = platform.clock().wall_now().timestamp_millis();
+    let (started, started_seq) = platform.exchange_started();
     let Ok(bytes) = axum::body::to_bytes(body, platform.config().max_body_bytes).await else {
         return envelope(TopError::INVALID_PARAMETER.render(xml, &request_id), xml);
     };
@@ -126,6 +126,7 @@ async fn router_rest(
             http_method: if method == Method::GET { "GET" } else { "POST" },
             params: ParamList::of(&params),
             started_at_ms: started,
+            started_seq,
             finished_at_ms: finished,
             latency_ms: finished - started,
             held_ms: hold.held_ms,

@@ -56,7 +56,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     let method = plan.notification.method;
     let (done_tx, done_rx) = watch::channel(false);
     platform.inflight().insert(plan.order_id, InFlight { method, done: done_rx });
-    let started = platform.clock().wall_now().timestamp_millis();
+    let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
     let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
     let finished = platform.clock().wall_now().timestamp_millis();
@@ -89,6 +89,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         url: plan.url.clone(),
         content_type: wire.content_type.to_owned(),
         started_at_ms: started,
+        started_seq,
         finished_at_ms: finished,
         latency_ms: finished - started,
         status: reply.as_ref().map(|r| r.status),
