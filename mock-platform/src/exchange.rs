@@ -158,6 +158,10 @@ impl Exchange {
         let Ok(Value::Object(mut inner)) = inner else { return Value::Null };
         // Internal: the answer's order and `seq` carry it.
         inner.remove("started_seq");
+        // INTERFACES §1 "Secrets in answers": a session key is never shown in clear, whoever's it is.
+        if let Some(Value::String(session)) = inner.get_mut("params").and_then(|p| p.get_mut("session")) {
+            *session = protocol::Secret::new(std::mem::take(session)).masked();
+        }
         let mut out = Map::new();
         out.insert("kind".into(), kind.into());
         out.insert("seq".into(), seq.into());
@@ -184,7 +188,7 @@ pub struct ParamList {
 }
 
 impl ParamList {
-    /// The params' pairs (names unique, as [`Params`] keeps them).
+    /// The params' pairs (names unique, as [`Params`] keeps them), each name and value [`cut`] at [`BODY_CAP`].
     pub fn of(params: &Params) -> Self {
         let pairs = params.pairs();
         let mut list = Self {
@@ -199,7 +203,7 @@ impl ParamList {
 
     fn push(&mut self, name: &str, value: &str) {
         for part in [name, value] {
-            self.text.push_str(part);
+            self.text.push_str(&cut(part));
             self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         }
     }
@@ -257,9 +261,28 @@ impl<'de> Deserialize<'de> for ParamList {
     }
 }
 
-/// A body as lossy UTF-8, cut at [`BODY_CAP`] bytes.
+/// A body as lossy UTF-8, cut at [`BODY_CAP`] bytes and then marked ([`cut_mark`]).
 pub fn capture_body(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_CAP)]).into_owned()
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_CAP)]).into_owned();
+    if bytes.len() > BODY_CAP {
+        text.push_str(&cut_mark(bytes.len()));
+    }
+    text
+}
+
+/// A recorded text value: kept whole up to [`BODY_CAP`] bytes, else its first [`BODY_CAP`] bytes (to a character
+/// boundary) and the [`cut_mark`]. An order's record stays small whatever a caller sends.
+pub fn cut(text: &str) -> Cow<'_, str> {
+    if text.len() <= BODY_CAP {
+        return Cow::Borrowed(text);
+    }
+    let kept = &text[..text.floor_char_boundary(BODY_CAP)];
+    Cow::Owned(format!("{kept}{}", cut_mark(text.len())))
+}
+
+/// What follows a cut value or body: `…[cut: N bytes in all]`, N its whole length.
+pub fn cut_mark(len: usize) -> String {
+    format!("…[cut: {len} bytes in all]")
 }
 
 /// The whole `exchanges` answer for one order.
@@ -277,7 +300,7 @@ pub fn render(order_id: i64, exchanges: &[Exchange], dropped: u64) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn params() -> Params {
@@ -309,9 +332,10 @@ mod tests {
         assert!(serde_json::from_str::<ParamList>("{}").unwrap().is_empty());
     }
 
-    fn call(api: &'static str, started_at_ms: i64, started_seq: u64) -> Exchange {
+    /// A gateway call of `api` (any text) that started at `started_at_ms`, `started_seq`.
+    pub(crate) fn call(api: &str, started_at_ms: i64, started_seq: u64) -> Exchange {
         Exchange::Gateway(GatewayExchange {
-            api: api.into(),
+            api: api.to_owned().into(),
             http_method: "POST",
             params: ParamList::default(),
             started_at_ms,
@@ -337,5 +361,28 @@ mod tests {
         let shown: Vec<_> = answer["exchanges"].as_array().unwrap().iter().map(|e| e["method"].clone()).collect();
         assert_eq!(shown, ["earlier", "first", "second"]);
         assert!(answer["exchanges"][0].get("started_seq").is_none(), "{answer}");
+    }
+
+    #[test]
+    fn values_and_bodies_past_4_kib_are_cut_and_marked_and_shorter_ones_kept_whole() {
+        let long = "银".repeat(2000); // 6000 bytes, 3 per character: 4096 is not a boundary.
+        let list = ParamList::of(&Params::from_pairs([("pad", long.as_str()), ("short", "x")]));
+        let pad = list.get("pad").unwrap();
+        assert_eq!(pad, format!("{}…[cut: 6000 bytes in all]", "银".repeat(1365)));
+        assert_eq!(list.get("short"), Some("x"));
+        let body = capture_body(&[b'a'; 5000]);
+        assert_eq!(body, format!("{}…[cut: 5000 bytes in all]", "a".repeat(4096)));
+        assert_eq!(capture_body(&[b'a'; 4096]), "a".repeat(4096));
+    }
+
+    #[test]
+    fn a_recorded_session_is_shown_masked() {
+        let mut exchange = call("taobao.vmarket.eticket.send", 1, 1);
+        if let Exchange::Gateway(g) = &mut exchange {
+            g.params = ParamList::of(&Params::from_pairs([("session", "6102session0001"), ("v", "2.0")]));
+        }
+        let shown = exchange.to_json(1, 0);
+        assert_eq!(shown["params"], serde_json::json!({"session": "61…(15)", "v": "2.0"}));
+        assert!(!shown.to_string().contains("6102session0001"));
     }
 }

@@ -24,6 +24,7 @@ pub mod console;
 pub mod exchange;
 pub mod faults;
 pub mod gateway;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
@@ -75,6 +76,7 @@ struct Inner {
     /// The start sequence of exchanges ([`Platform::exchange_started`]). Restarting at 0 after a restart is
     /// harmless: it only orders exchanges that started in the same millisecond.
     exchange_seq: AtomicU64,
+    metrics: metrics::Metrics,
 }
 
 impl Platform {
@@ -114,6 +116,7 @@ impl Platform {
                 inflight: Mutex::new(HashMap::new()),
                 attempts,
                 exchange_seq: AtomicU64::new(0),
+                metrics: metrics::Metrics::default(),
             }),
         }
     }
@@ -130,6 +133,11 @@ impl Platform {
     /// With a SQLite store, what changed is written when the guard is dropped.
     pub fn data(&self) -> DataGuard<'_> {
         DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()), clock: &self.inner.clock }
+    }
+
+    /// The counters served at `GET /metrics`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
     }
 
     pub(crate) fn http(&self) -> &reqwest::Client {
@@ -196,11 +204,12 @@ impl Drop for DataGuard<'_> {
     }
 }
 
-/// The whole HTTP surface: gateway, container, admin, console.
+/// The whole HTTP surface: gateway, container, admin, console, metrics.
 pub fn app(platform: Platform) -> Router {
     Router::new()
         .merge(gateway::routes())
         .merge(admin::routes(platform.clone()))
+        .route("/metrics", axum::routing::get(metrics::serve))
         .fallback(admin::not_found)
         .with_state(platform)
 }

@@ -18,8 +18,9 @@ use protocol::{Params, ResponseFormat, SuccessBody, TopError};
 use rand::Rng;
 
 use crate::Platform;
-use crate::exchange::{Exchange, GatewayExchange, ParamList};
+use crate::exchange::{self, Exchange, GatewayExchange, ParamList};
 use crate::faults::{self, FaultAction};
+use crate::metrics::Unrecorded;
 
 pub fn routes() -> Router<Platform> {
     Router::new().route("/router/rest", any(router_rest)).route("/qr/{name}", axum::routing::get(qr_image))
@@ -115,42 +116,63 @@ async fn router_rest(
         ),
         Err(e) => e.render(outcome.format, &request_id),
     };
+    let code = outcome.result.as_ref().err().map(|e| e.code);
+    platform.metrics().gateway_call(api.map(|a| a.name), code.unwrap_or(0));
     if let Some(id) = order_id {
         let finished = platform.clock().wall_now().timestamp_millis();
-        let error = outcome.result.as_ref().err();
-        let exchange = GatewayExchange {
-            api: match api {
-                Some(api) => api.name.into(),
-                None => params.get("method").unwrap_or_default().to_owned().into(),
-            },
-            http_method: if method == Method::GET { "GET" } else { "POST" },
-            params: ParamList::of(&params),
-            started_at_ms: started,
-            started_seq,
-            finished_at_ms: finished,
-            latency_ms: finished - started,
-            held_ms: hold.held_ms,
-            response: body.clone(),
-            error_code: error.map(|e| e.code),
-            sub_code: error.and_then(|e| e.sub_code.clone()),
-            causality: outcome.causality,
-            cause_acked: outcome.cause_acked,
-            fault: outcome.fault,
-            sign_diagnosis: outcome.sign_diagnosis,
-        };
         let mut data = platform.data();
-        if data.orders.contains_key(&id) {
-            data.record(id, Exchange::Gateway(exchange));
+        match recordable(&data, params.get("app_key").unwrap_or_default(), id) {
+            Err(why) => platform.metrics().unrecorded(why),
+            Ok(()) => {
+                let error = outcome.result.as_ref().err();
+                let exchange = GatewayExchange {
+                    api: match api {
+                        Some(api) => api.name.into(),
+                        None => exchange::cut(params.get("method").unwrap_or_default()).into_owned().into(),
+                    },
+                    http_method: if method == Method::GET { "GET" } else { "POST" },
+                    params: ParamList::of(&params),
+                    started_at_ms: started,
+                    started_seq,
+                    finished_at_ms: finished,
+                    latency_ms: finished - started,
+                    held_ms: hold.held_ms,
+                    response: body.clone(),
+                    error_code: error.map(|e| e.code),
+                    sub_code: error.and_then(|e| e.sub_code.clone()),
+                    causality: outcome.causality,
+                    cause_acked: outcome.cause_acked,
+                    fault: outcome.fault.take(),
+                    sign_diagnosis: outcome.sign_diagnosis,
+                };
+                if data.record(id, Exchange::Gateway(exchange)) {
+                    platform.metrics().dropped();
+                }
+            }
         }
     }
     tracing::info!(
         api = params.get("method").unwrap_or_default(),
         order_id,
-        code = outcome.result.as_ref().err().map(|e| e.code),
+        code,
         held_ms = hold.held_ms,
         "gateway call"
     );
     envelope(body, outcome.format)
+}
+
+/// INTERFACES §1 "Recorded exchanges": a call is recorded against an order only when its app is registered and
+/// the order is that app's merchant's (a bad sign included: C9 diagnoses it). Anyone can reach the gateway and
+/// order ids are sequential: recording the rest would let any caller bloat any order's history.
+fn recordable(data: &crate::store::Data, app_key: &str, order_id: i64) -> Result<(), Unrecorded> {
+    if !data.merchants.contains_key(app_key) {
+        return Err(Unrecorded::UnknownApp);
+    }
+    match data.orders.get(&order_id) {
+        None => Err(Unrecorded::NoSuchOrder),
+        Some(order) if &*order.app_key != app_key => Err(Unrecorded::OtherMerchant),
+        Some(_) => Ok(()),
+    }
 }
 
 /// The result of the checks and the API.

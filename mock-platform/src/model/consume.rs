@@ -2,9 +2,7 @@
 
 use protocol::{Code, SubCode, VerifyCodes};
 
-use super::order::{
-    CodeRecord, CodeStatus, ConsumeRecord, LIVE, OpTime, Order, OrderState, TransitionError, refuse,
-};
+use super::order::{CodeRecord, CodeStatus, ConsumeRecord, LIVE, OpTime, Order, OrderState, TransitionError, refuse};
 use crate::clock::gmt8_weekday;
 
 /// A consume request after the param checks.

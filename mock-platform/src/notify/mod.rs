@@ -81,6 +81,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         acknowledged,
         "notification attempt"
     );
+    platform.metrics().notification_attempt(method.as_str(), verdict_name);
     let exchange = NotificationExchange {
         method: method.as_str(),
         notification: plan.seq,
@@ -105,7 +106,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         let now = platform.clock().now_ms();
         let schedule = platform.config().schedule_ms();
         let mut data = platform.data();
-        data.record(plan.order_id, Exchange::Notification(exchange));
+        if data.record(plan.order_id, Exchange::Notification(exchange)) {
+            platform.metrics().dropped();
+        }
         data.finish_attempt(plan.order_id, plan.seq, acknowledged, now, &schedule);
     }
     // The outcome is recorded before a held callback (C4) is released.

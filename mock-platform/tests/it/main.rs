@@ -6,6 +6,7 @@ mod c4;
 mod case;
 mod cdp;
 mod console;
+mod exchanges;
 mod faults;
 mod fuzz;
 mod gateway_errors;
