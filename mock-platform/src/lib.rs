@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
+pub mod serve;
 pub mod store;
 
 use std::collections::HashMap;
@@ -214,14 +215,16 @@ pub fn app(platform: Platform) -> Router {
         .with_state(platform)
 }
 
-/// Serves `platform` on `listener` with its dispatcher until `shutdown` completes.
+/// Serves `platform` on `listener` with its dispatcher until `shutdown` completes (connections time out after
+/// `PlatformConfig::connection_timeout`, `serve.rs`).
 pub async fn run(
     listener: tokio::net::TcpListener,
     platform: Platform,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let dispatcher = platform.spawn_dispatcher();
-    let result = axum::serve(listener, app(platform)).with_graceful_shutdown(shutdown).await;
+    let timeout = platform.config().connection_timeout;
+    let result = serve::serve(listener, app(platform), timeout, shutdown).await;
     dispatcher.abort();
     result
 }

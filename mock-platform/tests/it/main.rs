@@ -5,6 +5,7 @@ mod admin;
 mod c4;
 mod case;
 mod cdp;
+mod connections;
 mod console;
 mod exchanges;
 mod faults;
