@@ -1,5 +1,6 @@
 //! The integration tests of merchant-reference: the real server on 127.0.0.1:0 against a fake gateway.
 
+mod connections;
 mod crash;
 mod notify;
 mod outbox;
