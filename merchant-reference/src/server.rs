@@ -35,7 +35,7 @@ impl AppState {
 /// acknowledged, and their callbacks wait in the outbox: that is how tests and the benchmark drive it.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/notify", post(notify::notify))
+        .route("/notify", post(notify::notify).fallback(notify::wrong_method))
         .route("/pos/consume", post(pos::consume))
         .route("/pos/reverse", post(pos::reverse))
         .route("/healthz", get(|| async { "ok" }))
