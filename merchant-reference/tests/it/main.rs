@@ -2,6 +2,7 @@
 
 mod connections;
 mod crash;
+mod logs;
 mod notify;
 mod outbox;
 mod pos;

@@ -12,6 +12,7 @@ mod faults;
 mod fuzz;
 mod gateway_errors;
 mod lifecycle;
+mod logs;
 mod persist;
 mod redemption;
 mod support;
