@@ -13,6 +13,7 @@ pub mod exit;
 pub mod outcome;
 pub mod plan;
 pub mod platform_client;
+pub mod quote;
 pub mod replay;
 pub mod report;
 pub mod runner;

@@ -166,3 +166,11 @@ async fn the_whole_plan_ends_within_the_run_bound_with_the_default_windows_when_
 async fn rejecting_a_bad_sign_but_issuing_anyway_fails_c2() {
     check(Defect::RejectsButProcesses, &["C2.wrong-key"], "C2.wrong-key", "still caused a TOP call").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_reads_in_the_verdict_as_the_bytes_the_merchant_sent() {
+    let run = run_against(Defect::None, &["C2.tampered-value"]).await;
+    let verdict = &run.report("C2.tampered-value").verdict;
+    assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:#?}");
+    assert!(verdict.message.starts_with(r#"rejected ("{"code":501}") and no TOP call"#), "{}", verdict.message);
+}
