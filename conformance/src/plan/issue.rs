@@ -267,8 +267,14 @@ fn sign_diagnosis(p: &Probe, call: &GatewayCall) -> String {
         return "signed with the notify key instead of the app secret".into();
     }
     let Some(sent) = call.param("sign") else { return "no sign param".into() };
-    let params: Vec<(&str, &str)> =
-        call.params.iter().filter(|(n, _)| n != "sign").map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    // The platform shows the session masked (INTERFACES §1); the sign was computed over the merchant's own.
+    let masked = protocol::Secret::new(m.session.clone()).masked();
+    let params: Vec<(&str, &str)> = call
+        .params
+        .iter()
+        .filter(|(n, _)| n != "sign")
+        .map(|(n, v)| (n.as_str(), if n == "session" && *v == masked { m.session.as_str() } else { v.as_str() }))
+        .collect();
     let declared = SignMethod::of_params(params.iter().copied()).unwrap_or(SignMethod::Md5);
     match crate::sign::diagnose::diagnose_top(&m.app_secret, Some(&m.notify_key), declared, &params, sent) {
         Some(d) if d.contains(crate::sign::diagnose::Mistake::NotifyKeyAsAppSecret) => {

@@ -55,6 +55,12 @@ fn envelope(body: String, format: ResponseFormat) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
+/// A call refused before its params could be read (XML: no `format` is known yet), counted in `/metrics`.
+fn refused(platform: &Platform, error: TopError, request_id: &str) -> Response {
+    platform.metrics().gateway_call(None, error.code);
+    envelope(error.render(ResponseFormat::Xml, request_id), ResponseFormat::Xml)
+}
+
 /// What the C4 hold saw.
 #[derive(Debug, Clone, Copy, Default)]
 struct Hold {
@@ -83,21 +89,20 @@ async fn router_rest(
     body: Body,
 ) -> Response {
     let request_id = request_id();
-    let xml = ResponseFormat::Xml;
     // 1. GET and POST only (9).
     if method != Method::GET && method != Method::POST {
-        return envelope(TopError::HTTP_ACTION_NOT_ALLOWED.render(xml, &request_id), xml);
+        return refused(&platform, TopError::HTTP_ACTION_NOT_ALLOWED, &request_id);
     }
     let (started, started_seq) = platform.exchange_started();
     let Ok(bytes) = axum::body::to_bytes(body, platform.config().max_body_bytes).await else {
-        return envelope(TopError::INVALID_PARAMETER.render(xml, &request_id), xml);
+        return refused(&platform, TopError::INVALID_PARAMETER, &request_id);
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let params = match Params::from_request(uri.query(), content_type, bytes) {
         Ok(params) => params,
         Err(e) => {
             let error = e.param_name().map_or(TopError::INVALID_PARAMETER, TopError::invalid_argument);
-            return envelope(error.render(xml, &request_id), xml);
+            return refused(&platform, error, &request_id);
         }
     };
     let api = params.non_empty("method").and_then(apis::find);
