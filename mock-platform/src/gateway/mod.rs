@@ -125,35 +125,36 @@ async fn router_rest(
     platform.metrics().gateway_call(api.map(|a| a.name), code.unwrap_or(0));
     if let Some(id) = order_id {
         let finished = platform.clock().wall_now().timestamp_millis();
+        let error = outcome.result.as_ref().err();
+        // Built before taking the lock, as every call was before the recording rule: the lock is held briefly.
+        let exchange = GatewayExchange {
+            api: match api {
+                Some(api) => api.name.into(),
+                None => exchange::cut(params.get("method").unwrap_or_default()).into_owned().into(),
+            },
+            http_method: if method == Method::GET { "GET" } else { "POST" },
+            params: ParamList::of(&params),
+            started_at_ms: started,
+            started_seq,
+            finished_at_ms: finished,
+            latency_ms: finished - started,
+            held_ms: hold.held_ms,
+            response: body.clone(),
+            error_code: error.map(|e| e.code),
+            sub_code: error.and_then(|e| e.sub_code.clone()),
+            causality: outcome.causality,
+            cause_acked: outcome.cause_acked,
+            fault: outcome.fault.take(),
+            sign_diagnosis: outcome.sign_diagnosis,
+        };
         let mut data = platform.data();
         match recordable(&data, params.get("app_key").unwrap_or_default(), id) {
-            Err(why) => platform.metrics().unrecorded(why),
             Ok(()) => {
-                let error = outcome.result.as_ref().err();
-                let exchange = GatewayExchange {
-                    api: match api {
-                        Some(api) => api.name.into(),
-                        None => exchange::cut(params.get("method").unwrap_or_default()).into_owned().into(),
-                    },
-                    http_method: if method == Method::GET { "GET" } else { "POST" },
-                    params: ParamList::of(&params),
-                    started_at_ms: started,
-                    started_seq,
-                    finished_at_ms: finished,
-                    latency_ms: finished - started,
-                    held_ms: hold.held_ms,
-                    response: body.clone(),
-                    error_code: error.map(|e| e.code),
-                    sub_code: error.and_then(|e| e.sub_code.clone()),
-                    causality: outcome.causality,
-                    cause_acked: outcome.cause_acked,
-                    fault: outcome.fault.take(),
-                    sign_diagnosis: outcome.sign_diagnosis,
-                };
                 if data.record(id, Exchange::Gateway(exchange)) {
                     platform.metrics().dropped();
                 }
             }
+            Err(why) => platform.metrics().unrecorded(why),
         }
     }
     tracing::info!(
