@@ -15,6 +15,7 @@ pub mod fuzzing;
 pub mod outcome;
 pub mod plan;
 pub mod platform_client;
+pub mod quote;
 pub mod replay;
 pub mod report;
 pub mod runner;

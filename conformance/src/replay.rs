@@ -18,6 +18,7 @@ use crate::outcome::Verdict;
 use crate::plan::judge::code_set;
 use crate::plan::{Check, CheckResult, Probe};
 use crate::platform_client::{Exchange, GatewayCall, NotificationAttempt, OrderSpec, PlatformError};
+use crate::quote::{quoted, quoted_bytes};
 use crate::report::terminal::TerminalReporter;
 use crate::runner::Reporters;
 use crate::session::{SessionLimits, exit_code, file_reporters, run_session_with};
@@ -142,7 +143,7 @@ fn calls_of(ex: &[Exchange]) -> Vec<&GatewayCall> {
 fn reply_text(n: &NotificationAttempt) -> String {
     match (&n.status, &n.error) {
         (Some(status), _) => {
-            format!("{status} {:?} {}", n.reply.as_deref().unwrap_or(""), n.verdict.as_deref().unwrap_or("?"))
+            format!("{status} {} {}", quoted(n.reply.as_deref().unwrap_or("")), n.verdict.as_deref().unwrap_or("?"))
         }
         (None, Some(e)) => format!("no reply ({e})"),
         (None, None) => "no reply".into(),
@@ -321,7 +322,7 @@ async fn replay(p: &Probe, case: &Case, fast: bool) -> Result<Result<Vec<Row>, V
                             protocol::AckReply::Code300 => "ack_300",
                             protocol::AckReply::NotAck(_) => "not_ack",
                         };
-                        format!("{status} {:?} {verdict}", String::from_utf8_lossy(&reply.body))
+                        format!("{status} {} {verdict}", quoted_bytes(&reply.body))
                     }
                     None => format!("no reply ({})", reply.error.unwrap_or_default()),
                 };

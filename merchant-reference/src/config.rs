@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use protocol::{Secret, SignMethod};
 
@@ -29,6 +30,9 @@ pub struct Config {
     pub db: PathBuf,
     /// The TOP sign scheme for our calls.
     pub sign_method: SignMethod,
+    /// How long a connection may sit idle, take to send a request's head, or take to send its body; then it is
+    /// closed, so idle or slow clients cannot hold the file handles notifications need (`connections.rs`).
+    pub connection_timeout: Duration,
 }
 
 /// Why a configuration was refused.
@@ -65,6 +69,7 @@ impl Config {
             codemerchant_id: None,
             db: PathBuf::from("merchant.sqlite"),
             sign_method: SignMethod::HmacMd5,
+            connection_timeout: Duration::from_secs(30),
         }
     }
 
@@ -160,6 +165,7 @@ impl ServeArgs {
             codemerchant_id: self.codemerchant_id,
             db: self.db,
             sign_method,
+            connection_timeout: Duration::from_secs(30),
         };
         config.validate()?;
         Ok((self.listen, config))

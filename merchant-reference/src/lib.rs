@@ -14,6 +14,7 @@
 //! | settle consumes whose answer was lost (crash, outage) from the platform's operation log | `reconcile.rs` |
 //! | keep it all in one SQLite file that survives a crash | `store.rs`, `schema.sql` |
 //! | flags, env vars and the two secrets | `config.rs` |
+//! | close idle and slow connections | `connections.rs` |
 //!
 //! Start it in-process (this is what the conformance `demo` does):
 //!
@@ -46,6 +47,7 @@
 pub mod backoff;
 pub mod codes;
 pub mod config;
+pub mod connections;
 pub mod exchanges;
 pub mod notify;
 pub mod orders;

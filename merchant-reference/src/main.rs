@@ -1,13 +1,17 @@
 //! The `merchant-reference` binary: flags to [`Config`], then [`merchant_reference::run`] until Ctrl-C.
 
+use std::io::IsTerminal;
+
 use anyhow::Context;
 use clap::Parser;
 use merchant_reference::{Cli, Command, Config};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Colour only for a person at a terminal: piped into a file or a log collector, escape codes are noise.
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let Command::Serve(args) = Cli::parse().command;

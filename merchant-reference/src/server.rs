@@ -11,7 +11,7 @@ use tokio::net::TcpListener;
 use crate::exchanges::OpenExchanges;
 use crate::store::{Store, StoreError};
 use crate::top_client::TopClient;
-use crate::{Config, notify, outbox, pos, reconcile};
+use crate::{Config, connections, notify, outbox, pos, reconcile};
 
 /// Everything a handler or the worker needs; cheap to clone (all `Arc`s inside).
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl AppState {
 /// acknowledged, and their callbacks wait in the outbox: that is how tests and the benchmark drive it.
 pub fn app(state: AppState) -> Router {
     Router::new()
-        .route("/notify", post(notify::notify))
+        .route("/notify", post(notify::notify).fallback(notify::wrong_method))
         .route("/pos/consume", post(pos::consume))
         .route("/pos/reverse", post(pos::reverse))
         .route("/healthz", get(|| async { "ok" }))
@@ -53,7 +53,8 @@ pub enum RunError {
     Io(#[from] std::io::Error),
 }
 
-/// Serves the merchant on `listener` until `shutdown` completes, with the outbox worker and the
+/// Serves the merchant on `listener` until `shutdown` completes (idle and slow connections are closed after
+/// `config.connection_timeout`, `connections.rs`), with the outbox worker and the
 /// reconciler of pending consumes running (its first pass settles what a previous run left pending).
 ///
 /// Callbacks still in flight at shutdown are abandoned, not lost: their rows stay pending and the
@@ -67,6 +68,7 @@ pub async fn run(
     let state = AppState::new(config)?;
     let _worker = outbox::spawn(state.clone());
     let _reconciler = reconcile::spawn(state.clone());
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await?;
+    let timeout = state.config.connection_timeout;
+    connections::serve(listener, app(state), timeout, shutdown).await?;
     Ok(())
 }

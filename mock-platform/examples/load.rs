@@ -111,7 +111,9 @@ async fn gateway(seconds: u64, orders: usize) -> (f64, f64) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    // Served as `mock_platform::run` serves (connection timeouts, hyper's parse-error answers), both routes alike.
+    let timeout = platform.config().connection_timeout;
+    tokio::spawn(mock_platform::serve::serve(listener, app, timeout, std::future::pending()));
     let bodies = Arc::new(bodies);
     let fixed = keep_alive_load(addr, "/bench/static", bodies.clone(), seconds, "code-alreay-send").await;
     let gateway = keep_alive_load(addr, "/router/rest", bodies, seconds, "code-alreay-send").await;

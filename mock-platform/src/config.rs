@@ -29,6 +29,9 @@ pub struct PlatformConfig {
     /// Notification attempts open at once; more wait their turn (a burst of due orders must not open
     /// thousands of connections to one merchant). Each attempt's timestamp is taken when it starts.
     pub max_concurrent_attempts: usize,
+    /// How long a connection may sit idle between requests, take to send a request's head, or take to send a
+    /// request's body from the request's start; then it is closed (INTERFACES §1 "Connections": 30 s).
+    pub connection_timeout: Duration,
     /// The first order id handed out (16 digits like real trade ids).
     pub first_order_id: i64,
     /// Real time; tests inject their own.
@@ -47,6 +50,7 @@ impl std::fmt::Debug for PlatformConfig {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("default_daily_quota", &self.default_daily_quota)
             .field("max_concurrent_attempts", &self.max_concurrent_attempts)
+            .field("connection_timeout", &self.connection_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -64,6 +68,7 @@ impl Default for PlatformConfig {
             default_daily_quota: 5000,
             session_validity: Duration::from_secs(365 * 86_400),
             max_concurrent_attempts: 256,
+            connection_timeout: Duration::from_secs(30),
             first_order_id: 2_600_000_000_000_001,
             wall: system_wall_clock(),
         }

@@ -32,6 +32,10 @@ pub struct NotificationExchange {
     pub url: String,
     pub content_type: String,
     pub started_at_ms: i64,
+    /// The exchange's place among the platform's exchanges by start ([`crate::Platform::exchange_started`]):
+    /// orders exchanges that started in one millisecond. 0 in stores written before it was kept.
+    #[serde(default)]
+    pub started_seq: u64,
     pub finished_at_ms: i64,
     pub latency_ms: i64,
     /// HTTP status, absent when no reply arrived.
@@ -64,6 +68,9 @@ pub struct GatewayExchange {
     /// Every merged param, `sign` included.
     pub params: ParamList,
     pub started_at_ms: i64,
+    /// See [`NotificationExchange::started_seq`].
+    #[serde(default)]
+    pub started_seq: u64,
     pub finished_at_ms: i64,
     pub latency_ms: i64,
     /// How long the call was held waiting for its cause's acknowledgement (PROTOCOL §6 C4).
@@ -139,13 +146,27 @@ impl Exchange {
         }
     }
 
+    /// When the exchange started: the millisecond, then the start sequence for exchanges of one millisecond.
+    fn started(&self) -> (i64, u64) {
+        match self {
+            Exchange::Notification(n) => (n.started_at_ms, n.started_seq),
+            Exchange::Gateway(g) => (g.started_at_ms, g.started_seq),
+        }
+    }
+
     /// The JSON object of `GET /admin/orders/{id}/exchanges`.
     pub fn to_json(&self, seq: usize, first_ms: i64) -> Value {
         let (kind, inner, finished) = match self {
             Exchange::Notification(n) => ("notification", serde_json::to_value(n), n.finished_at_ms),
             Exchange::Gateway(g) => ("gateway", serde_json::to_value(g), g.finished_at_ms),
         };
-        let Ok(Value::Object(inner)) = inner else { return Value::Null };
+        let Ok(Value::Object(mut inner)) = inner else { return Value::Null };
+        // Internal: the answer's order and `seq` carry it.
+        inner.remove("started_seq");
+        // INTERFACES §1 "Secrets in answers": a session key is never shown in clear, whoever's it is.
+        if let Some(Value::String(session)) = inner.get_mut("params").and_then(|p| p.get_mut("session")) {
+            *session = protocol::Secret::new(std::mem::take(session)).masked();
+        }
         let mut out = Map::new();
         out.insert("kind".into(), kind.into());
         out.insert("seq".into(), seq.into());
@@ -172,7 +193,7 @@ pub struct ParamList {
 }
 
 impl ParamList {
-    /// The params' pairs (names unique, as [`Params`] keeps them).
+    /// The params' pairs (names unique, as [`Params`] keeps them), each name and value [`cut`] at [`BODY_CAP`].
     pub fn of(params: &Params) -> Self {
         let pairs = params.pairs();
         let mut list = Self {
@@ -187,7 +208,7 @@ impl ParamList {
 
     fn push(&mut self, name: &str, value: &str) {
         for part in [name, value] {
-            self.text.push_str(part);
+            self.text.push_str(&cut(part));
             self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         }
     }
@@ -245,16 +266,36 @@ impl<'de> Deserialize<'de> for ParamList {
     }
 }
 
-/// A body as lossy UTF-8, cut at [`BODY_CAP`] bytes.
+/// A body as lossy UTF-8, cut at [`BODY_CAP`] bytes and then marked ([`cut_mark`]).
 pub fn capture_body(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_CAP)]).into_owned()
+    let mut text = String::from_utf8_lossy(&bytes[..bytes.len().min(BODY_CAP)]).into_owned();
+    if bytes.len() > BODY_CAP {
+        text.push_str(&cut_mark(bytes.len()));
+    }
+    text
+}
+
+/// A recorded text value: kept whole up to [`BODY_CAP`] bytes, else its first [`BODY_CAP`] bytes (to a character
+/// boundary) and the [`cut_mark`]. An order's record stays small whatever a caller sends.
+pub fn cut(text: &str) -> Cow<'_, str> {
+    if text.len() <= BODY_CAP {
+        return Cow::Borrowed(text);
+    }
+    let kept = &text[..text.floor_char_boundary(BODY_CAP)];
+    Cow::Owned(format!("{kept}{}", cut_mark(text.len())))
+}
+
+/// What follows a cut value or body: `…[cut: N bytes in all]`, N its whole length.
+pub fn cut_mark(len: usize) -> String {
+    format!("…[cut: {len} bytes in all]")
 }
 
 /// The whole `exchanges` answer for one order.
 pub fn render(order_id: i64, exchanges: &[Exchange], dropped: u64) -> Value {
-    // Recorded when they finish; shown in the order they started (a held callback after its notification).
+    // Recorded when they finish; shown in the order they started (a held callback after its notification), the
+    // start sequence breaking ties within a millisecond (record order there is finish order, not start order).
     let mut sorted: Vec<&Exchange> = exchanges.iter().collect();
-    sorted.sort_by_key(|e| e.started_at_ms());
+    sorted.sort_by_key(|e| e.started());
     let first = sorted.first().map(|e| e.started_at_ms()).unwrap_or(0);
     serde_json::json!({
         "order_id": order_id,
@@ -264,7 +305,7 @@ pub fn render(order_id: i64, exchanges: &[Exchange], dropped: u64) -> Value {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn params() -> Params {
@@ -294,5 +335,60 @@ mod tests {
         assert_eq!(back, list);
         assert!(serde_json::from_str::<ParamList>(r#"{"a":1}"#).is_err());
         assert!(serde_json::from_str::<ParamList>("{}").unwrap().is_empty());
+    }
+
+    /// A gateway call of `api` (any text) that started at `started_at_ms`, `started_seq`.
+    pub(crate) fn call(api: &str, started_at_ms: i64, started_seq: u64) -> Exchange {
+        Exchange::Gateway(GatewayExchange {
+            api: api.to_owned().into(),
+            http_method: "POST",
+            params: ParamList::default(),
+            started_at_ms,
+            started_seq,
+            finished_at_ms: started_at_ms + 5,
+            latency_ms: 5,
+            held_ms: 0,
+            response: String::new(),
+            error_code: None,
+            sub_code: None,
+            causality: None,
+            cause_acked: None,
+            fault: None,
+            sign_diagnosis: None,
+            answer_lost: None,
+        })
+    }
+
+    #[test]
+    fn exchanges_that_start_in_one_millisecond_are_shown_in_the_order_they_started() {
+        // Recorded in finish order: the second call to start finished first.
+        let recorded = [call("second", 100, 8), call("first", 100, 7), call("earlier", 99, 9)];
+        let answer = render(1, &recorded, 0);
+        let shown: Vec<_> = answer["exchanges"].as_array().unwrap().iter().map(|e| e["method"].clone()).collect();
+        assert_eq!(shown, ["earlier", "first", "second"]);
+        assert!(answer["exchanges"][0].get("started_seq").is_none(), "{answer}");
+    }
+
+    #[test]
+    fn values_and_bodies_past_4_kib_are_cut_and_marked_and_shorter_ones_kept_whole() {
+        let long = "银".repeat(2000); // 6000 bytes, 3 per character: 4096 is not a boundary.
+        let list = ParamList::of(&Params::from_pairs([("pad", long.as_str()), ("short", "x")]));
+        let pad = list.get("pad").unwrap();
+        assert_eq!(pad, format!("{}…[cut: 6000 bytes in all]", "银".repeat(1365)));
+        assert_eq!(list.get("short"), Some("x"));
+        let body = capture_body(&[b'a'; 5000]);
+        assert_eq!(body, format!("{}…[cut: 5000 bytes in all]", "a".repeat(4096)));
+        assert_eq!(capture_body(&[b'a'; 4096]), "a".repeat(4096));
+    }
+
+    #[test]
+    fn a_recorded_session_is_shown_masked() {
+        let mut exchange = call("taobao.vmarket.eticket.send", 1, 1);
+        if let Exchange::Gateway(g) = &mut exchange {
+            g.params = ParamList::of(&Params::from_pairs([("session", "6102session0001"), ("v", "2.0")]));
+        }
+        let shown = exchange.to_json(1, 0);
+        assert_eq!(shown["params"], serde_json::json!({"session": "61…(15)", "v": "2.0"}));
+        assert!(!shown.to_string().contains("6102session0001"));
     }
 }

@@ -26,15 +26,18 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
+pub mod serve;
 pub mod store;
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
@@ -73,6 +76,10 @@ struct Inner {
     inflight: Mutex<HashMap<i64, InFlight>>,
     /// Bounds concurrent notification attempts (`PlatformConfig::max_concurrent_attempts`).
     attempts: Arc<tokio::sync::Semaphore>,
+    /// The start sequence of exchanges ([`Platform::exchange_started`]). Restarting at 0 after a restart is
+    /// harmless: it only orders exchanges that started in the same millisecond.
+    exchange_seq: AtomicU64,
+    metrics: metrics::Metrics,
 }
 
 impl Platform {
@@ -111,6 +118,8 @@ impl Platform {
                 wake: Notify::new(),
                 inflight: Mutex::new(HashMap::new()),
                 attempts,
+                exchange_seq: AtomicU64::new(0),
+                metrics: metrics::Metrics::default(),
             }),
         }
     }
@@ -129,12 +138,23 @@ impl Platform {
         DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()), clock: &self.inner.clock }
     }
 
+    /// The counters served at `GET /metrics`.
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
     }
 
     pub(crate) fn inflight(&self) -> MutexGuard<'_, HashMap<i64, InFlight>> {
         self.inner.inflight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// An exchange starts now: its wall-clock ms and its start sequence (exchanges are shown by both).
+    pub(crate) fn exchange_started(&self) -> (i64, u64) {
+        let seq = self.inner.exchange_seq.fetch_add(1, Ordering::Relaxed) + 1;
+        (self.clock().wall_now().timestamp_millis(), seq)
     }
 
     /// Wakes the dispatcher to look at due attempts again.
@@ -187,23 +207,26 @@ impl Drop for DataGuard<'_> {
     }
 }
 
-/// The whole HTTP surface: gateway, container, admin, console.
+/// The whole HTTP surface: gateway, container, admin, console, metrics.
 pub fn app(platform: Platform) -> Router {
     Router::new()
         .merge(gateway::routes())
         .merge(admin::routes(platform.clone()))
+        .route("/metrics", axum::routing::get(metrics::serve))
         .fallback(admin::not_found)
         .with_state(platform)
 }
 
-/// Serves `platform` on `listener` with its dispatcher until `shutdown` completes.
+/// Serves `platform` on `listener` with its dispatcher until `shutdown` completes (connections time out after
+/// `PlatformConfig::connection_timeout`, `serve.rs`).
 pub async fn run(
     listener: tokio::net::TcpListener,
     platform: Platform,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let dispatcher = platform.spawn_dispatcher();
-    let result = axum::serve(listener, app(platform)).with_graceful_shutdown(shutdown).await;
+    let timeout = platform.config().connection_timeout;
+    let result = serve::serve(listener, app(platform), timeout, shutdown).await;
     dispatcher.abort();
     result
 }

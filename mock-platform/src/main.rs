@@ -1,5 +1,6 @@
 //! `mock-platform serve`: the mock e-voucher platform as a standalone server (INTERFACES.md §1).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 
 use anyhow::{Context, bail};
@@ -57,7 +58,9 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: Option<String>) -> anyhow::Result<()> {
+    // Colour only for a person at a terminal: piped into a file or a log collector, escape codes are noise.
     tracing_subscriber::fmt()
+        .with_ansi(std::io::stdout().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "mock_platform=info".into()),
         )

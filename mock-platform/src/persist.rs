@@ -20,7 +20,7 @@
 //! (T4) of unissued orders, the due times of queue heads, the notification faults waiting. An attempt
 //! that was open when the process died left no exchange: it is made again at once with the same number.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -49,6 +49,9 @@ pub struct Store {
     conn: Connection,
     exchanges: Vec<(i64, String)>,
     dropped: HashMap<i64, u64>,
+    /// Orders whose oldest gateway calls were dropped in memory: their rows past the latest
+    /// [`crate::store::MAX_GATEWAY_CALLS`] are deleted at the next flush.
+    trims: HashSet<i64>,
     qr_images: Vec<(String, Vec<u8>)>,
     /// The meta values last written, to skip unchanged ones.
     meta: Meta,
@@ -174,6 +177,10 @@ impl Store {
         }
     }
 
+    pub(crate) fn pending_trim(&mut self, order_id: i64) {
+        self.trims.insert(order_id);
+    }
+
     pub(crate) fn pending_dropped(&mut self, order_id: i64, dropped: u64) {
         self.dropped.insert(order_id, dropped);
     }
@@ -241,6 +248,8 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
                 data.due.insert((head.due_ms, id));
             }
             data.next_order_id = data.next_order_id.max(id.saturating_add(1));
+            let last_op = order.consumes.iter().map(|c| c.op_seq.max(c.reverse_seq.unwrap_or(0))).max();
+            data.next_op_seq = data.next_op_seq.max(last_op.unwrap_or(0));
             data.orders.insert_clean(id, order);
         }
     }
@@ -267,7 +276,14 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
     let offset_ms = meta.offset_ms;
     data.orders.track();
     data.merchants.track();
-    data.store = Some(Store { conn, exchanges: Vec::new(), dropped: HashMap::new(), qr_images: Vec::new(), meta });
+    data.store = Some(Store {
+        conn,
+        exchanges: Vec::new(),
+        dropped: HashMap::new(),
+        trims: HashSet::new(),
+        qr_images: Vec::new(),
+        meta,
+    });
     Ok((data, offset_ms))
 }
 
@@ -286,6 +302,7 @@ impl Data {
             && !self.merchants.has_dirty()
             && store.exchanges.is_empty()
             && store.dropped.is_empty()
+            && store.trims.is_empty()
             && store.qr_images.is_empty()
         {
             return;
@@ -325,6 +342,13 @@ impl Data {
                 for (order_id, json) in &store.exchanges {
                     put.execute(params![order_id, json])?;
                 }
+                let mut trim = tx.prepare_cached(
+                    "DELETE FROM exchanges WHERE seq IN (SELECT seq FROM exchanges WHERE order_id = ?1 \
+                     AND json_extract(data, '$.kind') = 'gateway' ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
+                )?;
+                for order_id in &store.trims {
+                    trim.execute(params![order_id, crate::store::MAX_GATEWAY_CALLS as i64])?;
+                }
                 let mut put =
                     tx.prepare_cached("INSERT OR REPLACE INTO exchanges_dropped (order_id, n) VALUES (?1, ?2)")?;
                 for (order_id, n) in &store.dropped {
@@ -349,6 +373,7 @@ impl Data {
             Ok(()) => {
                 store.exchanges.clear();
                 store.dropped.clear();
+                store.trims.clear();
                 store.qr_images.clear();
                 store.meta = meta;
             }
@@ -357,6 +382,37 @@ impl Data {
                 self.orders.mark(orders);
                 self.merchants.mark(merchants);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::tests::call;
+    use crate::store::MAX_GATEWAY_CALLS;
+
+    #[test]
+    fn gateway_calls_dropped_in_memory_are_deleted_from_the_store_too() {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let path = std::env::temp_dir().join(format!("mock-platform-trim-{}-{nanos}.db", std::process::id()));
+        {
+            let (mut data, _) = open(&path, 1, 0).unwrap();
+            for i in 0..MAX_GATEWAY_CALLS + 5 {
+                data.record(1, call(&format!("call {i}"), 0, i as u64));
+                if i % 400 == 0 {
+                    data.flush(0);
+                }
+            }
+            data.flush(0);
+        }
+        let (data, _) = open(&path, 1, 0).unwrap();
+        let kept = &data.exchanges[&1];
+        assert_eq!(kept.len(), MAX_GATEWAY_CALLS);
+        assert!(matches!(&kept[0], Exchange::Gateway(g) if g.api == "call 5"));
+        assert_eq!(data.exchanges_dropped[&1], 5);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
     }
 }

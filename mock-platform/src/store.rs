@@ -17,7 +17,7 @@ use protocol::{Notification, NotifyMethod, OrderId, Secret};
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::model::order::{PendingNotification, method_bit};
-use crate::model::{Merchant, Order, OrderState};
+use crate::model::{Merchant, OpTime, Order, OrderState};
 use crate::notify::Alteration;
 
 /// A map that, when tracking, remembers every key inserted or borrowed mutably since the last
@@ -140,6 +140,8 @@ pub struct Data {
     pub sessions: HashMap<String, Arc<str>>,
     pub orders: Tracked<i64, Order>,
     pub next_order_id: i64,
+    /// The sequence number of the next consume or reverse ([`Data::op_time`]); rebuilt from the orders on load.
+    pub next_op_seq: u64,
     pub exchanges: HashMap<i64, Vec<Exchange>>,
     /// (platform-clock due ms, order id) of queue heads waiting for their next attempt.
     pub due: BTreeSet<(i64, i64)>,
@@ -149,7 +151,7 @@ pub struct Data {
     /// Notification fault id → order id, for `DELETE /admin/faults/{id}`.
     pub notification_faults: HashMap<u64, i64>,
     pub next_fault_id: u64,
-    /// Exchanges not kept per order beyond [`MAX_EXCHANGES`].
+    /// Exchanges not kept per order ([`Data::record`]).
     pub exchanges_dropped: HashMap<i64, u64>,
     /// Images uploaded with qrcode.upload, by `img_filename` (§5.7).
     pub qr_images: HashMap<String, bytes::Bytes>,
@@ -171,8 +173,10 @@ pub struct AttemptPlan {
     pub charset: protocol::params::Charset,
 }
 
-/// The most exchanges kept per order.
+/// The most notification attempts kept per order (the first ones).
 pub const MAX_EXCHANGES: usize = 10_000;
+/// The most gateway calls kept per order (the latest ones; INTERFACES §1 "Recorded exchanges").
+pub const MAX_GATEWAY_CALLS: usize = 1_000;
 
 /// The retry schedule in ms after the first attempt (index 0 is 0).
 pub type Schedule<'a> = &'a [i64];
@@ -184,6 +188,13 @@ impl Data {
 
     pub fn merchant_key(&self, app_key: &str) -> Option<Arc<str>> {
         self.merchants.get_key_value(app_key).map(|(k, _)| k.clone())
+    }
+
+    /// Stamps a consume or reverse happening now: events in one millisecond keep the order they happened in
+    /// (oplogs.get sorts by this, not by the millisecond alone).
+    pub fn op_time(&mut self, now_ms: i64) -> OpTime {
+        self.next_op_seq += 1;
+        OpTime { ms: now_ms, seq: self.next_op_seq }
     }
 
     pub fn next_id(&mut self) -> OrderId {
@@ -382,22 +393,44 @@ impl Data {
         }
     }
 
-    /// Records an exchange; past [`MAX_EXCHANGES`] for one order only the count grows (a runaway merchant
-    /// cannot exhaust memory).
-    pub fn record(&mut self, order_id: i64, exchange: Exchange) {
+    /// Records an exchange. An order keeps its latest [`MAX_GATEWAY_CALLS`] gateway calls (the oldest is dropped
+    /// for a new one) and its first [`MAX_EXCHANGES`] notification attempts (later ones are dropped): a runaway
+    /// caller cannot exhaust memory or disk. Returns whether an exchange was dropped (it is counted).
+    pub fn record(&mut self, order_id: i64, exchange: Exchange) -> bool {
         let list = self.exchanges.entry(order_id).or_default();
-        if list.len() < MAX_EXCHANGES {
+        let dropped = if matches!(exchange, Exchange::Gateway(_)) {
+            let calls = list.iter().filter(|e| matches!(e, Exchange::Gateway(_))).count();
+            let oldest = (calls >= MAX_GATEWAY_CALLS)
+                .then(|| list.iter().position(|e| matches!(e, Exchange::Gateway(_))))
+                .flatten();
+            if let Some(at) = oldest {
+                list.remove(at);
+                if let Some(store) = &mut self.store {
+                    store.pending_trim(order_id);
+                }
+            }
             if let Some(store) = &mut self.store {
                 store.pending_exchange(order_id, &exchange);
             }
             list.push(exchange);
-        } else {
-            let dropped = self.exchanges_dropped.entry(order_id).or_default();
-            *dropped += 1;
+            oldest.is_some()
+        } else if list.len() < MAX_EXCHANGES {
             if let Some(store) = &mut self.store {
-                store.pending_dropped(order_id, *dropped);
+                store.pending_exchange(order_id, &exchange);
+            }
+            list.push(exchange);
+            false
+        } else {
+            true
+        };
+        if dropped {
+            let count = self.exchanges_dropped.entry(order_id).or_default();
+            *count += 1;
+            if let Some(store) = &mut self.store {
+                store.pending_dropped(order_id, *count);
             }
         }
+        dropped
     }
 
     /// Keeps an image uploaded with qrcode.upload.
@@ -406,5 +439,34 @@ impl Data {
             store.pending_qr_image(&name, &bytes);
         }
         self.qr_images.insert(name, bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::tests::call;
+
+    fn apis(data: &Data) -> Vec<String> {
+        data.exchanges[&1]
+            .iter()
+            .filter_map(|e| match e {
+                Exchange::Gateway(g) => Some(g.api.to_string()),
+                Exchange::Notification(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_order_keeps_its_latest_gateway_calls_and_counts_the_older_ones_dropped() {
+        let mut data = Data::new(1);
+        let dropped: Vec<bool> =
+            (0..MAX_GATEWAY_CALLS + 3).map(|i| data.record(1, call(&format!("call {i}"), 0, i as u64))).collect();
+        assert_eq!(dropped.iter().filter(|d| **d).count(), 3);
+        assert!(dropped[..MAX_GATEWAY_CALLS].iter().all(|d| !d));
+        let kept = apis(&data);
+        assert_eq!((kept.len(), kept[0].as_str()), (MAX_GATEWAY_CALLS, "call 3"));
+        assert_eq!(kept.last().map(String::as_str), Some(format!("call {}", MAX_GATEWAY_CALLS + 2).as_str()));
+        assert_eq!(data.exchanges_dropped[&1], 3);
     }
 }

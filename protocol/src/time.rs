@@ -139,10 +139,20 @@ impl<'de> serde::Deserialize<'de> for Gmt8Timestamp {
     }
 }
 
-/// Checks a notification or TOP `timestamp` param: missing, unparseable and skewed are all errors.
+/// Checks a TOP call's `timestamp` param (`yyyy-MM-dd HH:mm:ss` or epoch milliseconds, PROTOCOL §4): missing,
+/// unparseable and skewed are all errors.
 pub fn check_timestamp_param(value: Option<&str>, now: DateTime<Utc>) -> Result<Gmt8Timestamp, TimestampError> {
     let value = value.filter(|v| !v.is_empty()).ok_or(TimestampError::Missing)?;
     let ts = Gmt8Timestamp::parse_top(value)?;
+    ts.check_fresh(now)?;
+    Ok(ts)
+}
+
+/// Checks a notification's `timestamp` param (PROTOCOL §3.2): `yyyy-MM-dd HH:mm:ss` GMT+8 within 10 minutes.
+/// Epoch milliseconds are a TOP call's form, never a notification's: a receiver treats them as stale (C2).
+pub fn check_notification_timestamp(value: Option<&str>, now: DateTime<Utc>) -> Result<Gmt8Timestamp, TimestampError> {
+    let value = value.filter(|v| !v.is_empty()).ok_or(TimestampError::Missing)?;
+    let ts = Gmt8Timestamp::parse_datetime(value)?;
     ts.check_fresh(now)?;
     Ok(ts)
 }
@@ -220,5 +230,15 @@ mod tests {
         assert!(matches!(at("2016-01-01 12:10:01"), Err(TimestampError::Skewed { .. })));
         assert!(matches!(at("2016-01-01 11:49:59"), Err(TimestampError::Skewed { .. })));
         assert_eq!(check_timestamp_param(None, now), Err(TimestampError::Missing));
+    }
+
+    #[test]
+    fn a_notification_timestamp_is_only_the_datetime_form() {
+        let now = utc("2016-01-01T04:00:00Z");
+        assert!(check_notification_timestamp(Some("2016-01-01 12:00:00"), now).is_ok());
+        let millis = now.timestamp_millis().to_string();
+        assert!(check_timestamp_param(Some(&millis), now).is_ok());
+        assert!(matches!(check_notification_timestamp(Some(&millis), now), Err(TimestampError::Unparseable(_))));
+        assert_eq!(check_notification_timestamp(Some(""), now), Err(TimestampError::Missing));
     }
 }

@@ -9,6 +9,7 @@ use crate::outcome::Verdict;
 use crate::plan::judge::{all_calls, await_attempt, describe_calls};
 use crate::plan::{CheckResult, Probe};
 use crate::platform_client::{Alteration, BadNotification};
+use crate::quote::quoted;
 
 fn what(kind: BadNotification) -> (&'static str, &'static str) {
     match kind {
@@ -56,7 +57,11 @@ pub async fn rejected(p: Arc<Probe>, kind: BadNotification) -> CheckResult {
     if attempt.acked() {
         return Ok(Verdict::fail(format!("a send notification with {flaw} was acknowledged"))
             .expected("no acknowledgement (any other answer, e.g. {\"code\":501})")
-            .actual(format!("HTTP {} {:?}", attempt.status.unwrap_or(0), attempt.reply.clone().unwrap_or_default()))
+            .actual(format!(
+                "HTTP {} {}",
+                attempt.status.unwrap_or(0),
+                quoted(attempt.reply.as_deref().unwrap_or_default())
+            ))
             .hint(hint));
     }
     // The genuine retry comes 15 s after the first attempt; any call before the quiet window ends was caused
@@ -77,8 +82,8 @@ pub async fn rejected(p: Arc<Probe>, kind: BadNotification) -> CheckResult {
                 .hint(hint)
         }
         None => Verdict::pass(format!(
-            "rejected ({:?}) and no TOP call within {} s",
-            attempt.reply.unwrap_or_default(),
+            "rejected ({}) and no TOP call within {} s",
+            quoted(attempt.reply.as_deref().unwrap_or_default()),
             quiet.as_secs_f64()
         )),
     })

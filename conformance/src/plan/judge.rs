@@ -83,7 +83,7 @@ pub fn judge_ack(attempt: &NotificationAttempt, method: NotifyMethod, deadline: 
         return Ok(reply);
     }
     let body = attempt.reply.clone().unwrap_or_default();
-    let actual = format!("HTTP {} {body:?}", attempt.status.unwrap_or(0));
+    let actual = format!("HTTP {} {}", attempt.status.unwrap_or(0), crate::quote::quoted(&body));
     let (message, hint) = match &reply {
         AckReply::Code300 => (
             format!("{method} answered {{\"code\":300}}, which only resend and modified may use"),

@@ -98,7 +98,7 @@ pub(crate) mod sample {
                 info: fail,
                 verdict: Verdict::fail("a send notification with a value changed after signing was acknowledged")
                     .expected("no acknowledgement")
-                    .actual("HTTP 200 \"{\\\"code\\\":200}\"")
+                    .actual(r#"HTTP 200 "{"code":200}""#)
                     .hint("recompute the sign (FAQ 2.25)"),
                 duration: Duration::from_millis(1234),
                 orders: vec![1001],

@@ -16,6 +16,7 @@ use crate::plan::{CheckResult, Probe};
 use crate::platform_client::{
     Bought, Exchange, FaultAnswer, GatewayFault, NotificationAttempt, OrderSpec, PlatformError,
 };
+use crate::quote::{quoted, quoted_bytes};
 use crate::scenario::schema::{GatewayFaultSpec, Refusal, Scenario, Step};
 
 /// Default `within` of expectations that wait for something (seconds): the callback window covers the
@@ -122,10 +123,10 @@ fn ack_text(reply: &AckReply) -> &'static str {
 fn describe_attempt(a: &NotificationAttempt) -> String {
     match (&a.status, &a.error) {
         (Some(status), _) => format!(
-            "{} attempt {}: HTTP {status} {:?} ({})",
+            "{} attempt {}: HTTP {status} {} ({})",
             a.method,
             a.attempt,
-            a.reply.as_deref().unwrap_or(""),
+            quoted(a.reply.as_deref().unwrap_or("")),
             a.verdict.as_deref().unwrap_or("?")
         ),
         (None, Some(e)) => format!("{} attempt {}: no reply ({e})", a.method, a.attempt),
@@ -608,7 +609,7 @@ impl Play<'_> {
             Err(Verdict::fail(format!("the {method} the suite posted was answered {got}"))
                 .expected(want.to_owned())
                 .actual(match (reply.status, reply.error) {
-                    (Some(status), _) => format!("HTTP {status} {:?}", String::from_utf8_lossy(&reply.body)),
+                    (Some(status), _) => format!("HTTP {status} {}", quoted_bytes(&reply.body)),
                     (None, e) => format!("no reply: {}", e.unwrap_or_default()),
                 }))
         })

@@ -225,3 +225,11 @@ async fn a_reverse_with_the_wrong_count_fails_c14() {
 async fn the_wrong_consume_num_fails_c11() {
     check(Defect::PosWrongConsumeNum, &["C11.redeem.first"], "C11.redeem.first", "consume_num 1, asked 2").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejection_reads_in_the_verdict_as_the_bytes_the_merchant_sent() {
+    let run = run_against(Defect::None, &["C2.tampered-value"]).await;
+    let verdict = &run.report("C2.tampered-value").verdict;
+    assert_eq!(verdict.outcome, Outcome::Pass, "{verdict:#?}");
+    assert!(verdict.message.starts_with(r#"rejected ("{"code":501}") and no TOP call"#), "{}", verdict.message);
+}

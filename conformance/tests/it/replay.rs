@@ -39,7 +39,8 @@ async fn a_trailing_newline_is_shown_as_a_difference_naming_the_notification_and
     assert!(table.lines().any(|l| l.starts_with('≠') && l.contains("notification 1 send")), "{table}");
     assert_eq!(verdict.outcome, Outcome::Fail, "{verdict:#?}");
     assert!(verdict.message.contains("notification 1 send · attempt 1"), "{}", verdict.message);
-    assert!(verdict.message.contains("{\\\"code\\\":200}\\n"), "{}", verdict.message);
+    // The reply as sent, quoted once: only the newline escaped.
+    assert!(verdict.message.contains(r#""{"code":200}\n""#), "{}", verdict.message);
     assert!(!summary.is_success());
 }
 

@@ -102,7 +102,9 @@ async fn forged_unsigned_and_stale_notifications_get_501_and_change_nothing() {
         check("stale timestamp", stale).await;
     }
 
-    for timestamp in [None, Some("yesterday")] {
+    // Epoch milliseconds are a TOP call's timestamp, not a notification's (PROTOCOL §3.2): stale (C2).
+    let millis = chrono::Utc::now().timestamp_millis().to_string();
+    for timestamp in [None, Some("yesterday"), Some(millis.as_str())] {
         let mut params = n.to_params(protocol::Gmt8Timestamp::from_utc(chrono::Utc::now()));
         match timestamp {
             None => drop(params.remove("timestamp")),
@@ -115,6 +117,21 @@ async fn forged_unsigned_and_stale_notifications_get_501_and_change_nothing() {
 
     assert_eq!(w.db.counts(), before, "a rejected notification leaves no trace");
     assert!(w.gateway.calls().is_empty());
+}
+
+#[tokio::test]
+async fn an_oversized_body_and_other_methods_get_501_too() {
+    let w = world("reject-shape").await;
+    let url = w.merchant.notify_url();
+    let (status, body) = post_raw(&url, "application/x-www-form-urlencoded", "a".repeat(3 << 20)).await;
+    assert_eq!((status, body.as_slice()), (200, REJECT), "{}", String::from_utf8_lossy(&body));
+    for method in [reqwest::Method::GET, reqwest::Method::PUT, reqwest::Method::DELETE] {
+        let response = reqwest::Client::new().request(method.clone(), &url).send().await.unwrap();
+        let status = response.status().as_u16();
+        let content_type = response.headers()[reqwest::header::CONTENT_TYPE].to_str().unwrap().to_owned();
+        assert_eq!((status, content_type.as_str()), (200, "application/json"), "{method}");
+        assert_eq!(response.bytes().await.unwrap().as_ref(), REJECT, "{method}");
+    }
 }
 
 /// MD5 computed here, not through `protocol`: the wrong (UTF-8) sign must not come from the code under test.

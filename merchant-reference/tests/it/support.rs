@@ -288,6 +288,17 @@ pub struct Process {
 
 impl Process {
     pub fn spawn(gateway: &str, db: &Path) -> Self {
+        Self::launch(gateway, db, "warn", std::process::Stdio::null())
+    }
+
+    /// Spawns it logging at `info` (colour settings from the environment removed); returns its stderr.
+    pub fn spawn_logging(gateway: &str, db: &Path) -> (Self, std::process::ChildStderr) {
+        let mut process = Self::launch(gateway, db, "info", std::process::Stdio::piped());
+        let logs = process.child.stderr.take().unwrap();
+        (process, logs)
+    }
+
+    fn launch(gateway: &str, db: &Path, log_level: &str, logs: std::process::Stdio) -> Self {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_merchant-reference"))
             .args(["serve", "--listen", "127.0.0.1:0", "--gateway", gateway, "--app-key", APP_KEY])
             .arg("--db")
@@ -295,9 +306,10 @@ impl Process {
             .env("MERCHANT_APP_SECRET", APP_SECRET)
             .env("MERCHANT_SESSION", SESSION)
             .env("MERCHANT_NOTIFY_KEY", NOTIFY_KEY)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
+            .env_remove("NO_COLOR")
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(logs)
             .spawn()
             .unwrap();
         let mut line = String::new();

@@ -20,8 +20,9 @@ use protocol::{Params, ResponseFormat, SuccessBody, TopError};
 use rand::Rng;
 
 use crate::Platform;
-use crate::exchange::{Exchange, GatewayExchange, ParamList};
+use crate::exchange::{self, Exchange, GatewayExchange, ParamList};
 use crate::faults::{self, FaultAction, LostAnswer};
+use crate::metrics::Unrecorded;
 
 pub fn routes() -> Router<Platform> {
     Router::new().route("/router/rest", any(router_rest)).route("/qr/{name}", axum::routing::get(qr_image))
@@ -56,6 +57,12 @@ fn envelope(body: String, format: ResponseFormat) -> Response {
     (StatusCode::OK, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
+/// A call refused before its params could be read (XML: no `format` is known yet), counted in `/metrics`.
+fn refused(platform: &Platform, error: TopError, request_id: &str) -> Response {
+    platform.metrics().gateway_call(None, error.code);
+    envelope(error.render(ResponseFormat::Xml, request_id), ResponseFormat::Xml)
+}
+
 /// What the C4 hold saw.
 #[derive(Debug, Clone, Copy, Default)]
 struct Hold {
@@ -84,21 +91,20 @@ async fn router_rest(
     body: Body,
 ) -> Response {
     let request_id = request_id();
-    let xml = ResponseFormat::Xml;
     // 1. GET and POST only (9).
     if method != Method::GET && method != Method::POST {
-        return envelope(TopError::HTTP_ACTION_NOT_ALLOWED.render(xml, &request_id), xml);
+        return refused(&platform, TopError::HTTP_ACTION_NOT_ALLOWED, &request_id);
     }
-    let started = platform.clock().wall_now().timestamp_millis();
+    let (started, started_seq) = platform.exchange_started();
     let Ok(bytes) = axum::body::to_bytes(body, platform.config().max_body_bytes).await else {
-        return envelope(TopError::INVALID_PARAMETER.render(xml, &request_id), xml);
+        return refused(&platform, TopError::INVALID_PARAMETER, &request_id);
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let params = match Params::from_request(uri.query(), content_type, bytes) {
         Ok(params) => params,
         Err(e) => {
             let error = e.param_name().map_or(TopError::INVALID_PARAMETER, TopError::invalid_argument);
-            return envelope(error.render(xml, &request_id), xml);
+            return refused(&platform, error, &request_id);
         }
     };
     let api = params.non_empty("method").and_then(apis::find);
@@ -117,17 +123,21 @@ async fn router_rest(
         ),
         Err(e) => e.render(outcome.format, &request_id),
     };
+    let code = outcome.result.as_ref().err().map(|e| e.code);
+    platform.metrics().gateway_call(api.map(|a| a.name), code.unwrap_or(0));
     if let Some(id) = order_id {
         let finished = platform.clock().wall_now().timestamp_millis();
         let error = outcome.result.as_ref().err();
+        // Built before taking the lock, as every call was before the recording rule: the lock is held briefly.
         let exchange = GatewayExchange {
             api: match api {
                 Some(api) => api.name.into(),
-                None => params.get("method").unwrap_or_default().to_owned().into(),
+                None => exchange::cut(params.get("method").unwrap_or_default()).into_owned().into(),
             },
             http_method: if method == Method::GET { "GET" } else { "POST" },
             params: ParamList::of(&params),
             started_at_ms: started,
+            started_seq,
             finished_at_ms: finished,
             latency_ms: finished - started,
             held_ms: hold.held_ms,
@@ -136,19 +146,24 @@ async fn router_rest(
             sub_code: error.and_then(|e| e.sub_code.clone()),
             causality: outcome.causality,
             cause_acked: outcome.cause_acked,
-            fault: outcome.fault,
+            fault: outcome.fault.take(),
             sign_diagnosis: outcome.sign_diagnosis,
             answer_lost: outcome.lost.map(|l| l.as_str().to_owned()),
         };
         let mut data = platform.data();
-        if data.orders.contains_key(&id) {
-            data.record(id, Exchange::Gateway(exchange));
+        match recordable(&data, params.get("app_key").unwrap_or_default(), id) {
+            Ok(()) => {
+                if data.record(id, Exchange::Gateway(exchange)) {
+                    platform.metrics().dropped();
+                }
+            }
+            Err(why) => platform.metrics().unrecorded(why),
         }
     }
     tracing::info!(
         api = params.get("method").unwrap_or_default(),
         order_id,
-        code = outcome.result.as_ref().err().map(|e| e.code),
+        code,
         held_ms = hold.held_ms,
         answer_lost = outcome.lost.map(LostAnswer::as_str),
         "gateway call"
@@ -157,6 +172,20 @@ async fn router_rest(
         None => envelope(body, outcome.format),
         Some(LostAnswer::Transient) => envelope(lost::transient_answer(outcome.format, &request_id), outcome.format),
         Some(LostAnswer::Close) => lost::close_without_answer(),
+    }
+}
+
+/// INTERFACES §1 "Recorded exchanges": a call is recorded against an order only when its app is registered and
+/// the order is that app's merchant's (a bad sign included: C9 diagnoses it). Anyone can reach the gateway and
+/// order ids are sequential: recording the rest would let any caller bloat any order's history.
+fn recordable(data: &crate::store::Data, app_key: &str, order_id: i64) -> Result<(), Unrecorded> {
+    if !data.merchants.contains_key(app_key) {
+        return Err(Unrecorded::UnknownApp);
+    }
+    match data.orders.get(&order_id) {
+        None => Err(Unrecorded::NoSuchOrder),
+        Some(order) if &*order.app_key != app_key => Err(Unrecorded::OtherMerchant),
+        Some(_) => Ok(()),
     }
 }
 

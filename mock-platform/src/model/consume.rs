@@ -2,7 +2,7 @@
 
 use protocol::{Code, SubCode, VerifyCodes};
 
-use super::order::{CodeRecord, CodeStatus, ConsumeRecord, LIVE, Order, OrderState, TransitionError, refuse};
+use super::order::{CodeRecord, CodeStatus, ConsumeRecord, LIVE, OpTime, Order, OrderState, TransitionError, refuse};
 use crate::clock::gmt8_weekday;
 
 /// A consume request after the param checks.
@@ -81,8 +81,9 @@ impl Order {
         &mut self,
         req: &ConsumeRequest<'_>,
         mock_serial: String,
-        now_ms: i64,
+        at: OpTime,
     ) -> Result<Consumed, TransitionError> {
+        let now_ms = at.ms;
         if !self.state.is_one_of(LIVE) {
             return Err(refuse(self.state, "eticket.consume", "ISSUED or PARTLY_CONSUMED"));
         }
@@ -139,8 +140,10 @@ impl Order {
             code: req.code.into(),
             num,
             op_ms: now_ms,
+            op_seq: at.seq,
             posid: req.posid.map(Into::into),
             reversed_ms: None,
+            reverse_seq: None,
             reverse_posid: None,
         });
         self.settle_consumed_state();
@@ -156,8 +159,9 @@ impl Order {
         serial: &str,
         codes: Option<&VerifyCodes>,
         posid: Option<&str>,
-        now_ms: i64,
+        at: OpTime,
     ) -> Result<(), TransitionError> {
+        let now_ms = at.ms;
         if !self.state.is_one_of(&[OrderState::PartlyConsumed, OrderState::Consumed]) {
             return Err(refuse(self.state, "eticket.reverse", "PARTLY_CONSUMED or CONSUMED"));
         }
@@ -191,6 +195,7 @@ impl Order {
         }
         let op = &mut self.consumes[index];
         op.reversed_ms = Some(now_ms);
+        op.reverse_seq = Some(at.seq);
         op.reverse_posid = posid.map(Into::into);
         self.settle_consumed_state();
         self.modified_ms = now_ms;
@@ -211,7 +216,7 @@ impl Order {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Arc;
 
     use protocol::{OrderId, Token};
@@ -219,7 +224,12 @@ mod tests {
     use super::*;
     use crate::model::order::NewOrder;
 
-    fn issued(codes: &str) -> Order {
+    fn at(ms: i64) -> OpTime {
+        OpTime { ms, seq: ms as u64 }
+    }
+
+    /// An order (id 1, app key `k`) issued with `codes`.
+    pub(crate) fn issued(codes: &str) -> Order {
         let total = VerifyCodes::parse(codes).unwrap().total() as u32;
         let mut o = Order::pay(
             OrderId::new(1).unwrap(),
@@ -258,15 +268,15 @@ mod tests {
     #[test]
     fn consumes_move_through_partly_consumed_to_consumed_and_reverse_goes_back() {
         let mut o = issued("A:2,B:1");
-        let c = o.consume(&req("A", 2, Some("s1")), "m".into(), 10).unwrap();
+        let c = o.consume(&req("A", 2, Some("s1")), "m".into(), at(10)).unwrap();
         assert_eq!((c.serial.as_str(), c.code_left_num, o.state), ("s1", 0, OrderState::PartlyConsumed));
-        o.consume(&req("B", 1, None), "m2".into(), 11).unwrap();
+        o.consume(&req("B", 1, None), "m2".into(), at(11)).unwrap();
         assert_eq!(o.state, OrderState::Consumed);
-        assert_eq!(o.reverse("A", 1, "s1", None, None, 12), Err(TransitionError::Sub(SubCode::ConsumeNumInvalid)));
-        o.reverse("A", 2, "s1", None, None, 12).unwrap();
+        assert_eq!(o.reverse("A", 1, "s1", None, None, at(12)), Err(TransitionError::Sub(SubCode::ConsumeNumInvalid)));
+        o.reverse("A", 2, "s1", None, None, at(12)).unwrap();
         assert_eq!((o.state, o.left_num()), (OrderState::PartlyConsumed, 2));
         assert_eq!(
-            o.reverse("A", 2, "s1", None, None, 13),
+            o.reverse("A", 2, "s1", None, None, at(13)),
             Err(TransitionError::Sub(SubCode::InvalidConsumeSerialNum))
         );
     }
@@ -275,13 +285,13 @@ mod tests {
     fn consume_checks_come_in_the_documented_order() {
         let mut o = issued("A:2");
         let check = |o: &mut Order, r: ConsumeRequest<'static>, sub: SubCode| {
-            assert_eq!(o.consume(&r, "m".into(), 5), Err(TransitionError::Sub(sub)));
+            assert_eq!(o.consume(&r, "m".into(), at(5)), Err(TransitionError::Sub(sub)));
         };
         check(&mut o, req("Z", 0, Some("bad serial")), SubCode::ConsumeNumInvalid);
         check(&mut o, req("Z", 1, Some("bad serial")), SubCode::InvalidConsumeSerialNum);
         check(&mut o, req("Z", 1, None), SubCode::CodeNotAvailable);
         check(&mut o, req("A", 3, None), SubCode::ConsumeNumOverflow);
-        o.consume(&req("A", 1, Some("s")), "m".into(), 5).unwrap();
+        o.consume(&req("A", 1, Some("s")), "m".into(), at(5)).unwrap();
         check(&mut o, req("A", 1, Some("s")), SubCode::DuplicateConsumeSerialNum);
     }
 
@@ -290,7 +300,7 @@ mod tests {
         let mut o = issued("A:3");
         let mut r = req("A", 1, None);
         r.new_code = Some("N1");
-        assert_eq!(o.consume(&r, "m".into(), 5).unwrap().code_left_num, 2);
+        assert_eq!(o.consume(&r, "m".into(), at(5)).unwrap().code_left_num, 2);
         assert_eq!(o.codes[0].status, CodeStatus::Voided);
         assert_eq!(o.left_num(), 2);
         o.weeks = Some("[1]".into());

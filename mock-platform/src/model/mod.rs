@@ -5,4 +5,4 @@ pub mod merchant;
 pub mod order;
 
 pub use merchant::{Merchant, NotifyCharset, Phase};
-pub use order::{CodeRecord, CodeStatus, ConsumeRecord, Order, OrderState, TransitionError};
+pub use order::{CodeRecord, CodeStatus, ConsumeRecord, OpTime, Order, OrderState, TransitionError};

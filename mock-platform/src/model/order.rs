@@ -97,10 +97,25 @@ pub struct ConsumeRecord {
     pub num: u32,
     /// Platform-clock ms of the consume.
     pub op_ms: i64,
+    /// The consume's place among the platform's redemption events: orders events of one millisecond.
+    /// 0 in stores written before it was kept.
+    #[serde(default)]
+    pub op_seq: u64,
     pub posid: Option<Box<str>>,
     /// Platform-clock ms of the reverse that undid it.
     pub reversed_ms: Option<i64>,
+    /// The reverse's place among the platform's redemption events (see `op_seq`).
+    #[serde(default)]
+    pub reverse_seq: Option<u64>,
     pub reverse_posid: Option<Box<str>>,
+}
+
+/// When a redemption event happened: the platform-clock millisecond, and a sequence number (one counter for
+/// the whole platform, [`crate::store::Data::op_time`]) that orders the events sharing a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct OpTime {
+    pub ms: i64,
+    pub seq: u64,
 }
 
 /// Why a transition was refused.

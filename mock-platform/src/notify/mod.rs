@@ -56,7 +56,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     let method = plan.notification.method;
     let (done_tx, done_rx) = watch::channel(false);
     platform.inflight().insert(plan.order_id, InFlight { method, done: done_rx });
-    let started = platform.clock().wall_now().timestamp_millis();
+    let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
     let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
     let finished = platform.clock().wall_now().timestamp_millis();
@@ -81,6 +81,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         acknowledged,
         "notification attempt"
     );
+    platform.metrics().notification_attempt(method.as_str(), verdict_name);
     let exchange = NotificationExchange {
         method: method.as_str(),
         notification: plan.seq,
@@ -89,6 +90,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         url: plan.url.clone(),
         content_type: wire.content_type.to_owned(),
         started_at_ms: started,
+        started_seq,
         finished_at_ms: finished,
         latency_ms: finished - started,
         status: reply.as_ref().map(|r| r.status),
@@ -104,7 +106,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         let now = platform.clock().now_ms();
         let schedule = platform.config().schedule_ms();
         let mut data = platform.data();
-        data.record(plan.order_id, Exchange::Notification(exchange));
+        if data.record(plan.order_id, Exchange::Notification(exchange)) {
+            platform.metrics().dropped();
+        }
         data.finish_attempt(plan.order_id, plan.seq, acknowledged, now, &schedule);
     }
     // The outcome is recorded before a held callback (C4) is released.

@@ -58,8 +58,9 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
         posid: params.non_empty("posid"),
     };
     let now = ctx.now_ms;
+    let at = ctx.data.op_time(now);
     let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
-    let done = order.consume(&request, mock_serial(), now).map_err(transition_error)?;
+    let done = order.consume(&request, mock_serial(), at).map_err(transition_error)?;
     let minute = format_ms(now).get(..16).unwrap_or_default().to_owned();
     let mut fields = redemption::answer_head(order);
     fields.extend([

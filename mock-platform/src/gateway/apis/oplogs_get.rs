@@ -4,6 +4,7 @@ use protocol::{Fields, Gmt8Timestamp, Params, TopError, Value};
 
 use super::{Api, Ctx, num, number, text};
 use crate::clock::format_ms;
+use crate::model::OpTime;
 
 pub const API: Api = Api {
     name: "taobao.vmarket.eticket.oplogs.get",
@@ -54,7 +55,7 @@ fn check(params: &Params) -> Result<(), TopError> {
 
 /// One log line before rendering.
 struct Op {
-    ms: i64,
+    at: OpTime,
     fields: Fields,
 }
 
@@ -78,11 +79,12 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
         }
         let unit = crate::model::order::cents_of(&order.price);
         for c in order.consumes.iter().filter(|c| code.is_none_or(|k| k == &*c.code)) {
-            let mut events = vec![(1, c.op_ms, c.posid.as_deref())];
+            let mut events = vec![(1, OpTime { ms: c.op_ms, seq: c.op_seq }, c.posid.as_deref())];
             if let Some(ms) = c.reversed_ms {
-                events.push((2, ms, c.reverse_posid.as_deref()));
+                events.push((2, OpTime { ms, seq: c.reverse_seq.unwrap_or(0) }, c.reverse_posid.as_deref()));
             }
-            for (op_type, ms, pos) in events {
+            for (op_type, at, pos) in events {
+                let ms = at.ms;
                 let wanted = (kind == 0 || kind == op_type)
                     && start.is_none_or(|s| ms >= s)
                     && end.is_none_or(|e| ms <= e)
@@ -92,7 +94,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
                 }
                 let amount = unit.saturating_mul(i64::from(c.num));
                 ops.push(Op {
-                    ms,
+                    at,
                     fields: vec![
                         ("consume_serial_num", Value::Str(c.serial.to_string())),
                         ("amount", Value::Str(format!("{}.{:02}", amount / 100, amount % 100))),
@@ -107,9 +109,47 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
             }
         }
     }
-    ops.sort_by_key(|op| op.ms);
+    // By when they happened: the millisecond, then the sequence number (a reverse and a later consume often share
+    // a millisecond; gathered consume by consume, a stable sort on the millisecond alone put the reverse first).
+    ops.sort_by_key(|op| op.at);
     let total = ops.len() as i64;
     let items =
         ops.into_iter().skip((page_no - 1).saturating_mul(page_size)).take(page_size).map(|op| op.fields).collect();
     Ok(vec![("eticket_op_logs", Value::List { item: "eticket_op_log", items }), ("total_results", Value::Num(total))])
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::model::consume::ConsumeRequest;
+    use crate::model::consume::tests::issued;
+    use crate::store::Data;
+
+    fn op_types(data: &mut Data) -> Vec<i64> {
+        let mut ctx = Ctx { data, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
+        let fields = run(&mut ctx, &Params::from_pairs([("type", "0")])).unwrap();
+        let Value::List { items, .. } = &fields[0].1 else { panic!("{fields:?}") };
+        items
+            .iter()
+            .map(|item| match item.iter().find(|(name, _)| *name == "op_type") {
+                Some((_, Value::Num(n))) => *n,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn events_in_one_millisecond_come_out_in_the_order_they_happened() {
+        let mut data = Data::new(1);
+        let mut order = issued("A:2,B:1");
+        let consume = |code| ConsumeRequest { code, num: 1, serial: None, mobile: None, new_code: None, posid: None };
+        let first = order.consume(&ConsumeRequest { num: 2, ..consume("A") }, "s1".into(), data.op_time(5)).unwrap();
+        // A consume of B, then the reverse of the first consume, in the same millisecond: the reverse is the later.
+        order.consume(&consume("B"), "s2".into(), data.op_time(7)).unwrap();
+        order.reverse("A", 2, &first.serial, None, None, data.op_time(7)).unwrap();
+        data.orders.insert(1, order);
+        assert_eq!(op_types(&mut data), [1, 1, 2]);
+    }
 }

@@ -34,7 +34,7 @@ fn check(params: &Params) -> Result<(), TopError> {
 fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let id = redemption::checked_order_and_posid(ctx, params)?;
     let codes = params.non_empty("verify_codes").and_then(|c| VerifyCodes::parse(c).ok());
-    let now = ctx.now_ms;
+    let at = ctx.data.op_time(ctx.now_ms);
     let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     order
         .reverse(
@@ -43,7 +43,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
             params.get("consume_secial_num").unwrap_or_default(),
             codes.as_ref(),
             params.non_empty("posid"),
-            now,
+            at,
         )
         .map_err(transition_error)?;
     Ok(redemption::answer_head(order))
