@@ -47,6 +47,8 @@ pub enum Command {
     Scenario(Box<crate::scenario::ScenarioArgs>),
     /// Replay an exported case file (eticket-case/1) against a merchant and show what differs.
     Replay(Box<crate::replay::ReplayArgs>),
+    /// Flash-sale load (FAQ 2.24): buy orders at a fixed rate and measure acks, callbacks and integrity.
+    Load(Box<crate::load::LoadArgs>),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -63,5 +65,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::Demo(args) => demo_command(args),
         Command::Scenario(args) => crate::scenario::scenario_command(*args),
         Command::Replay(args) => crate::replay::replay_command(*args),
+        Command::Load(args) => crate::load::load_command(*args),
     }
 }

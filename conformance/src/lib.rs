@@ -10,6 +10,7 @@ pub mod config;
 pub mod demo;
 pub mod event;
 pub mod exit;
+pub mod load;
 pub mod outcome;
 pub mod plan;
 pub mod platform_client;

@@ -61,7 +61,15 @@ pub enum Defect {
     Code300OnOrderModify,
     /// Does its slow work before replying: the ack comes after the 5 s deadline.
     SlowAck,
+    /// Stalls once for 2 s (a lock held by a slow job): every notification arriving meanwhile waits (load).
+    StallsOnce,
+    /// Under load, every tenth order gets the code of the order before it (a racy code counter, load).
+    DuplicateCodeUnderLoad,
 }
+
+/// `StallsOnce`: the `send` notification that starts the stall, and how long it lasts.
+const STALL_AT: u64 = 10;
+const STALL: Duration = Duration::from_secs(2);
 
 /// What the merchant was configured with.
 #[derive(Debug, Clone)]
@@ -87,6 +95,9 @@ struct Merchant {
     http: reqwest::Client,
     orders: Mutex<HashMap<i64, OrderState>>,
     next_code: AtomicU64,
+    /// Every notification passes through it; `StallsOnce` holds it for [`STALL`].
+    stall: tokio::sync::Mutex<()>,
+    sends: AtomicU64,
 }
 
 /// Starts the merchant on `127.0.0.1:0`; answers its notify URL.
@@ -99,6 +110,8 @@ pub async fn start(defect: Defect, creds: Credentials) -> String {
         http: reqwest::Client::new(),
         orders: Mutex::new(HashMap::new()),
         next_code: AtomicU64::new(100_000_000_000),
+        stall: tokio::sync::Mutex::new(()),
+        sends: AtomicU64::new(0),
     });
     let app = axum::Router::new().route("/notify", post(notify)).with_state(merchant);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -126,6 +139,10 @@ impl Merchant {
     }
 
     fn fresh_codes(&self, num: u32, consume_type: Option<&str>) -> Vec<(String, u32)> {
+        if self.defect == Defect::DuplicateCodeUnderLoad && self.next_code.load(Ordering::Relaxed).is_multiple_of(10) {
+            let previous = self.next_code.fetch_add(1, Ordering::Relaxed) - 1;
+            return vec![(previous.to_string(), num)];
+        }
         let next = || self.next_code.fetch_add(1, Ordering::Relaxed).to_string();
         if consume_type == Some("1") { (0..num).map(|_| (next(), 1)).collect() } else { vec![(next(), num)] }
     }
@@ -197,6 +214,14 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
         return REJECT.to_vec();
     }
     let Ok(n) = Notification::from_params(&params) else { return REJECT.to_vec() };
+    if n.method == NotifyMethod::Send && m.defect == Defect::StallsOnce {
+        let nth = m.sends.fetch_add(1, Ordering::Relaxed);
+        let guard = m.stall.lock().await;
+        if nth == STALL_AT {
+            tokio::time::sleep(STALL).await;
+        }
+        drop(guard);
+    }
     let order_id = n.order_id.get();
     let mut ack: &[u8] = match m.defect {
         Defect::TrailingNewline => b"{\"code\":200}\n",

@@ -5,6 +5,7 @@ mod cli;
 mod defects;
 mod faulty_merchant;
 mod harness;
+mod load;
 mod reference;
 mod remote;
 mod replay;

@@ -1,0 +1,154 @@
+//! The platform a load run drives: the in-process mock (`--gateway-listen`), reached through its library
+//! methods so buying costs no HTTP round trip, or a running one (`--platform-url`) through its admin API.
+//!
+//! Both answer the same JSON (the admin API's order and exchanges shapes), so everything measured is read the
+//! same way. Reads are made once per order at the end of a run (bounded concurrency on a remote platform) and
+//! for a bounded sample while it runs, never by polling every order.
+
+use std::collections::HashSet;
+
+use futures_util::{StreamExt, stream};
+use serde_json::{Value, json};
+
+use crate::platform_client::PlatformClient;
+
+/// Admin reads in flight at once against a remote platform.
+const READ_CONCURRENCY: usize = 16;
+
+/// Where the orders are bought.
+#[derive(Debug, Clone)]
+pub enum Target {
+    InProcess(mock_platform::Platform),
+    Remote(PlatformClient),
+}
+
+/// One order as read at the end: the order view and its exchanges (admin API shapes).
+#[derive(Debug, Clone)]
+pub struct OrderRead {
+    pub order_id: i64,
+    pub order: Option<Value>,
+    pub exchanges: Vec<Value>,
+}
+
+impl Target {
+    /// Registers the merchant (`POST /admin/merchants` body). `Ok(false)`: the app_key was already registered.
+    pub async fn register(&self, body: Value) -> Result<bool, String> {
+        match self {
+            Target::InProcess(platform) => {
+                let merchant: mock_platform::NewMerchant = serde_json::from_value(body).map_err(|e| e.to_string())?;
+                match platform.add_merchant(merchant) {
+                    Ok(_) => Ok(true),
+                    Err(mock_platform::ApiError::Conflict(_)) => Ok(false),
+                    Err(e) => Err(format!("{e:?}")),
+                }
+            }
+            Target::Remote(client) => match client.admin(reqwest::Method::POST, "/admin/merchants", Some(body)).await {
+                Ok(_) => Ok(true),
+                Err(crate::platform_client::PlatformError::Status { status: 409, .. }) => Ok(false),
+                Err(e) => Err(e.to_string()),
+            },
+        }
+    }
+
+    /// `POST /admin/orders`: the order id, or why the platform refused.
+    pub async fn buy(&self, body: Value) -> Result<i64, String> {
+        let answer = match self {
+            Target::InProcess(platform) => {
+                let order: mock_platform::NewOrderBody = serde_json::from_value(body).map_err(|e| e.to_string())?;
+                platform.create_order(order).map_err(|e| format!("{e:?}"))?
+            }
+            Target::Remote(client) => {
+                client.admin(reqwest::Method::POST, "/admin/orders", Some(body)).await.map_err(|e| e.to_string())?
+            }
+        };
+        answer.get("order_id").and_then(Value::as_i64).ok_or_else(|| format!("no order_id in {answer}"))
+    }
+
+    /// How many of `ids` are `ISSUED` now: one store lock in-process, one list call on a remote platform.
+    pub async fn issued(&self, app_key: &str, ids: &HashSet<i64>) -> Result<usize, String> {
+        match self {
+            Target::InProcess(platform) => {
+                let data = platform.data();
+                Ok(ids
+                    .iter()
+                    .filter(|id| {
+                        data.orders.get(id).is_some_and(|o| o.state == mock_platform::model::OrderState::Issued)
+                    })
+                    .count())
+            }
+            Target::Remote(client) => {
+                let list = client
+                    .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}&state=ISSUED"), None)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(orders_of(&list).filter(|o| o_id(o).is_some_and(|id| ids.contains(&id))).count())
+            }
+        }
+    }
+
+    /// The exchanges of one order (the live sample).
+    pub async fn exchanges(&self, order_id: i64) -> Vec<Value> {
+        let body = match self {
+            Target::InProcess(platform) => platform.exchanges_json(order_id),
+            Target::Remote(client) => {
+                client.admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}/exchanges"), None).await.ok()
+            }
+        };
+        body.and_then(|mut b| match b.get_mut("exchanges").map(Value::take) {
+            Some(Value::Array(items)) => Some(items),
+            _ => None,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Every order of `ids` with its exchanges: one pass at the end of a run.
+    pub async fn read_all(&self, app_key: &str, ids: &[i64]) -> Vec<OrderRead> {
+        match self {
+            Target::InProcess(platform) => ids
+                .iter()
+                .map(|&order_id| OrderRead {
+                    order_id,
+                    order: platform.order_json(order_id),
+                    exchanges: platform
+                        .exchanges_json(order_id)
+                        .and_then(|mut b| match b.get_mut("exchanges").map(Value::take) {
+                            Some(Value::Array(items)) => Some(items),
+                            _ => None,
+                        })
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            Target::Remote(client) => {
+                // One list call for the order views (codes and states) of the app, ours picked out by id…
+                let list = client
+                    .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}"), None)
+                    .await
+                    .unwrap_or_else(|_| json!({"orders": []}));
+                let mut views: std::collections::HashMap<i64, Value> =
+                    orders_of(&list).filter_map(|o| Some((o_id(o)?, o.clone()))).collect();
+                // …and the exchanges order by order, a bounded number at once.
+                let exchanges: Vec<(i64, Vec<Value>)> = stream::iter(ids.iter().copied())
+                    .map(|id| async move { (id, self.exchanges(id).await) })
+                    .buffer_unordered(READ_CONCURRENCY)
+                    .collect()
+                    .await;
+                let mut exchanges: std::collections::HashMap<i64, Vec<Value>> = exchanges.into_iter().collect();
+                ids.iter()
+                    .map(|&order_id| OrderRead {
+                        order_id,
+                        order: views.remove(&order_id),
+                        exchanges: exchanges.remove(&order_id).unwrap_or_default(),
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+fn orders_of(list: &Value) -> impl Iterator<Item = &Value> {
+    list.get("orders").and_then(Value::as_array).into_iter().flatten()
+}
+
+fn o_id(order: &Value) -> Option<i64> {
+    order.get("order_id").and_then(Value::as_i64)
+}
