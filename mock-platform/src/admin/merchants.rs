@@ -31,6 +31,8 @@ pub struct NewMerchant {
     /// Default true; false: the merchant has not joined the e-voucher platform (B1 on every e-voucher API).
     pub joined: Option<bool>,
     pub daily_quota: Option<u32>,
+    /// TOP calls allowed per second (default: no per-second limit); error 7 beyond it (FAQ 2.24).
+    pub calls_per_second: Option<u32>,
     pub phase: Option<Phase>,
     #[serde(default)]
     pub test_mobiles: Vec<String>,
@@ -73,6 +75,7 @@ impl NewMerchant {
             eticket_permission: None,
             joined: None,
             daily_quota: None,
+            calls_per_second: None,
             phase: None,
             test_mobiles: Vec::new(),
             seller_nick: None,
@@ -100,6 +103,9 @@ impl Platform {
             if value.trim().is_empty() {
                 return Err(ApiError::field(field, "must not be empty"));
             }
+        }
+        if body.calls_per_second == Some(0) {
+            return Err(ApiError::field("calls_per_second", "must be at least 1 (leave it out for no limit)"));
         }
         if let Some(nick) = &body.seller_nick {
             super::orders::check_text("seller_nick", nick)?;
@@ -142,6 +148,7 @@ impl Platform {
             eticket_permission: body.eticket_permission.unwrap_or(true),
             joined: body.joined.unwrap_or(true),
             daily_quota: body.daily_quota.unwrap_or(self.config().default_daily_quota),
+            calls_per_second: body.calls_per_second,
             phase: body.phase.unwrap_or_default(),
             test_mobiles: body.test_mobiles,
             seller_nick: body
@@ -152,6 +159,8 @@ impl Platform {
             callback_url: body.callback_url,
             quota_day: 0,
             quota_used: 0,
+            quota_second: 0,
+            second_used: 0,
         };
         tracing::info!(app_key = %merchant.app_key, "merchant registered");
         let view = serde_json::to_value(&merchant).unwrap_or_default();
