@@ -4,10 +4,11 @@
 
 use std::time::Duration;
 
-use conformance::config::PlatformTarget;
+use conformance::config::{MerchantConfig, PlatformTarget};
 use conformance::load::judge::Thresholds;
 use conformance::load::report::LoadReport;
-use conformance::load::{LoadConfig, run_load};
+use conformance::load::{LoadConfig, LoadSetupError, run_load};
+use serde_json::{Value, json};
 
 use crate::faulty_merchant::Defect;
 use crate::harness::{credentials, start_merchant};
@@ -21,13 +22,10 @@ struct Run {
 
 const SHORT: Run = Run { rate: 30.0, seconds: 3.0, drain: Duration::from_secs(8), daily_quota: None };
 
-async fn load(defect: Defect, run: Run) -> LoadReport {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let merchant = start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await;
-    let config = LoadConfig {
+fn config(merchant: MerchantConfig, platform: PlatformTarget, run: Run) -> LoadConfig {
+    LoadConfig {
         merchant,
-        platform: PlatformTarget::InProcess(addr),
+        platform,
         rate: run.rate,
         ramp_to: None,
         duration: Duration::from_secs_f64(run.seconds),
@@ -39,7 +37,14 @@ async fn load(defect: Defect, run: Run) -> LoadReport {
         drain: run.drain,
         json_report: None,
         html_report: None,
-    };
+    }
+}
+
+async fn load(defect: Defect, run: Run) -> LoadReport {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let merchant = start_merchant(defect, credentials(format!("http://{addr}/router/rest"))).await;
+    let config = config(merchant, PlatformTarget::InProcess(addr), run);
     run_load(&config, Some(listener)).await.expect("the run starts")
 }
 
@@ -92,4 +97,45 @@ async fn an_exhausted_quota_answers_7_and_a_merchant_retrying_at_once_is_flagged
     assert_eq!(step.issued, 10);
     assert_eq!(flow.left_without_codes.count, 30);
     assert!(step.integrity.held && !report.passed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves_the_clock() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
+        gateway_base_url: Some(base.clone()),
+        ..Default::default()
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(mock_platform::run(listener, platform.clone(), async {
+        stopped.await.ok();
+    }));
+    let merchant = start_merchant(Defect::None, credentials(format!("{base}/router/rest"))).await;
+    // The app was registered before and sold an order of its own: that order must not count in this run.
+    let mut earlier = mock_platform::NewMerchant::new(
+        &merchant.app_key,
+        merchant.app_secret.expose(),
+        merchant.notify_key.expose(),
+        &merchant.url,
+    );
+    earlier.session = Some(merchant.session.clone());
+    platform.add_merchant(earlier).unwrap();
+    platform.create_order(mock_platform::NewOrderBody::new(&merchant.app_key, 1, "13800000000", "other")).unwrap();
+    let remote = PlatformTarget::Remote { url: base.clone(), admin_token: None };
+    let run = Run { rate: 20.0, seconds: 1.0, ..SHORT };
+
+    // The app is registered already, so its limits cannot be set for this run: said before any order.
+    let limited = config(merchant.clone(), remote.clone(), Run { daily_quota: Some(5), ..run });
+    assert!(matches!(run_load(&limited, None).await, Err(LoadSetupError::Register(_))));
+
+    let report = run_load(&config(merchant, remote, run), None).await.expect("the run starts");
+    let step = &report.steps[0];
+    assert_eq!(report.platform, base);
+    assert_eq!((step.scheduled, step.issued), (20, 20));
+    assert!(step.integrity.held, "{:?}", step.integrity);
+    let clock: Value = reqwest::get(format!("{base}/admin/clock")).await.unwrap().json().await.unwrap();
+    assert_eq!(clock["offset_seconds"], json!(0));
+    let _ = stop.send(());
+    let _ = server.await;
 }
