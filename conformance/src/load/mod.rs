@@ -108,6 +108,8 @@ pub struct LoadConfig {
     pub ramp_to: Option<f64>,
     pub duration: Duration,
     pub find_max: bool,
+    /// How long each `--find-max` step buys ([`FIND_MAX_STEP`], 10 s; tests shorten it).
+    pub find_max_step: Duration,
     pub num: u32,
     pub daily_quota: Option<u32>,
     pub calls_per_second: Option<u32>,
@@ -178,6 +180,7 @@ impl LoadArgs {
             ramp_to,
             duration,
             find_max: self.find_max,
+            find_max_step: FIND_MAX_STEP,
             num: self.num,
             daily_quota: self.daily_quota,
             calls_per_second: self.calls_per_second,
@@ -289,7 +292,7 @@ async fn run_on(config: &LoadConfig, platform: &Platform) -> Result<LoadReport, 
         let mut outcome = FindMax { held_rate: None, broke_rate: None, broke: Vec::new() };
         for k in 0..FIND_MAX_STEPS {
             let rate = find_max_rate(config.rate, k);
-            let stage = Stage { from_rate: rate, to_rate: rate, duration: FIND_MAX_STEP };
+            let stage = Stage { from_rate: rate, to_rate: rate, duration: config.find_max_step };
             let step = run_step(config, target, &live, &order, k, stage, limits_set).await;
             let held = step.held;
             let broke = report::broken(&step);
@@ -325,7 +328,7 @@ async fn run_on(config: &LoadConfig, platform: &Platform) -> Result<LoadReport, 
         rate: config.rate,
         ramp_to: config.ramp_to,
         duration_s: if config.find_max {
-            steps.len() as f64 * FIND_MAX_STEP.as_secs_f64()
+            steps.len() as f64 * config.find_max_step.as_secs_f64()
         } else {
             config.duration.as_secs_f64()
         },

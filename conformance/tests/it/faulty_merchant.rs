@@ -65,6 +65,8 @@ pub enum Defect {
     StallsOnce,
     /// Under load, every tenth order gets the code of the order before it (a racy code counter, load).
     DuplicateCodeUnderLoad,
+    /// Handles one `send` at a time, 50 ms each: about 20 orders a second, then a queue (load, find-max).
+    Serial50Ms,
 }
 
 /// `StallsOnce`: the `send` notification that starts the stall, and how long it lasts.
@@ -221,6 +223,10 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
             tokio::time::sleep(STALL).await;
         }
         drop(guard);
+    }
+    if n.method == NotifyMethod::Send && m.defect == Defect::Serial50Ms {
+        let _one_at_a_time = m.stall.lock().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let order_id = n.order_id.get();
     let mut ack: &[u8] = match m.defect {

@@ -30,6 +30,7 @@ fn config(merchant: MerchantConfig, platform: PlatformTarget, run: Run) -> LoadC
         ramp_to: None,
         duration: Duration::from_secs_f64(run.seconds),
         find_max: false,
+        find_max_step: Duration::from_secs(1),
         num: 1,
         daily_quota: run.daily_quota,
         calls_per_second: None,
@@ -138,4 +139,27 @@ async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves
     assert_eq!(clock["offset_seconds"], json!(0));
     let _ = stop.send(());
     let _ = server.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn find_max_steps_the_rate_up_until_a_merchant_that_queues_breaks_the_ack_threshold() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let merchant = start_merchant(Defect::Serial50Ms, credentials(format!("http://{addr}/router/rest"))).await;
+    let mut config = config(merchant, PlatformTarget::InProcess(addr), Run { rate: 8.0, ..SHORT });
+    config.find_max = true;
+    config.thresholds.max_ack_p99_ms = 200;
+    let report = run_load(&config, Some(listener)).await.expect("the run starts");
+    let fm = report.find_max.as_ref().expect("a find-max outcome");
+    // The merchant serves about 20 orders a second: some step at or above that must break, on the ack p99.
+    let broke = fm.broke_rate.expect("a step broke");
+    assert!(broke <= 8.0 * 1.5f64.powi(6), "{fm:?}");
+    assert!(fm.broke.iter().any(|b| b.starts_with("ack_p99_ms")), "{fm:?}");
+    if let Some(held) = fm.held_rate {
+        assert!((broke / held - 1.5).abs() < 1e-9, "the first rate that broke is one step above the last that held");
+    }
+    let rates: Vec<f64> = report.steps.iter().map(|s| s.rate_from).collect();
+    assert!(rates.windows(2).all(|w| (w[1] / w[0] - 1.5).abs() < 1e-9), "{rates:?}");
+    assert!(report.steps.iter().all(|s| s.integrity.held));
+    assert!(report.passed, "find-max passes when integrity held in every step");
 }
