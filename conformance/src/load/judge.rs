@@ -79,6 +79,17 @@ pub struct Integrity {
     pub callback_before_ack: OrderList,
 }
 
+impl Integrity {
+    /// No violation that overload alone can explain away: only orders still without codes at the end of the
+    /// drain (what the step `--find-max` breaks on may leave) are left out.
+    pub fn held_but_for_late_orders(&self) -> bool {
+        self.shared_codes.is_empty()
+            && self.wrong_code_sum.count == 0
+            && self.sent_twice.count == 0
+            && self.callback_before_ack.count == 0
+    }
+}
+
 /// The merchant's reaction to error 7 (FAQ 2.24).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FlowControl {
@@ -400,6 +411,18 @@ mod tests {
         let report = judge(SHAPE, &buys(2), &bad, Thresholds::default(), false);
         assert!(!report.held);
         assert_eq!(report.integrity.shared_codes[0].order_ids, [0, 1]);
+    }
+
+    #[test]
+    fn an_order_left_without_codes_breaks_integrity_but_only_a_wrong_one_breaks_it_under_overload() {
+        let mut late = measure(1, &[]);
+        late.state = Some("NOTIFIED".into());
+        let report = judge(SHAPE, &buys(2), &[measure(0, &["a"]), late], Thresholds::default(), false);
+        assert!(!report.integrity.held && report.integrity.held_but_for_late_orders());
+        assert_eq!(report.integrity.not_issued.order_ids, [1]);
+        let twice = OrderMeasure { successful_sends: 2, ..measure(0, &["a"]) };
+        let report = judge(SHAPE, &buys(1), &[twice], Thresholds::default(), false);
+        assert!(!report.integrity.held_but_for_late_orders());
     }
 
     #[test]

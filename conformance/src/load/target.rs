@@ -5,11 +5,12 @@
 //! same way. Reads are made once per order at the end of a run (bounded concurrency on a remote platform) and
 //! for a bounded sample while it runs, never by polling every order.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
 
+use super::measure::OrderMeasure;
 use crate::platform_client::PlatformClient;
 
 /// Admin reads in flight at once against a remote platform.
@@ -20,14 +21,6 @@ const READ_CONCURRENCY: usize = 16;
 pub enum Target {
     InProcess(mock_platform::Platform),
     Remote(PlatformClient),
-}
-
-/// One order as read at the end: the order view and its exchanges (admin API shapes).
-#[derive(Debug, Clone)]
-pub struct OrderRead {
-    pub order_id: i64,
-    pub order: Option<Value>,
-    pub exchanges: Vec<Value>,
 }
 
 impl Target {
@@ -94,28 +87,20 @@ impl Target {
                 client.admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}/exchanges"), None).await.ok()
             }
         };
-        body.and_then(|mut b| match b.get_mut("exchanges").map(Value::take) {
-            Some(Value::Array(items)) => Some(items),
-            _ => None,
-        })
-        .unwrap_or_default()
+        body.map(exchanges_of).unwrap_or_default()
     }
 
-    /// Every order of `ids` with its exchanges: one pass at the end of a run.
-    pub async fn read_all(&self, app_key: &str, ids: &[i64]) -> Vec<OrderRead> {
+    /// Measures every order of `ids`: one pass at the end of a run, each order read and turned into its
+    /// [`OrderMeasure`] at once, so the JSON of thousands of orders is never held together.
+    pub async fn measure_all(&self, app_key: &str, ids: &[i64], scheduled: &HashMap<i64, i64>) -> Vec<OrderMeasure> {
+        let at = |id: i64| scheduled.get(&id).copied().unwrap_or_default();
         match self {
             Target::InProcess(platform) => ids
                 .iter()
-                .map(|&order_id| OrderRead {
-                    order_id,
-                    order: platform.order_json(order_id),
-                    exchanges: platform
-                        .exchanges_json(order_id)
-                        .and_then(|mut b| match b.get_mut("exchanges").map(Value::take) {
-                            Some(Value::Array(items)) => Some(items),
-                            _ => None,
-                        })
-                        .unwrap_or_default(),
+                .map(|&id| {
+                    let order = platform.order_json(id);
+                    let exchanges = platform.exchanges_json(id).map(exchanges_of).unwrap_or_default();
+                    OrderMeasure::read(id, at(id), order.as_ref(), &exchanges)
                 })
                 .collect(),
             Target::Remote(client) => {
@@ -124,24 +109,23 @@ impl Target {
                     .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}"), None)
                     .await
                     .unwrap_or_else(|_| json!({"orders": []}));
-                let mut views: std::collections::HashMap<i64, Value> =
-                    orders_of(&list).filter_map(|o| Some((o_id(o)?, o.clone()))).collect();
+                let views: HashMap<i64, &Value> = orders_of(&list).filter_map(|o| Some((o_id(o)?, o))).collect();
                 // …and the exchanges order by order, a bounded number at once.
-                let exchanges: Vec<(i64, Vec<Value>)> = stream::iter(ids.iter().copied())
+                stream::iter(ids.iter().copied())
                     .map(|id| async move { (id, self.exchanges(id).await) })
                     .buffer_unordered(READ_CONCURRENCY)
+                    .map(|(id, exchanges)| OrderMeasure::read(id, at(id), views.get(&id).copied(), &exchanges))
                     .collect()
-                    .await;
-                let mut exchanges: std::collections::HashMap<i64, Vec<Value>> = exchanges.into_iter().collect();
-                ids.iter()
-                    .map(|&order_id| OrderRead {
-                        order_id,
-                        order: views.remove(&order_id),
-                        exchanges: exchanges.remove(&order_id).unwrap_or_default(),
-                    })
-                    .collect()
+                    .await
             }
         }
+    }
+}
+
+fn exchanges_of(mut body: Value) -> Vec<Value> {
+    match body.get_mut("exchanges").map(Value::take) {
+        Some(Value::Array(items)) => items,
+        _ => Vec::new(),
     }
 }
 
