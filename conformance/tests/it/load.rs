@@ -163,3 +163,27 @@ async fn find_max_steps_the_rate_up_until_a_merchant_that_queues_breaks_the_ack_
     assert!(report.steps.iter().all(|s| s.integrity.held));
     assert!(report.passed, "find-max passes when integrity held in every step");
 }
+
+#[test]
+fn bad_load_flags_and_an_unreachable_merchant_exit_2_before_any_order() {
+    let conformance = || std::process::Command::new(env!("CARGO_BIN_EXE_conformance"));
+    let credentials = ["--app-key", "12345678", "--app-secret", "s", "--session", "sess", "--notify-key", "k"];
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/notify");
+    for (extra, said) in [
+        (vec!["--rate", "0"], "--rate"),
+        (vec!["--find-max", "--ramp-to", "9"], "exclusive"),
+        (vec!["--calls-per-second", "0"], "--calls-per-second"),
+        (vec![], "refuses TCP connections"),
+    ] {
+        let out = conformance()
+            .args(["load", "--merchant-url", &url, "--gateway-listen", "127.0.0.1:0", "--duration", "1"])
+            .args(credentials)
+            .args(&extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
+        assert!(stderr.contains(said), "{extra:?}: {stderr}");
+    }
+}
