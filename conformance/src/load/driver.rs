@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tokio::task::JoinSet;
+use tokio::sync::mpsc;
 
 use super::live::Live;
 use super::schedule::Stage;
@@ -48,7 +48,9 @@ pub async fn drive(target: &Target, stage_index: usize, stage: Stage, order: &Or
     let start = Instant::now() + LEAD;
     let start_wall = wall_ms() + LEAD.as_millis() as i64;
     live.begin_stage(stage, start, total);
-    let mut purchases = JoinSet::new();
+    // Results come back through a channel into a plain vector: a finished task kept in a `JoinSet` until the end
+    // would hold its whole future (about 1.6 KiB), growing the tool's memory with every order of a long run.
+    let (done, mut results) = mpsc::unbounded_channel::<Buy>();
     for n in 0..total {
         let offset = stage.offset_of(n);
         let due = start + offset;
@@ -63,13 +65,19 @@ pub async fn drive(target: &Target, stage_index: usize, stage: Stage, order: &Or
         });
         let target = target.clone();
         let live = live.clone();
-        purchases.spawn(async move {
+        let done = done.clone();
+        tokio::spawn(async move {
             let result = target.buy(body).await;
             live.bought(&result, scheduled_ms, start_lag_ms);
-            Buy { stage: stage_index, scheduled_ms, start_lag_ms, result }
+            let _ = done.send(Buy { stage: stage_index, scheduled_ms, start_lag_ms, result });
         });
     }
-    let mut buys: Vec<Buy> = purchases.join_all().await;
+    drop(done);
+    let mut buys = Vec::with_capacity(total);
+    // Ends when every purchase task has sent its result and dropped its sender.
+    while let Some(buy) = results.recv().await {
+        buys.push(buy);
+    }
     buys.sort_by_key(|b| b.scheduled_ms);
     buys
 }

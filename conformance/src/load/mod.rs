@@ -371,7 +371,7 @@ async fn run_step(
     drain(target, &order.app_key, &ids, config.drain).await;
     let scheduled: HashMap<i64, i64> =
         buys.iter().filter_map(|b| Some((*b.result.as_ref().ok()?, b.scheduled_ms))).collect();
-    let measures: Vec<OrderMeasure> = target.measure_all(&order.app_key, &ids, &scheduled).await;
+    let measures: Vec<OrderMeasure> = target.measure_all(&ids, &scheduled).await;
     let shape = StepShape {
         step: index,
         rate_from: stage.from_rate,

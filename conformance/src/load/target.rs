@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 
 use futures_util::{StreamExt, stream};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::measure::OrderMeasure;
 use crate::platform_client::PlatformClient;
@@ -70,11 +70,27 @@ impl Target {
                     .count())
             }
             Target::Remote(client) => {
-                let list = client
-                    .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}&state=ISSUED"), None)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                Ok(orders_of(&list).filter(|o| o_id(o).is_some_and(|id| ids.contains(&id))).count())
+                // Ask for the orders still waiting (PAID, NOTIFIED), not the issued ones: the answer stays small
+                // while the merchant keeps up, however many orders the run bought.
+                let mut waiting = 0;
+                for state in ["PAID", "NOTIFIED"] {
+                    let list = client
+                        .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}&state={state}"), None)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    waiting += orders_of(&list).filter(|o| o_id(o).is_some_and(|id| ids.contains(&id))).count();
+                }
+                Ok(ids.len() - waiting.min(ids.len()))
+            }
+        }
+    }
+
+    /// The order view of one order.
+    async fn order(&self, order_id: i64) -> Option<Value> {
+        match self {
+            Target::InProcess(platform) => platform.order_json(order_id),
+            Target::Remote(client) => {
+                client.admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}"), None).await.ok()
             }
         }
     }
@@ -92,7 +108,7 @@ impl Target {
 
     /// Measures every order of `ids`: one pass at the end of a run, each order read and turned into its
     /// [`OrderMeasure`] at once, so the JSON of thousands of orders is never held together.
-    pub async fn measure_all(&self, app_key: &str, ids: &[i64], scheduled: &HashMap<i64, i64>) -> Vec<OrderMeasure> {
+    pub async fn measure_all(&self, ids: &[i64], scheduled: &HashMap<i64, i64>) -> Vec<OrderMeasure> {
         let at = |id: i64| scheduled.get(&id).copied().unwrap_or_default();
         match self {
             Target::InProcess(platform) => ids
@@ -103,18 +119,13 @@ impl Target {
                     OrderMeasure::read(id, at(id), order.as_ref(), &exchanges)
                 })
                 .collect(),
-            Target::Remote(client) => {
-                // One list call for the order views (codes and states) of the app, ours picked out by id…
-                let list = client
-                    .admin(reqwest::Method::GET, &format!("/admin/orders?app_key={app_key}"), None)
-                    .await
-                    .unwrap_or_else(|_| json!({"orders": []}));
-                let views: HashMap<i64, &Value> = orders_of(&list).filter_map(|o| Some((o_id(o)?, o))).collect();
-                // …and the exchanges order by order, a bounded number at once.
+            Target::Remote(_) => {
+                // Order by order (its view and its exchanges), a bounded number at once: one list of every order
+                // would hold the JSON of the whole run in memory together.
                 stream::iter(ids.iter().copied())
-                    .map(|id| async move { (id, self.exchanges(id).await) })
+                    .map(|id| async move { (id, self.order(id).await, self.exchanges(id).await) })
                     .buffer_unordered(READ_CONCURRENCY)
-                    .map(|(id, exchanges)| OrderMeasure::read(id, at(id), views.get(&id).copied(), &exchanges))
+                    .map(|(id, order, exchanges)| OrderMeasure::read(id, at(id), order.as_ref(), &exchanges))
                     .collect()
                     .await
             }
