@@ -49,6 +49,8 @@ pub enum Command {
     Replay(Box<crate::replay::ReplayArgs>),
     /// Print random, reproducible sign vectors (JSON Lines) for a merchant's own tests in any language.
     Vectors(crate::vectors::VectorsArgs),
+    /// Flash-sale load (FAQ 2.24): buy orders at a fixed rate and measure acks, callbacks and integrity.
+    Load(Box<crate::load::LoadArgs>),
 }
 
 /// Runs a parsed command line on the process's stdin, stdout and stderr; returns the exit code (see [`crate::exit`]).
@@ -68,5 +70,6 @@ pub fn run(cli: Cli) -> u8 {
         Command::Vectors(args) => {
             crate::vectors::vectors_command(&args, &mut io::stdout().lock(), &mut io::stderr().lock())
         }
+        Command::Load(args) => crate::load::load_command(*args),
     }
 }

@@ -12,6 +12,7 @@ pub mod event;
 pub mod exit;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod load;
 pub mod outcome;
 pub mod plan;
 pub mod platform_client;

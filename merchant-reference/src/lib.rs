@@ -6,6 +6,7 @@
 //! |---|---|
 //! | receive a notification, verify its sign with the notify key, refuse stale ones, ack at once | `notify.rs` |
 //! | decide what each of the five notifications means for our orders, in one transaction | `orders.rs` |
+//! | write notifications that arrive together in one commit, ack each only once durable | `group_commit.rs` |
 //! | draw codes nobody can guess | `codes.rs` |
 //! | call back only after the ack has been written (C4) | `exchanges.rs` |
 //! | owe the platform callbacks durably, retry the transient failures, stop on terminal ones | `outbox.rs`, `backoff.rs` |
@@ -49,6 +50,7 @@ pub mod codes;
 pub mod config;
 pub mod connections;
 pub mod exchanges;
+pub mod group_commit;
 pub mod notify;
 pub mod orders;
 pub mod outbox;

@@ -28,7 +28,7 @@ use protocol::time::check_notification_timestamp;
 use protocol::{Notification, Params, verify_notify};
 
 use crate::exchanges::ExchangeGuard;
-use crate::orders::{self, ApplyError};
+use crate::orders::ApplyError;
 use crate::server::AppState;
 
 /// The largest notification body read; a real one is a few KiB.
@@ -65,7 +65,8 @@ pub async fn notify(
     // Open the exchange *before* the commit, so the worker cannot see the new row without it.
     let guard = state.exchanges.open(notification.order_id.get());
     let (method, order_id) = (notification.method, notification.order_id);
-    let applied = state.store.run(move |conn| orders::apply(conn, &notification, &params, now, &mut rand::rng())).await;
+    // Committed with whatever other notifications arrived meanwhile; answered only once durable.
+    let applied = state.commits.apply(notification, params, now).await;
     match applied {
         Ok(applied) => {
             tracing::info!(%method, %order_id, outcome = applied.outcome, "notification acknowledged");

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use protocol::{Gmt8Timestamp, Notification, NotifyMethod, Params};
 use rand::Rng;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::codes::{self, ConsumeType};
 use crate::store::StoreError;
@@ -62,8 +62,22 @@ pub fn apply(
     rng: &mut impl Rng,
 ) -> Result<Applied, ApplyError> {
     let tx = conn.transaction()?;
+    let applied = apply_in(&tx, n, params, now, rng)?;
+    tx.commit()?;
+    Ok(applied)
+}
+
+/// Applies one verified notification inside a transaction or savepoint the caller commits: all of its rows
+/// or, when it fails and the caller rolls back, none (`group_commit.rs` puts several in one transaction).
+pub fn apply_in(
+    tx: &Connection,
+    n: &Notification,
+    params: &Params,
+    now: DateTime<Utc>,
+    rng: &mut impl Rng,
+) -> Result<Applied, ApplyError> {
     let order_id = n.order_id.get();
-    let order = find_order(&tx, order_id)?;
+    let order = find_order(tx, order_id)?;
     if let (Some(order), Some(token)) = (&order, &n.token) {
         // The token is fixed per order (PROTOCOL §1.2): a different one means the data is not what we
         // think it is, and guessing would be worse than letting the platform retry.
@@ -72,20 +86,19 @@ pub fn apply(
         }
     }
     let outcome = match (n.method, order) {
-        (NotifyMethod::Send, None) => issue(&tx, n, now, rng)?,
-        (NotifyMethod::Send, Some(order)) => repeat_send(&tx, order_id, &order, now)?,
+        (NotifyMethod::Send, None) => issue(tx, n, now, rng)?,
+        (NotifyMethod::Send, Some(order)) => repeat_send(tx, order_id, &order, now)?,
         (_, None) => "unknown order: acknowledged, nothing to do",
         (_, Some(order)) if order.status == "cancelled" => "order cancelled: acknowledged, nothing to do",
-        (NotifyMethod::Resend | NotifyMethod::Modified, Some(order)) => resend(&tx, n, &order, now)?,
-        (NotifyMethod::Cancel, Some(_)) => cancel(&tx, order_id)?,
-        (NotifyMethod::OrderModify, Some(_)) => order_modify(&tx, n)?,
+        (NotifyMethod::Resend | NotifyMethod::Modified, Some(order)) => resend(tx, n, &order, now)?,
+        (NotifyMethod::Cancel, Some(_)) => cancel(tx, order_id)?,
+        (NotifyMethod::OrderModify, Some(_)) => order_modify(tx, n)?,
     };
-    record_notification(&tx, n, params, now, outcome)?;
-    tx.commit()?;
+    record_notification(tx, n, params, now, outcome)?;
     Ok(Applied { outcome })
 }
 
-fn find_order(tx: &Transaction<'_>, order_id: i64) -> rusqlite::Result<Option<OrderRow>> {
+fn find_order(tx: &Connection, order_id: i64) -> rusqlite::Result<Option<OrderRow>> {
     tx.query_row("SELECT token, status FROM orders WHERE order_id = ?1", [order_id], |r| {
         Ok(OrderRow { token: r.get(0)?, status: r.get(1)? })
     })
@@ -94,7 +107,7 @@ fn find_order(tx: &Transaction<'_>, order_id: i64) -> rusqlite::Result<Option<Or
 
 /// A first `send`: create the order, draw its codes, owe the platform `eticket.send` (or `failsend`).
 fn issue(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     n: &Notification,
     now: DateTime<Utc>,
     rng: &mut impl Rng,
@@ -131,7 +144,7 @@ fn issue(
 }
 
 /// Inserts one code per count, drawing again on the (rare) collision with any existing code.
-pub fn insert_codes(tx: &Transaction<'_>, order_id: i64, counts: &[u32], rng: &mut impl Rng) -> rusqlite::Result<()> {
+pub fn insert_codes(tx: &Connection, order_id: i64, counts: &[u32], rng: &mut impl Rng) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO codes (code, order_id, position, issued, remaining) VALUES (?1, ?2, ?3, ?4, ?4)",
     )?;
@@ -155,7 +168,7 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 /// The same `send` again (a platform retry whose first answer got lost, or a duplicate, C5): the codes
 /// exist already and are never drawn again. The callback is owed again only if it never succeeded.
 fn repeat_send(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     order_id: i64,
     order: &OrderRow,
     now: DateTime<Utc>,
@@ -178,12 +191,7 @@ fn repeat_send(
 
 /// `resend` / `modified`: owe one more `eticket.resend` with the usable codes (read when the call is
 /// made, so it includes any redemption that happens in between). `modified` also records the new mobile.
-fn resend(
-    tx: &Transaction<'_>,
-    n: &Notification,
-    order: &OrderRow,
-    now: DateTime<Utc>,
-) -> Result<&'static str, ApplyError> {
+fn resend(tx: &Connection, n: &Notification, order: &OrderRow, now: DateTime<Utc>) -> Result<&'static str, ApplyError> {
     let order_id = n.order_id.get();
     if let (NotifyMethod::Modified, Some(mobile)) = (n.method, &n.mobile) {
         tx.execute("UPDATE orders SET mobile = ?1 WHERE order_id = ?2", params![mobile, order_id])?;
@@ -207,7 +215,7 @@ fn resend(
 }
 
 /// `cancel`: the refund voids every remaining unit (FAQ 2.23); no callback, and none still owed.
-fn cancel(tx: &Transaction<'_>, order_id: i64) -> Result<&'static str, ApplyError> {
+fn cancel(tx: &Connection, order_id: i64) -> Result<&'static str, ApplyError> {
     tx.execute("UPDATE orders SET status = 'cancelled' WHERE order_id = ?1", [order_id])?;
     tx.execute("UPDATE codes SET voided = 1 WHERE order_id = ?1", [order_id])?;
     tx.execute(
@@ -218,7 +226,7 @@ fn cancel(tx: &Transaction<'_>, order_id: i64) -> Result<&'static str, ApplyErro
 }
 
 /// `order_modify`: sub_method 1 moves the validity window; 2 (rights claim upheld) is recorded only.
-fn order_modify(tx: &Transaction<'_>, n: &Notification) -> Result<&'static str, ApplyError> {
+fn order_modify(tx: &Connection, n: &Notification) -> Result<&'static str, ApplyError> {
     let order_id = n.order_id.get();
     match n.sub_method.as_deref() {
         Some("1") => {
@@ -254,7 +262,7 @@ fn validity_from_data(data: Option<&str>) -> Result<(String, String), ApplyError
 }
 
 /// Owes the platform a callback: the outbox row, due now.
-pub fn enqueue(tx: &Transaction<'_>, order_id: i64, api: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+pub fn enqueue(tx: &Connection, order_id: i64, api: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
     let now_ms = now.timestamp_millis();
     tx.prepare_cached(
         "INSERT INTO outbox (order_id, api, status, next_attempt_at, created_at) VALUES (?1, ?2, 'pending', ?3, ?3)",
@@ -264,7 +272,7 @@ pub fn enqueue(tx: &Transaction<'_>, order_id: i64, api: &str, now: DateTime<Utc
 }
 
 fn record_notification(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     n: &Notification,
     params: &Params,
     now: DateTime<Utc>,

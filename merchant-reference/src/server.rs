@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
 use crate::exchanges::OpenExchanges;
+use crate::group_commit::Committer;
 use crate::store::{Store, StoreError};
 use crate::top_client::TopClient;
 use crate::{Config, connections, notify, outbox, pos, reconcile};
@@ -18,6 +19,8 @@ use crate::{Config, connections, notify, outbox, pos, reconcile};
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    /// Writes notifications, several in one transaction when they arrive together (`group_commit.rs`).
+    pub commits: Committer,
     pub exchanges: OpenExchanges,
     pub top: Arc<TopClient>,
 }
@@ -27,7 +30,8 @@ impl AppState {
     pub fn new(config: Config) -> Result<Self, StoreError> {
         let store = Store::open(&config.db)?;
         let top = Arc::new(TopClient::new(&config));
-        Ok(Self { config: Arc::new(config), store, exchanges: OpenExchanges::default(), top })
+        let commits = Committer::start(store.clone());
+        Ok(Self { config: Arc::new(config), store, commits, exchanges: OpenExchanges::default(), top })
     }
 }
 

@@ -73,6 +73,13 @@ impl Store {
         .await
         .map_err(|e| E::from(StoreError::Task(e.to_string())))?
     }
+
+    /// Runs `f` with the connection on the calling thread, for a thread that owns blocking work already
+    /// (`group_commit.rs`); never call it from an async task.
+    pub fn with_connection<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        let mut conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut conn)
+    }
 }
 
 #[cfg(test)]

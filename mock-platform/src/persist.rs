@@ -88,6 +88,8 @@ struct MerchantRow {
     #[serde(default = "yes")]
     joined: bool,
     daily_quota: u32,
+    #[serde(default)]
+    calls_per_second: Option<u32>,
     phase: Phase,
     test_mobiles: Vec<String>,
     seller_nick: String,
@@ -112,6 +114,7 @@ impl MerchantRow {
             eticket_permission: m.eticket_permission,
             joined: m.joined,
             daily_quota: m.daily_quota,
+            calls_per_second: m.calls_per_second,
             phase: m.phase,
             test_mobiles: m.test_mobiles.clone(),
             seller_nick: m.seller_nick.clone(),
@@ -136,6 +139,7 @@ impl MerchantRow {
             eticket_permission: self.eticket_permission,
             joined: self.joined,
             daily_quota: self.daily_quota,
+            calls_per_second: self.calls_per_second,
             phase: self.phase,
             test_mobiles: self.test_mobiles,
             seller_nick: self.seller_nick,
@@ -143,6 +147,8 @@ impl MerchantRow {
             callback_url: self.callback_url,
             quota_day: self.quota_day,
             quota_used: self.quota_used,
+            quota_second: 0,
+            second_used: 0,
         }
     }
 }

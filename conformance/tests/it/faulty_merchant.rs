@@ -77,7 +77,17 @@ pub enum Defect {
     PosReverseWrongCount,
     /// POS: sends consume_num 1 whatever the clerk asked (C11).
     PosWrongConsumeNum,
+    /// Stalls once for 2 s (a lock held by a slow job): every notification arriving meanwhile waits (load).
+    StallsOnce,
+    /// Under load, every tenth order gets the code of the order before it (a racy code counter, load).
+    DuplicateCodeUnderLoad,
+    /// Handles one `send` at a time, 50 ms each: about 20 orders a second, then a queue (load, find-max).
+    Serial50Ms,
 }
+
+/// `StallsOnce`: the `send` notification that starts the stall, and how long it lasts.
+const STALL_AT: u64 = 10;
+const STALL: Duration = Duration::from_secs(2);
 
 /// What the merchant was configured with.
 #[derive(Debug, Clone)]
@@ -105,6 +115,9 @@ pub struct Merchant {
     next_code: AtomicU64,
     /// The POS hook's records (`faulty_pos.rs`).
     pub pos: crate::faulty_pos::PosState,
+    /// Every notification passes through it; `StallsOnce` holds it for [`STALL`].
+    stall: tokio::sync::Mutex<()>,
+    sends: AtomicU64,
 }
 
 /// Starts the merchant on `127.0.0.1:0`; answers its notify URL (its POS hook is the same base + `/pos`).
@@ -118,6 +131,8 @@ pub async fn start(defect: Defect, creds: Credentials) -> String {
         orders: Mutex::new(HashMap::new()),
         next_code: AtomicU64::new(100_000_000_000),
         pos: Default::default(),
+        stall: tokio::sync::Mutex::new(()),
+        sends: AtomicU64::new(0),
     });
     let app = axum::Router::new()
         .route("/notify", post(notify))
@@ -149,6 +164,10 @@ impl Merchant {
     }
 
     fn fresh_codes(&self, num: u32, consume_type: Option<&str>) -> Vec<(String, u32)> {
+        if self.defect == Defect::DuplicateCodeUnderLoad && self.next_code.load(Ordering::Relaxed).is_multiple_of(10) {
+            let previous = self.next_code.fetch_add(1, Ordering::Relaxed) - 1;
+            return vec![(previous.to_string(), num)];
+        }
         let next = || self.next_code.fetch_add(1, Ordering::Relaxed).to_string();
         if consume_type == Some("1") { (0..num).map(|_| (next(), 1)).collect() } else { vec![(next(), num)] }
     }
@@ -220,6 +239,18 @@ async fn notify(State(m): State<Arc<Merchant>>, headers: HeaderMap, RawQuery(que
         return REJECT.to_vec();
     }
     let Ok(n) = Notification::from_params(&params) else { return REJECT.to_vec() };
+    if n.method == NotifyMethod::Send && m.defect == Defect::StallsOnce {
+        let nth = m.sends.fetch_add(1, Ordering::Relaxed);
+        let guard = m.stall.lock().await;
+        if nth == STALL_AT {
+            tokio::time::sleep(STALL).await;
+        }
+        drop(guard);
+    }
+    if n.method == NotifyMethod::Send && m.defect == Defect::Serial50Ms {
+        let _one_at_a_time = m.stall.lock().await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let order_id = n.order_id.get();
     let mut ack: &[u8] = match m.defect {
         Defect::TrailingNewline => b"{\"code\":200}\n",

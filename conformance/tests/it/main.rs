@@ -8,6 +8,7 @@ mod faulty_merchant;
 mod faulty_pos;
 mod fuzz_corpus;
 mod harness;
+mod load;
 mod reference;
 mod remote;
 mod replay;

@@ -37,6 +37,9 @@ pub struct NewMerchant {
     /// Default true; false: the merchant has not joined the e-voucher platform (B1 on every e-voucher API).
     pub joined: Option<bool>,
     pub daily_quota: Option<u32>,
+    /// TOP calls allowed per second (default: no per-second limit); error 7 beyond it (FAQ 2.24).
+    #[schema(minimum = 1)]
+    pub calls_per_second: Option<u32>,
     pub phase: Option<Phase>,
     #[serde(default)]
     pub test_mobiles: Vec<String>,
@@ -92,6 +95,7 @@ impl NewMerchant {
             eticket_permission: None,
             joined: None,
             daily_quota: None,
+            calls_per_second: None,
             phase: None,
             test_mobiles: Vec::new(),
             seller_nick: None,
@@ -116,6 +120,9 @@ impl Platform {
         // FAQ 2.29: two different secrets, one per direction (merchant-reference refuses the same value too).
         if protocol::signs_equal(body.app_secret.expose(), body.notify_key.expose()) {
             return Err(ApiError::field("notify_key", "must differ from app_secret (FAQ 2.29: two different secrets)"));
+        }
+        if body.calls_per_second == Some(0) {
+            return Err(ApiError::field("calls_per_second", "must be at least 1 (leave it out for no limit)"));
         }
         if let Some(session) = body.session.as_deref().filter(|s| !s.is_empty()) {
             checks::secret("session", session)?;
@@ -168,6 +175,7 @@ impl Platform {
             eticket_permission: body.eticket_permission.unwrap_or(true),
             joined: body.joined.unwrap_or(true),
             daily_quota: body.daily_quota.unwrap_or(self.config().default_daily_quota),
+            calls_per_second: body.calls_per_second,
             phase: body.phase.unwrap_or_default(),
             test_mobiles: body.test_mobiles,
             seller_nick: body
@@ -178,6 +186,8 @@ impl Platform {
             callback_url: body.callback_url,
             quota_day: 0,
             quota_used: 0,
+            quota_second: 0,
+            second_used: 0,
         };
         tracing::info!(app_key = %merchant.app_key, "merchant registered");
         let mut view = serde_json::to_value(&merchant).unwrap_or_default();

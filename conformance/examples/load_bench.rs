@@ -1,0 +1,211 @@
+//! "The tool is never the bottleneck" (issue 12): `conformance load`'s achieved order rate against a minimal
+//! merchant that acknowledges and calls back at once, next to a bare loop that only POSTs the same signed `send`
+//! notifications with the same connection policy (a new connection per attempt, `Connection: close`,
+//! PROTOCOL §3.1). Also the RSS of the process at the start and the end of the load run.
+//!
+//! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64]`
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use conformance::config::{MerchantConfig, PlatformTarget};
+use conformance::load::judge::Thresholds;
+use conformance::load::{LoadConfig, run_load};
+use protocol::{Gmt8Timestamp, Params, Secret, SignMethod, TopRequest};
+
+const APP_KEY: &str = "12340000";
+const APP_SECRET: &str = "bench-app-secret";
+const SESSION: &str = "bench-session";
+const NOTIFY_KEY: &str = "bench-notify-key";
+
+/// The minimal merchant: acks at once; when `callbacks` is on, reports one fresh code with `eticket.send`.
+struct Stub {
+    gateway: String,
+    callbacks: AtomicBool,
+    next_code: AtomicU64,
+    http: reqwest::Client,
+}
+
+async fn notify(State(stub): State<Arc<Stub>>, headers: HeaderMap, body: Bytes) -> &'static str {
+    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+    if stub.callbacks.load(Ordering::Relaxed)
+        && let Ok(params) = Params::from_request(None, content_type, body)
+    {
+        let order_id = params.get("order_id").unwrap_or_default().to_owned();
+        let token = params.get("token").unwrap_or_default().to_owned();
+        let num = params.get("num").unwrap_or("1").to_owned();
+        let stub = stub.clone();
+        tokio::spawn(async move {
+            let code = stub.next_code.fetch_add(1, Ordering::Relaxed);
+            let now = Gmt8Timestamp::from_utc(chrono::Utc::now());
+            let form = TopRequest::new("taobao.vmarket.eticket.send", APP_KEY, SESSION, now, SignMethod::Md5)
+                .param("order_id", order_id)
+                .param("token", token)
+                .param("verify_codes", format!("{code}:{num}"))
+                .signed(&Secret::new(APP_SECRET));
+            let _ = stub
+                .http
+                .post(&stub.gateway)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(form.to_urlencoded(protocol::params::Charset::Utf8))
+                .send()
+                .await;
+        });
+    }
+    r#"{"code":200}"#
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A signed `send` notification body like the platform's (the bare loop's payload).
+fn send_body(i: u64) -> String {
+    let ts = Gmt8Timestamp::from_utc(chrono::Utc::now()).format();
+    let order_id = (2_600_000_000_000_001 + i).to_string();
+    let mut params = Params::from_pairs([
+        ("method", "send"),
+        ("timestamp", ts.as_str()),
+        ("order_id", order_id.as_str()),
+        ("taobao_sid", "123456789"),
+        ("seller_nick", "conformance_seller"),
+        ("token", "0123456789abcdef0123456789abcdef"),
+        ("mobile", "13800000000"),
+        ("num", "1"),
+        ("item_title", "聚划算 flash sale ticket"),
+        ("num_iid", "1"),
+        ("send_type", "2"),
+        ("consume_type", "0"),
+        ("sms_template", "验证码$code"),
+        ("valid_start", "2026-01-01 00:00:00"),
+        ("valid_ends", "2026-12-31 23:59:59"),
+        ("type", "0"),
+    ]);
+    let sign = protocol::notify_sign(&Secret::new(NOTIFY_KEY), params.iter()).to_string();
+    params.set("sign", sign);
+    params.to_urlencoded(protocol::params::Charset::Utf8)
+}
+
+/// POSTs as fast as `concurrency` workers can for `seconds`, one connection per attempt; acks per second.
+async fn bare_loop(url: &str, seconds: f64, concurrency: usize) -> f64 {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(0).http1_only().no_proxy().build().unwrap();
+    let acks = Arc::new(AtomicU64::new(0));
+    let counter = Arc::new(AtomicU64::new(0));
+    let end = Instant::now() + Duration::from_secs_f64(seconds);
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (http, url, acks, counter) = (http.clone(), url.to_owned(), acks.clone(), counter.clone());
+            tokio::spawn(async move {
+                while Instant::now() < end {
+                    let body = send_body(counter.fetch_add(1, Ordering::Relaxed));
+                    let reply = http
+                        .post(&url)
+                        .header("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+                        .header("Connection", "close")
+                        .body(body)
+                        .send()
+                        .await;
+                    if let Ok(r) = reply
+                        && r.bytes().await.is_ok_and(|b| &b[..] == br#"{"code":200}"#)
+                    {
+                        acks.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        let _ = w.await;
+    }
+    acks.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Starts a minimal merchant calling back to `gateway` (when `callbacks`); its notify URL.
+async fn start_stub(gateway: String, callbacks: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/notify", listener.local_addr().unwrap());
+    let stub = Arc::new(Stub {
+        gateway,
+        callbacks: AtomicBool::new(callbacks),
+        next_code: AtomicU64::new(100_000_000_000),
+        http: reqwest::Client::new(),
+    });
+    let app = axum::Router::new().route("/notify", post(notify)).with_state(stub);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+/// One load run at `rate` for `seconds` on a fresh in-process platform and merchant.
+async fn load_at(rate: f64, seconds: f64) {
+    let platform_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let platform_addr = platform_listener.local_addr().unwrap();
+    let url = start_stub(format!("http://{platform_addr}/router/rest"), true).await;
+    let merchant = MerchantConfig {
+        url,
+        app_key: APP_KEY.into(),
+        app_secret: Secret::new(APP_SECRET),
+        session: SESSION.into(),
+        notify_key: Secret::new(NOTIFY_KEY),
+        codemerchant_id: None,
+    };
+    let config = LoadConfig {
+        merchant,
+        platform: PlatformTarget::InProcess(platform_addr),
+        rate,
+        ramp_to: None,
+        duration: Duration::from_secs_f64(seconds),
+        find_max: false,
+        find_max_step: Duration::from_secs(10),
+        num: 1,
+        daily_quota: None,
+        calls_per_second: None,
+        thresholds: Thresholds::default(),
+        drain: Duration::from_secs(20),
+        json_report: None,
+        html_report: None,
+    };
+    let rss_start = rss_kib();
+    let report = run_load(&config, Some(platform_listener)).await.expect("the load run starts");
+    let rss_end = rss_kib();
+    let step = &report.steps[0];
+    println!(
+        "load at {rate:>6.0}/s: bought {:>6.0}/s (start lag p99 {:>3.0} ms, max {:>4.0} ms{}), {}/{} issued; \
+         ack p50 {:?} p99 {:?} ms, callback p99 {:?} ms; thresholds {}; RSS {rss_start} -> {rss_end} KiB",
+        step.achieved_rate,
+        step.schedule.p99_start_lag_ms,
+        step.schedule.max_start_lag_ms,
+        if step.schedule.behind { ", behind" } else { "" },
+        step.issued,
+        step.scheduled,
+        step.ack_ms.p50,
+        step.ack_ms.p99,
+        step.callback_lag_ms.p99,
+        if step.held { "held" } else { "broke" },
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
+    let concurrency: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
+
+    // The bare loop posts to a merchant that does not call back (the notifications name no real order).
+    let url = start_stub("http://127.0.0.1:9/router/rest".into(), false).await;
+    let bare = bare_loop(&url, seconds, concurrency).await;
+    println!("bare loop: {bare:.0} acks/s ({concurrency} workers, a connection per POST, {seconds} s)");
+    // The load mode at the bare loop's rate and below it: whether the tool keeps its schedule (bought/s and
+    // its start lag), and which rate the whole path (buy, platform dispatch, ack, callback, gateway) holds.
+    for fraction in [1.0, 0.5, 0.25, 0.1] {
+        load_at(bare * fraction, seconds).await;
+    }
+}
