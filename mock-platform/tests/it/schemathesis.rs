@@ -18,7 +18,10 @@ async fn schemathesis_finds_no_undocumented_answer_and_no_server_error_in_the_ad
     // A merchant and an order, so generated requests naming them reach more than the 404 paths.
     let harness = Harness::start().await;
     harness.buy(json!({})).await;
+    // Its working directory too: schemathesis keeps a cache of past failures there (`.schemathesis/`), which would
+    // land in the source tree and make one run depend on the last.
     let report_dir = std::env::temp_dir().join(format!("mock-platform-schemathesis-{}", std::process::id()));
+    std::fs::create_dir_all(&report_dir).expect("creating the schemathesis directory");
     let output = tokio::process::Command::new(schemathesis)
         .arg("run")
         .arg(format!("{}/admin/openapi.json", harness.base))
@@ -39,6 +42,7 @@ async fn schemathesis_finds_no_undocumented_answer_and_no_server_error_in_the_ad
         ])
         .arg("--report-dir")
         .arg(&report_dir)
+        .current_dir(&report_dir)
         .env("NO_COLOR", "1")
         .kill_on_drop(true)
         .output()
