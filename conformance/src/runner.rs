@@ -175,7 +175,7 @@ async fn run_one(check: Check, ctx: Arc<Context>) -> CheckReport {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::Mutex;
 
     use protocol::Secret;
@@ -195,7 +195,8 @@ mod tests {
         }
     }
 
-    fn context() -> Arc<Context> {
+    /// A context whose merchant and platform are unreachable: for checks that must decide before any I/O.
+    pub(crate) fn context() -> Arc<Context> {
         let merchant = MerchantConfig {
             url: "http://127.0.0.1:1/notify".into(),
             app_key: "k".into(),

@@ -416,13 +416,7 @@ impl Play<'_> {
             HookAnswer::Refused { .. } => "refused",
             HookAnswer::Broken(_) => "no usable answer",
         };
-        Ok(if got == expect {
-            Ok(())
-        } else {
-            Err(Verdict::fail(format!("the POS hook answered {got}, not {expect}"))
-                .expected(expect.to_owned())
-                .actual(answer.describe()))
-        })
+        Ok(hook_answered_as_expected(got, expect, &answer))
     }
 
     /// `reverse_at_pos`: the POS hook's answer to a reverse read as `reversed` or `refused`.
@@ -438,13 +432,7 @@ impl Play<'_> {
         self.set_mark().await?;
         let answer = hook.reverse(self.p, order_id, &serial).await;
         let got = if answer.is_2xx() { "reversed" } else { "refused" };
-        Ok(if got == expect {
-            Ok(())
-        } else {
-            Err(Verdict::fail(format!("the POS hook answered {got}, not {expect}"))
-                .expected(expect.to_owned())
-                .actual(answer.describe()))
-        })
+        Ok(hook_answered_as_expected(got, expect, &answer))
     }
 
     async fn action(
@@ -687,4 +675,15 @@ struct CallbackWant<'a> {
     sum: Option<u64>,
     same_codes: bool,
     different_codes: bool,
+}
+
+/// A `redeem` / `reverse_at_pos` step's verdict: the hook's answer, read as `got`, against the step's `expect`.
+fn hook_answered_as_expected(got: &str, expect: &str, answer: &HookAnswer) -> Result<(), Verdict> {
+    if got == expect {
+        Ok(())
+    } else {
+        Err(Verdict::fail(format!("the POS hook answered {got}, not {expect}"))
+            .expected(expect.to_owned())
+            .actual(answer.describe()))
+    }
 }

@@ -167,27 +167,14 @@ pub async fn settle(
 mod tests {
     use std::sync::Arc;
 
-    use protocol::Secret;
-
     use super::*;
-    use crate::config::{MerchantConfig, Windows};
     use crate::outcome::Outcome;
-    use crate::plan::{Context, all_checks};
-    use crate::platform_client::PlatformClient;
+    use crate::plan::all_checks;
 
     #[tokio::test]
     async fn without_a_pos_hook_every_redemption_check_skips_naming_pos_url_before_buying_anything() {
-        let merchant = MerchantConfig {
-            url: "http://127.0.0.1:1/notify".into(),
-            app_key: "k".into(),
-            app_secret: Secret::new("s"),
-            session: "sess".into(),
-            notify_key: Secret::new("n"),
-            codemerchant_id: None,
-        };
         // Nothing listens there: a check that bought an order would end in an error, not a skip.
-        let platform = PlatformClient::new("http://127.0.0.1:1", None);
-        let ctx = Arc::new(Context::new(platform, merchant, Windows::default(), 1));
+        let ctx = crate::runner::tests::context();
         let redemption = all_checks().into_iter().filter(|c| {
             ["C11 ", "C12 ", "C13 ", "C14 "].iter().any(|r| c.info.rule.starts_with(r))
                 || c.info.id == "X.beforeconsume"
