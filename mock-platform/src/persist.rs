@@ -31,7 +31,6 @@ use serde::{Deserialize, Serialize};
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::model::merchant::{NotifyCharset, Phase};
-use crate::model::order::ISSUABLE;
 use crate::model::{Merchant, Order};
 use crate::store::Data;
 
@@ -236,22 +235,14 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
             if let Some(key) = data.merchant_key(&order.app_key) {
                 order.app_key = key;
             }
-            if order.eticket && order.state.is_one_of(ISSUABLE) {
-                data.closes.insert((order.paid_ms.saturating_add(auto_close_ms), id));
+            if let Some(at) = order.close_due_ms(auto_close_ms) {
+                data.closes.insert((at, id));
             }
             if let Some((fault_id, _)) = &order.delivery.pending_alteration {
                 data.notification_faults.insert(*fault_id, id);
             }
-            if let Some(head) = order.delivery.queue.front_mut() {
-                if head.in_flight {
-                    // The attempt was open when the process stopped and left no record: make it again.
-                    head.in_flight = false;
-                    head.attempts = head.attempts.saturating_sub(1);
-                    if head.attempts == 0 {
-                        head.first_at_ms = None;
-                    }
-                }
-                data.due.insert((head.due_ms, id));
+            if let Some(due) = order.reopen_abandoned_head() {
+                data.due.insert((due, id));
             }
             data.next_order_id = data.next_order_id.max(id.saturating_add(1));
             let last_op = order.consumes.iter().map(|c| c.op_seq.max(c.reverse_seq.unwrap_or(0))).max();

@@ -12,13 +12,12 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
-use protocol::{Notification, NotifyMethod, OrderId, Secret};
+use protocol::{NotifyMethod, OrderId};
 
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
-use crate::model::order::{PendingNotification, method_bit};
-use crate::model::{Merchant, OpTime, Order, OrderState};
-use crate::notify::Alteration;
+use crate::model::{Alteration, Merchant, OpTime, Order};
+pub use crate::model::{AttemptPlan, Schedule};
 
 /// A map that, when tracking, remembers every key inserted or borrowed mutably since the last
 /// [`Tracked::take_dirty`]: the write-behind set of the SQLite store. Not tracking (the in-memory default),
@@ -159,27 +158,10 @@ pub struct Data {
     pub store: Option<crate::persist::Store>,
 }
 
-/// One attempt to make now, taken from the queue head of an order.
-#[derive(Debug, Clone)]
-pub struct AttemptPlan {
-    pub order_id: i64,
-    pub seq: u32,
-    pub attempt: u8,
-    pub notification: Notification,
-    pub alteration: Option<Alteration>,
-    pub duplicate: bool,
-    pub url: String,
-    pub key: Secret,
-    pub charset: protocol::params::Charset,
-}
-
 /// The most notification attempts kept per order (the first ones).
 pub const MAX_EXCHANGES: usize = 10_000;
 /// The most gateway calls kept per order (the latest ones; INTERFACES §1 "Recorded exchanges").
 pub const MAX_GATEWAY_CALLS: usize = 1_000;
-
-/// The retry schedule in ms after the first attempt (index 0 is 0).
-pub type Schedule<'a> = &'a [i64];
 
 impl Data {
     pub fn new(first_order_id: i64) -> Self {
@@ -211,8 +193,8 @@ impl Data {
 
     pub fn insert_order(&mut self, order: Order, auto_close_ms: i64) {
         let id = order.id.get();
-        if order.eticket {
-            self.closes.insert((order.paid_ms.saturating_add(auto_close_ms), id));
+        if let Some(at) = order.close_due_ms(auto_close_ms) {
+            self.closes.insert((at, id));
         }
         self.orders.insert(id, order);
     }
@@ -221,62 +203,29 @@ impl Data {
     pub fn enqueue(
         &mut self,
         order_id: i64,
-        (method, sub_method): (NotifyMethod, u8),
+        method: (NotifyMethod, u8),
         alteration: Option<Alteration>,
         duplicate: bool,
         now_ms: i64,
     ) {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
-        let snapshot = order.snapshot();
-        let delivery = &mut order.delivery;
-        delivery.notifications += 1;
-        let alteration = match alteration {
-            Some(a) => Some(a),
-            None if !duplicate => delivery.pending_alteration.take().map(|(id, a)| {
-                self.notification_faults.remove(&id);
-                a
-            }),
-            None => None,
+        let queued = order.enqueue(method, alteration, duplicate, now_ms);
+        if let Some(fault_id) = queued.fault_used {
+            self.notification_faults.remove(&fault_id);
         }
-        .map(Box::new);
-        if delivery.queue.capacity() == 0 {
-            // A queue usually holds one notification: don't let the first push allocate room for four.
-            delivery.queue.reserve_exact(1);
-        }
-        delivery.queue.push_back(PendingNotification {
-            seq: delivery.notifications,
-            method,
-            sub_method,
-            snapshot,
-            attempts: 0,
-            next_index: 0,
-            first_at_ms: None,
-            due_ms: now_ms,
-            in_flight: false,
-            alteration,
-            duplicate,
-        });
-        if delivery.queue.len() == 1 {
-            self.due.insert((now_ms, order_id));
+        if let Some(due) = queued.due_ms {
+            self.due.insert((due, order_id));
         }
     }
 
-    /// Attaches an alteration to the first attempt of the order's next notification: the queued one whose
-    /// first attempt has not started, else the next one queued. Returns false when one is already waiting.
+    /// Attaches an alteration to the first attempt of the order's next notification ([`Order::attach_alteration`]).
     pub fn attach_alteration(&mut self, order_id: i64, fault_id: u64, alteration: Alteration) -> bool {
         let Some(order) = self.orders.get_mut(&order_id) else { return false };
-        if let Some(p) = order.delivery.queue.iter_mut().find(|p| p.attempts == 0 && !p.in_flight && !p.duplicate)
-            && p.alteration.is_none()
-        {
-            p.alteration = Some(Box::new(alteration));
-            return true;
+        let attached = order.attach_alteration(fault_id, alteration);
+        if order.delivery.pending_alteration.as_ref().is_some_and(|(id, _)| *id == fault_id) {
+            self.notification_faults.insert(fault_id, order_id);
         }
-        if order.delivery.pending_alteration.is_some() {
-            return false;
-        }
-        order.delivery.pending_alteration = Some((fault_id, alteration));
-        self.notification_faults.insert(fault_id, order_id);
-        true
+        attached
     }
 
     /// The earliest platform-clock time something is due.
@@ -296,17 +245,13 @@ impl Data {
                 break;
             }
             self.closes.pop_first();
-            if let Some(order) = self.orders.get_mut(&id)
-                && order.auto_close(now_ms, auto_close_ms)
-            {
-                order.delivery.awaiting_callback = None;
-                tracing::info!(order_id = id, "order auto-closed (T4)");
+            if let Some(order) = self.orders.get_mut(&id) {
+                order.run_close(now_ms, auto_close_ms);
             }
         }
     }
 
-    /// Takes every due attempt, marking each queue head in flight.
-    /// Missed attempts of one notification collapse into this one (PROTOCOL §2.4 `advance_clock`).
+    /// Takes every due attempt, marking each queue head in flight ([`Order::take_head`]).
     pub fn take_due(&mut self, now_ms: i64, schedule: Schedule) -> Vec<AttemptPlan> {
         let mut plans = Vec::new();
         while let Some(&(t, id)) = self.due.first() {
@@ -316,80 +261,18 @@ impl Data {
             self.due.pop_first();
             let Some(order) = self.orders.get_mut(&id) else { continue };
             let Some(merchant) = self.merchants.get(&order.app_key) else { continue };
-            let (sid, nick) = order.seller_of(merchant);
-            let Some(head) = order.delivery.queue.front_mut() else { continue };
-            if head.in_flight {
-                continue;
+            if let Some(plan) = order.take_head(now_ms, schedule, merchant) {
+                plans.push(plan);
             }
-            head.in_flight = true;
-            head.attempts = head.attempts.saturating_add(1);
-            let first = *head.first_at_ms.get_or_insert(now_ms);
-            let mut index = usize::from(head.next_index);
-            while index + 1 < schedule.len() && first.saturating_add(schedule[index + 1]) <= now_ms {
-                index += 1;
-            }
-            head.next_index = index as u8;
-            let head = head.clone();
-            plans.push(AttemptPlan {
-                order_id: id,
-                seq: head.seq,
-                attempt: head.attempts,
-                notification: order.notification_from(head.method, head.sub_method, &head.snapshot, sid, &nick),
-                alteration: if head.attempts == 1 { head.alteration.map(|a| *a) } else { None },
-                duplicate: head.duplicate,
-                url: merchant.notify_url.clone(),
-                key: merchant.notify_key.clone(),
-                charset: merchant.notify_charset.charset(),
-            });
         }
         plans
     }
 
-    /// Records an attempt's outcome: effects of an ack (T2, tasks.get), the next retry or exhaustion.
+    /// Records an attempt's outcome ([`Order::settle_head`]) and indexes the next due time.
     pub fn finish_attempt(&mut self, order_id: i64, seq: u32, acknowledged: bool, now_ms: i64, schedule: Schedule) {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
-        let state = order.state;
-        let delivery = &mut order.delivery;
-        let Some(head) = delivery.queue.front_mut().filter(|h| h.seq == seq) else { return };
-        head.in_flight = false;
-        let method = head.method;
-        let done = if acknowledged {
-            delivery.acked |= method_bit(method);
-            if !head.duplicate {
-                delivery.exhausted = false;
-                if matches!(method, NotifyMethod::Send | NotifyMethod::Resend | NotifyMethod::Modified)
-                    && !matches!(state, OrderState::Closed | OrderState::Cancelled)
-                {
-                    delivery.awaiting_callback = Some(method);
-                }
-                delivery.last_acked = Some((method, head.sub_method));
-            }
-            true
-        } else if head.duplicate {
-            true
-        } else {
-            let first = head.first_at_ms.unwrap_or(now_ms);
-            let next = usize::from(head.next_index) + 1;
-            if next < schedule.len() {
-                head.next_index = next as u8;
-                head.due_ms = first.saturating_add(schedule[next]);
-                self.due.insert((head.due_ms, order_id));
-                false
-            } else {
-                delivery.exhausted = true;
-                tracing::info!(order_id, method = method.as_str(), "notification exhausted its retries");
-                true
-            }
-        };
-        if done {
-            delivery.queue.pop_front();
-            if acknowledged && method == NotifyMethod::Send {
-                order.ack_send();
-            }
-            if let Some(next) = order.delivery.queue.front_mut() {
-                next.due_ms = now_ms;
-                self.due.insert((now_ms, order_id));
-            }
+        if let Some(due) = order.settle_head(seq, acknowledged, now_ms, schedule) {
+            self.due.insert((due, order_id));
         }
     }
 

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::{AdminJson, AdminPath, ApiError, ErrorBody};
 use crate::Platform;
 use crate::faults::{self, FaultAction, FaultSpec, LostAnswer};
-use crate::notify::Alteration;
+use crate::model::Alteration;
 
 /// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
 pub const MAX_DELAY_MS: u64 = 60_000;

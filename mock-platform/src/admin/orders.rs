@@ -15,9 +15,9 @@ use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
 use crate::faults;
+use crate::model::Alteration;
 use crate::model::order::NewOrder;
 use crate::model::{Order, OrderState};
-use crate::notify::Alteration;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]

@@ -11,7 +11,7 @@ use protocol::{Code, Notification, NotifyMethod, OrderId, Token, VerifyCodes};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::format_ms;
-use crate::notify::Alteration;
+use crate::model::alteration::Alteration;
 
 /// PROTOCOL §2.1, with exactly those names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -111,7 +111,7 @@ pub struct ConsumeRecord {
 }
 
 /// When a redemption event happened: the platform-clock millisecond, and a sequence number (one counter for
-/// the whole platform, [`crate::store::Data::op_time`]) that orders the events sharing a millisecond.
+/// the whole platform, kept by the store) that orders the events sharing a millisecond.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct OpTime {
     pub ms: i64,

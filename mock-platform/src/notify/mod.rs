@@ -11,7 +11,7 @@ use tokio::sync::watch;
 pub use alteration::Alteration;
 
 use crate::exchange::{Exchange, NotificationExchange, ParamList, capture_body};
-use crate::store::AttemptPlan;
+use crate::model::AttemptPlan;
 use crate::{InFlight, Platform};
 
 /// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
