@@ -86,12 +86,16 @@ async fn gateway(seconds: u64, orders: usize) -> (f64, f64) {
         let codes = format!("C{i:08}:1");
         let now = platform.clock().now_ms();
         {
-            let mut data = platform.data();
-            for plan in data.take_due(now, &schedule) {
-                data.finish_attempt(plan.order_id, plan.seq, true, now, &schedule);
+            let (plans, _) = platform.store().lease_due(now, &schedule);
+            for plan in plans {
+                platform.store().settle(&plan, None, true, now, &schedule);
             }
             let verify = VerifyCodes::parse(&codes).expect("codes");
-            data.orders.get_mut(&id).expect("order").issue(&verify, &[], now).expect("issue");
+            platform
+                .store()
+                .with_order(id, |tx| tx.order_mut().issue(&verify, &[], now))
+                .expect("order")
+                .expect("issue");
         }
         let request = TopRequest::new(
             "taobao.vmarket.eticket.send",
@@ -186,17 +190,13 @@ async fn notifications(orders: usize) -> (f64, f64) {
     }
     let key = Secret::new(NOTIFY_KEY);
     let bodies: Vec<Bytes> = {
-        let data = platform.data();
-        let merchant = data.merchants.get(APP_KEY).expect("merchant");
-        data.orders
-            .values()
-            .map(|o| {
-                let (sid, nick) = o.seller_of(merchant);
-                let n = o.notification(NotifyMethod::Send, sid, &nick);
-                let wire = mock_platform::notify::alteration::build(&n, &key, Charset::Utf8, Utc::now(), None);
-                Bytes::from(wire.body)
-            })
-            .collect()
+        let merchant = platform.store().merchant(APP_KEY, Clone::clone).expect("merchant");
+        platform.store().orders(None, None, |o| {
+            let (sid, nick) = o.seller_of(&merchant);
+            let n = o.notification(NotifyMethod::Send, sid, &nick);
+            let wire = mock_platform::notify::alteration::build(&n, &key, Charset::Utf8, Utc::now(), None);
+            Bytes::from(wire.body)
+        })
     };
 
     let bare = bare_loop(&url, Arc::new(bodies)).await;
@@ -208,7 +208,12 @@ async fn notifications(orders: usize) -> (f64, f64) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     loop {
-        let acked = platform.data().orders.values().filter(|o| o.delivery.has_acked(NotifyMethod::Send)).count();
+        let acked = platform
+            .store()
+            .orders(None, None, |o| o.delivery.has_acked(NotifyMethod::Send))
+            .into_iter()
+            .filter(|acked| *acked)
+            .count();
         if acked == orders {
             break;
         }

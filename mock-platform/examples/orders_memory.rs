@@ -56,9 +56,9 @@ fn measure(n: usize, acked: bool) {
         platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).expect("order");
         if acked {
             let now = platform.clock().now_ms();
-            let mut data = platform.data();
-            for plan in data.take_due(now, &schedule) {
-                data.finish_attempt(plan.order_id, plan.seq, true, now, &schedule);
+            let (plans, _) = platform.store().lease_due(now, &schedule);
+            for plan in plans {
+                platform.store().settle(&plan, None, true, now, &schedule);
             }
         }
     }

@@ -29,26 +29,24 @@ pub mod gateway;
 pub mod metrics;
 pub mod model;
 pub mod notify;
-pub mod persist;
+mod persist;
 pub mod serve;
 pub mod store;
 
-use std::collections::HashMap;
 use std::future::Future;
-use std::ops::{Deref, DerefMut};
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 
 pub use admin::ApiError;
 pub use admin::merchants::NewMerchant;
 pub use admin::orders::NewOrderBody;
 pub use clock::{PlatformClock, WallClock};
 pub use config::{ConfigError, PlatformConfig};
-pub use store::Data;
+pub use store::{Store, StoreError};
 
 /// The platform: shared state behind an `Arc`, cheap to clone into handlers and tasks.
 #[derive(Clone, Debug)]
@@ -56,24 +54,14 @@ pub struct Platform {
     inner: Arc<Inner>,
 }
 
-/// A notification attempt whose request is out and whose reply has not been read (PROTOCOL §6 C4).
-#[derive(Debug, Clone)]
-pub(crate) struct InFlight {
-    pub method: protocol::NotifyMethod,
-    /// Turns true when the attempt's outcome has been recorded.
-    pub done: watch::Receiver<bool>,
-}
-
 #[derive(Debug)]
 struct Inner {
     config: PlatformConfig,
     clock: PlatformClock,
-    data: Mutex<Data>,
+    store: Store,
     http: reqwest::Client,
     /// Wakes the dispatcher: a notification was queued or the clock moved.
     wake: Notify,
-    /// Open notification attempts by order id. A separate lock: the gateway reads it before taking `data`.
-    inflight: Mutex<HashMap<i64, InFlight>>,
     /// Bounds concurrent notification attempts (`PlatformConfig::max_concurrent_attempts`).
     attempts: Arc<tokio::sync::Semaphore>,
     /// The start sequence of exchanges ([`Platform::exchange_started`]). Restarting at 0 after a restart is
@@ -85,21 +73,21 @@ struct Inner {
 impl Platform {
     /// A platform with an empty in-memory store. Nothing runs until [`run`] or [`Platform::spawn_dispatcher`].
     pub fn new(config: PlatformConfig) -> Self {
-        let data = Data::new(config.first_order_id);
-        Self::with_data(config, data, 0)
+        let clock = PlatformClock::new(config.wall.clone());
+        let store = Store::memory(config.first_order_id);
+        Self::with_store(config, clock, store)
     }
 
     /// A platform kept in the SQLite file at `path` (created if missing): everything in it is loaded, its
     /// pending deliveries and auto-close timers resume once [`run`] starts, and every change is written
-    /// when the store's lock is released (`persist.rs`).
-    pub fn open(config: PlatformConfig, path: &Path) -> Result<Self, persist::StoreError> {
-        let (data, offset_ms) = persist::open(path, config.first_order_id, config.auto_close_ms())?;
-        Ok(Self::with_data(config, data, offset_ms))
+    /// before the store's lock is released (`store/sqlite.rs`).
+    pub fn open(config: PlatformConfig, path: &Path) -> Result<Self, StoreError> {
+        let clock = PlatformClock::new(config.wall.clone());
+        let store = Store::open_sqlite(path, config.first_order_id, config.auto_close_ms(), &clock)?;
+        Ok(Self::with_store(config, clock, store))
     }
 
-    fn with_data(config: PlatformConfig, data: Data, offset_ms: i64) -> Self {
-        let clock = PlatformClock::new(config.wall.clone());
-        clock.restore_offset_ms(offset_ms);
+    fn with_store(config: PlatformConfig, clock: PlatformClock, store: Store) -> Self {
         let http = reqwest::Client::builder()
             // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
             .pool_max_idle_per_host(0)
@@ -113,10 +101,9 @@ impl Platform {
             inner: Arc::new(Inner {
                 config,
                 clock,
-                data: Mutex::new(data),
+                store,
                 http,
                 wake: Notify::new(),
-                inflight: Mutex::new(HashMap::new()),
                 attempts,
                 exchange_seq: AtomicU64::new(0),
                 metrics: metrics::Metrics::default(),
@@ -132,10 +119,9 @@ impl Platform {
         &self.inner.clock
     }
 
-    /// Locks the store. A poisoned lock is taken over: every mutation leaves the data consistent.
-    /// With a SQLite store, what changed is written when the guard is dropped.
-    pub fn data(&self) -> DataGuard<'_> {
-        DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()), clock: &self.inner.clock }
+    /// The platform's state: every read and change goes through it.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
     }
 
     /// The counters served at `GET /metrics`.
@@ -145,10 +131,6 @@ impl Platform {
 
     pub(crate) fn http(&self) -> &reqwest::Client {
         &self.inner.http
-    }
-
-    pub(crate) fn inflight(&self) -> MutexGuard<'_, HashMap<i64, InFlight>> {
-        self.inner.inflight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// An exchange starts now: its wall-clock ms and its start sequence (exchanges are shown by both).
@@ -165,7 +147,7 @@ impl Platform {
     /// Moves the platform clock forward; auto-closes fire before this returns, due retries right after.
     pub fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
         let now = self.clock().advance(seconds);
-        self.data().run_closes(now.timestamp_millis(), self.config().auto_close_ms());
+        self.store().run_closes(now.timestamp_millis(), self.config().auto_close_ms());
         self.wake();
         now
     }
@@ -173,37 +155,6 @@ impl Platform {
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
     pub fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
         tokio::spawn(notify::dispatcher(self.clone()))
-    }
-}
-
-/// The locked store; derefs to [`Data`]. Dropping it writes the changes to the SQLite store, if any,
-/// before the lock is released, so no other task sees a change that is not yet on disk.
-#[derive(Debug)]
-pub struct DataGuard<'a> {
-    guard: MutexGuard<'a, Data>,
-    clock: &'a PlatformClock,
-}
-
-impl Deref for DataGuard<'_> {
-    type Target = Data;
-
-    fn deref(&self) -> &Data {
-        &self.guard
-    }
-}
-
-impl DerefMut for DataGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Data {
-        &mut self.guard
-    }
-}
-
-impl Drop for DataGuard<'_> {
-    fn drop(&mut self) {
-        if self.guard.store.is_some() {
-            let offset = self.clock.offset_ms();
-            self.guard.flush(offset);
-        }
     }
 }
 

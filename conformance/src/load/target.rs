@@ -57,18 +57,15 @@ impl Target {
         answer.get("order_id").and_then(Value::as_i64).ok_or_else(|| format!("no order_id in {answer}"))
     }
 
-    /// How many of `ids` are `ISSUED` now: one store lock in-process, one list call on a remote platform.
+    /// How many of `ids` are `ISSUED` now: one store read per order in-process, one list call on a remote platform.
     pub async fn issued(&self, app_key: &str, ids: &HashSet<i64>) -> Result<usize, String> {
         match self {
-            Target::InProcess(platform) => {
-                let data = platform.data();
-                Ok(ids
-                    .iter()
-                    .filter(|id| {
-                        data.orders.get(id).is_some_and(|o| o.state == mock_platform::model::OrderState::Issued)
-                    })
-                    .count())
-            }
+            Target::InProcess(platform) => Ok(ids
+                .iter()
+                .filter(|id| {
+                    platform.store().order(**id, |o| o.state == mock_platform::model::OrderState::Issued) == Some(true)
+                })
+                .count()),
             Target::Remote(client) => {
                 // Ask for the orders still waiting (PAID, NOTIFIED), not the issued ones: the answer stays small
                 // while the merchant keeps up, however many orders the run bought.

@@ -73,7 +73,7 @@ pub async fn get(
     AdminQuery(query): AdminQuery<ClockQuery>,
 ) -> Result<Json<ClockAnswer>, ApiError> {
     if let Some(app_key) = query.app_key
-        && platform.data().merchant_key(&app_key).is_none()
+        && platform.store().merchant(&app_key, |_| ()).is_none()
     {
         return Err(ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")));
     }

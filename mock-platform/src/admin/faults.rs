@@ -11,8 +11,9 @@ use serde_json::{Value, json};
 
 use super::{AdminJson, AdminPath, ApiError, ErrorBody};
 use crate::Platform;
-use crate::faults::{self, FaultAction, FaultSpec, LostAnswer};
+use crate::faults::{FaultAction, FaultSpec, LostAnswer};
 use crate::model::Alteration;
+use crate::store::OrderTx;
 
 /// The longest injected gateway delay (INTERFACES §1.1): longer would only hang the caller.
 pub const MAX_DELAY_MS: u64 = 60_000;
@@ -267,10 +268,10 @@ pub async fn create(
         (status = "4XX", description = "A bad request", body = ErrorBody),
     ))]
 pub async fn list(State(platform): State<Platform>) -> Json<Value> {
-    let data = platform.data();
-    let notification: Vec<Value> =
-        data.notification_faults.iter().map(|(id, order)| json!({"id": id, "order_id": order})).collect();
-    Json(json!({ "gateway": data.gateway_faults, "notification": notification }))
+    platform.store().faults(|gateway, notification| {
+        let notification: Vec<Value> = notification.map(|(id, order)| json!({"id": id, "order_id": order})).collect();
+        Json(json!({ "gateway": gateway, "notification": notification }))
+    })
 }
 
 #[utoipa::path(delete, path = "/admin/faults/{id}", tag = "faults",
@@ -285,18 +286,7 @@ pub async fn remove(
     AdminPath(id): AdminPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::field("id", format!("{id:?} is not a fault id (an integer)")))?;
-    let mut data = platform.data();
-    let before = data.gateway_faults.len();
-    data.gateway_faults.retain(|f| f.id != id);
-    if data.gateway_faults.len() != before {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    if let Some(order_id) = data.notification_faults.remove(&id) {
-        if let Some(order) = data.orders.get_mut(&order_id)
-            && order.delivery.pending_alteration.as_ref().is_some_and(|(fid, _)| *fid == id)
-        {
-            order.delivery.pending_alteration = None;
-        }
+    if platform.store().remove_fault(id) {
         return Ok(StatusCode::NO_CONTENT);
     }
     Err(ApiError::NotFound(format!("fault {id}: no such pending fault")))
@@ -331,13 +321,8 @@ impl Platform {
         let action =
             FaultActionBody { answer: &body.answer, delay_ms: body.delay_ms, lost_answer: body.lost_answer.as_deref() };
         let spec = gateway_spec(&body.method, &body.app_key, body.times, action)?;
-        let mut data = self.data();
-        let data = &mut *data;
         // A fault for an order that does not exist could never fire (ids are never reused).
-        if let Some(order_id) = body.order_id.filter(|id| !data.orders.contains_key(id)) {
-            return Err(no_order(order_id));
-        }
-        Ok(faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, body.order_id))
+        self.store().add_gateway_fault(spec, body.order_id).ok_or_else(|| no_order(body.order_id.unwrap_or_default()))
     }
 
     fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
@@ -345,31 +330,31 @@ impl Platform {
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
         let now = self.clock().now_ms();
-        let mut data = self.data();
-        if !data.orders.contains_key(&order_id) {
-            return Err(no_order(order_id));
-        }
-        let id = data.next_fault_id;
-        data.next_fault_id += 1;
-        let order = data.orders.get(&order_id).ok_or_else(|| no_order(order_id))?;
-        if name == "duplicate" {
-            // §2.4: only on a quiescent order with an acknowledged notification.
-            if !order.delivery.queue.is_empty() {
-                return Err(ApiError::Conflict(format!(
-                    "order {order_id} has a notification pending; duplicate needs a quiescent order"
-                )));
+        let change = |tx: &mut OrderTx<'_>| -> Result<(u64, bool), ApiError> {
+            let id = tx.next_fault_id();
+            let order = tx.order();
+            if name == "duplicate" {
+                // §2.4: only on a quiescent order with an acknowledged notification.
+                if !order.delivery.queue.is_empty() {
+                    return Err(ApiError::Conflict(format!(
+                        "order {order_id} has a notification pending; duplicate needs a quiescent order"
+                    )));
+                }
+                let (method, sub_method) = order.delivery.last_acked.ok_or_else(|| {
+                    ApiError::Conflict(format!("order {order_id} has no acknowledged notification to duplicate"))
+                })?;
+                tx.enqueue((method, sub_method), None, true, now);
+                return Ok((id, true));
             }
-            let (method, sub_method) = order.delivery.last_acked.ok_or_else(|| {
-                ApiError::Conflict(format!("order {order_id} has no acknowledged notification to duplicate"))
-            })?;
-            data.enqueue(order_id, (method, sub_method), None, true, now);
-            drop(data);
+            let alteration = alteration_named(name, body.params.as_ref())?;
+            if !tx.attach_alteration(id, alteration) {
+                return Err(ApiError::Conflict(format!("order {order_id} already has a notification fault waiting")));
+            }
+            Ok((id, false))
+        };
+        let (id, queued) = self.store().with_order(order_id, change).ok_or_else(|| no_order(order_id))??;
+        if queued {
             self.wake();
-            return Ok(id);
-        }
-        let alteration = alteration_named(name, body.params.as_ref())?;
-        if !data.attach_alteration(order_id, id, alteration) {
-            return Err(ApiError::Conflict(format!("order {order_id} already has a notification fault waiting")));
         }
         Ok(id)
     }

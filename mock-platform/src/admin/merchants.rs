@@ -1,7 +1,5 @@
 //! `POST /admin/merchants`, `GET /admin/merchants/{app_key}`.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,6 +12,7 @@ use super::{AdminJson, ApiError, ErrorBody, checks};
 use crate::Platform;
 use crate::clock::parse_ms;
 use crate::model::{Merchant, NotifyCharset, Phase};
+use crate::store::MerchantConflict;
 
 /// The body of `POST /admin/merchants` (INTERFACES §1.1).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -72,12 +71,10 @@ pub async fn create(
         (status = "4XX", description = "A bad request", body = ErrorBody),
     ))]
 pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<String>) -> Result<Json<Value>, ApiError> {
-    let data = platform.data();
-    let merchant = data
-        .merchants
-        .get(app_key.as_str())
-        .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))?;
-    Ok(Json(serde_json::to_value(merchant).unwrap_or_default()))
+    platform
+        .store()
+        .merchant(&app_key, |m| Json(serde_json::to_value(m).unwrap_or_default()))
+        .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
 }
 
 impl NewMerchant {
@@ -154,14 +151,6 @@ impl Platform {
         let session =
             body.session.clone().filter(|s| !s.is_empty()).unwrap_or_else(|| format!("6102{}", random_hex(16)));
         let taobao_sid = body.taobao_sid.unwrap_or_else(|| rand::rng().random_range(100_000_000..1_000_000_000));
-        let mut data = self.data();
-        if data.merchants.contains_key(body.app_key.as_str()) {
-            return Err(ApiError::Conflict(format!("app_key {:?} is already registered", body.app_key)));
-        }
-        if data.sessions.contains_key(&session) {
-            return Err(ApiError::Conflict("session: already issued to another app".into()));
-        }
-        let key: Arc<str> = Arc::from(body.app_key.as_str());
         let merchant = Merchant {
             app_key: body.app_key,
             app_secret: body.app_secret,
@@ -189,12 +178,20 @@ impl Platform {
             quota_second: 0,
             second_used: 0,
         };
-        tracing::info!(app_key = %merchant.app_key, "merchant registered");
         let mut view = serde_json::to_value(&merchant).unwrap_or_default();
         // The one answer that shows the session in full: the merchant may not know it (generated here).
-        view["session"] = Value::String(session.clone());
-        data.sessions.insert(session, key.clone());
-        data.merchants.insert(key, merchant);
+        view["session"] = Value::String(session);
+        let app_key = merchant.app_key.clone();
+        match self.store().put_merchant(merchant) {
+            Ok(()) => {}
+            Err(MerchantConflict::AppKey) => {
+                return Err(ApiError::Conflict(format!("app_key {app_key:?} is already registered")));
+            }
+            Err(MerchantConflict::Session) => {
+                return Err(ApiError::Conflict("session: already issued to another app".into()));
+            }
+        }
+        tracing::info!(app_key = %app_key, "merchant registered");
         Ok(view)
     }
 }

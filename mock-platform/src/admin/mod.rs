@@ -144,16 +144,16 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
     let Some(app_key) = q.appkey.filter(|k| !k.is_empty()) else {
         return (StatusCode::BAD_REQUEST, "missing appkey").into_response();
     };
-    let data = platform.data();
-    let Some(merchant) = data.merchants.get(app_key.as_str()) else {
-        return (StatusCode::NOT_FOUND, "unknown appkey").into_response();
-    };
-    let Some(callback) = merchant.callback_url.as_deref().filter(|u| !u.is_empty()) else {
-        return (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response();
-    };
-    let separator = if callback.contains('?') { '&' } else { '?' };
-    let encoded: String = url_encode(merchant.session.expose());
-    Redirect::to(&format!("{callback}{separator}top_session={encoded}")).into_response()
+    let target = platform.store().merchant(&app_key, |merchant| {
+        let callback = merchant.callback_url.as_deref().filter(|u| !u.is_empty())?;
+        let separator = if callback.contains('?') { '&' } else { '?' };
+        Some(format!("{callback}{separator}top_session={}", url_encode(merchant.session.expose())))
+    });
+    match target {
+        None => (StatusCode::NOT_FOUND, "unknown appkey").into_response(),
+        Some(None) => (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response(),
+        Some(Some(url)) => Redirect::to(&url).into_response(),
+    }
 }
 
 fn url_encode(text: &str) -> String {

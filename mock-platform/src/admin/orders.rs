@@ -4,7 +4,9 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use protocol::{NotifyMethod, Token};
+use std::sync::Arc;
+
+use protocol::{NotifyMethod, OrderId, Token};
 use rand::Rng;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -14,10 +16,9 @@ use super::{AdminJson, AdminPath, AdminQuery, ApiError, ErrorBody, checks, optio
 use crate::Platform;
 use crate::clock::{end_of_day_after, format_ms, gmt8_midnight_ms, parse_ms};
 use crate::exchange;
-use crate::faults;
-use crate::model::Alteration;
 use crate::model::order::NewOrder;
-use crate::model::{Order, OrderState};
+use crate::model::{Alteration, Merchant, Order, OrderState};
+use crate::store::OrderTx;
 
 /// The body of `POST /admin/orders` (INTERFACES §1.1).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -229,8 +230,7 @@ pub async fn get_one(
     AdminPath(id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
-    let data = platform.data();
-    data.orders.get(&id).map(|o| Json(order_view(o))).ok_or_else(|| no_order(id))
+    platform.store().order(id, |o| Json(order_view(o))).ok_or_else(|| no_order(id))
 }
 
 #[utoipa::path(get, path = "/admin/orders", tag = "orders", params(ListQuery),
@@ -246,15 +246,8 @@ pub async fn list(
         Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
         None => None,
     };
-    let data = platform.data();
-    let mut orders: Vec<&Order> = data
-        .orders
-        .values()
-        .filter(|o| q.app_key.as_deref().is_none_or(|k| *o.app_key == *k))
-        .filter(|o| state.is_none_or(|s| o.state == s))
-        .collect();
-    orders.sort_by_key(|o| o.id);
-    Ok(Json(json!({ "orders": orders.into_iter().map(order_view).collect::<Vec<_>>() })))
+    let orders = platform.store().orders(q.app_key.as_deref(), state, order_view);
+    Ok(Json(json!({ "orders": orders })))
 }
 
 #[utoipa::path(get, path = "/admin/orders/{order_id}/exchanges", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
@@ -268,12 +261,7 @@ pub async fn exchanges(
     AdminPath(id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
-    let data = platform.data();
-    if !data.orders.contains_key(&id) {
-        return Err(no_order(id));
-    }
-    let dropped = data.exchanges_dropped.get(&id).copied().unwrap_or(0);
-    Ok(Json(exchange::render(id, data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default(), dropped)))
+    platform.exchanges_json(id).map(Json).ok_or_else(|| no_order(id))
 }
 
 /// One suite action on an order: checks the state, changes the order, queues the notification.
@@ -283,50 +271,49 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     body.refuse_fields_not_taken_by(action)?;
     let alteration = alteration_of(&body.alteration)?;
     let now = platform.clock().now_ms();
-    let mut data = platform.data();
-    let order = data.orders.get(&id).ok_or_else(|| no_order(id))?;
-    if !order.eticket {
-        return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
-    }
-    let order = data.orders.get_mut(&id).ok_or_else(|| no_order(id))?;
-    let notification = match action {
-        Action::Resend => {
-            order.check_resendable("resend")?;
-            (NotifyMethod::Resend, 0)
+    let change = |tx: &mut OrderTx<'_>| -> Result<(NotifyMethod, Value), ApiError> {
+        if !tx.order().eticket {
+            return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
         }
-        Action::ModifyMobile => {
-            let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
-            checks::text("mobile", mobile, MOBILE_CHARS)?;
-            order.change_mobile(mobile, now)?;
-            (NotifyMethod::Modified, 0)
-        }
-        Action::Refund => {
-            order.refund(now)?;
-            order.delivery.awaiting_callback = None;
-            (NotifyMethod::Cancel, 0)
-        }
-        Action::Extend => {
-            let ends = body.valid_ends.as_deref().ok_or_else(|| ApiError::field("valid_ends", "is required"))?;
-            let ends = datetime("valid_ends", ends)?;
-            let start = match body.valid_start.as_deref() {
-                Some(s) => datetime("valid_start", s)?,
-                None => order.valid_start,
-            };
-            if start > ends {
-                return Err(ApiError::field("valid_ends", "must not be before valid_start"));
+        let order = tx.order_mut();
+        let notification = match action {
+            Action::Resend => {
+                order.check_resendable("resend")?;
+                (NotifyMethod::Resend, 0)
             }
-            order.change_validity(start, ends, now)?;
-            (NotifyMethod::OrderModify, 1)
-        }
-        Action::RightsProtection => {
-            order.check_rights_protection()?;
-            (NotifyMethod::OrderModify, 2)
-        }
+            Action::ModifyMobile => {
+                let mobile = body.mobile.as_deref().ok_or_else(|| ApiError::field("mobile", "is required"))?;
+                checks::text("mobile", mobile, MOBILE_CHARS)?;
+                order.change_mobile(mobile, now)?;
+                (NotifyMethod::Modified, 0)
+            }
+            Action::Refund => {
+                order.refund(now)?;
+                order.delivery.awaiting_callback = None;
+                (NotifyMethod::Cancel, 0)
+            }
+            Action::Extend => {
+                let ends = body.valid_ends.as_deref().ok_or_else(|| ApiError::field("valid_ends", "is required"))?;
+                let ends = datetime("valid_ends", ends)?;
+                let start = match body.valid_start.as_deref() {
+                    Some(s) => datetime("valid_start", s)?,
+                    None => order.valid_start,
+                };
+                if start > ends {
+                    return Err(ApiError::field("valid_ends", "must not be before valid_start"));
+                }
+                order.change_validity(start, ends, now)?;
+                (NotifyMethod::OrderModify, 1)
+            }
+            Action::RightsProtection => {
+                order.check_rights_protection()?;
+                (NotifyMethod::OrderModify, 2)
+            }
+        };
+        tx.enqueue(notification, alteration, false, now);
+        Ok((notification.0, order_view(tx.order())))
     };
-    let method = notification.0;
-    data.enqueue(id, notification, alteration, false, now);
-    let view = data.orders.get(&id).map(order_view).unwrap_or_default();
-    drop(data);
+    let (method, view) = platform.store().with_order(id, change).ok_or_else(|| no_order(id))??;
     platform.wake();
     tracing::info!(order_id = id, method = method.as_str(), "suite action queued a notification");
     Ok((StatusCode::ACCEPTED, Json(view)))
@@ -456,15 +443,12 @@ pub async fn rights_protection(
 impl Platform {
     /// `GET /admin/orders/{id}` in-process.
     pub fn order_json(&self, order_id: i64) -> Option<Value> {
-        self.data().orders.get(&order_id).map(order_view)
+        self.store().order(order_id, order_view)
     }
 
     /// `GET /admin/orders/{id}/exchanges` in-process.
     pub fn exchanges_json(&self, order_id: i64) -> Option<Value> {
-        let data = self.data();
-        data.orders.get(&order_id)?;
-        let dropped = data.exchanges_dropped.get(&order_id).copied().unwrap_or(0);
-        Some(exchange::render(order_id, data.exchanges.get(&order_id).map(Vec::as_slice).unwrap_or_default(), dropped))
+        self.store().order_record(order_id, |r| exchange::render(order_id, r.exchanges, r.dropped))
     }
 
     /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, arms the order's
@@ -526,71 +510,73 @@ impl Platform {
             return Err(ApiError::field("valid_ends", "must not be before valid_start"));
         }
         let eticket = body.eticket_enabled.unwrap_or(true);
-        let mut data = self.data();
-        let app_key = data
-            .merchant_key(&body.app_key)
-            .ok_or_else(|| ApiError::NotFound(format!("app_key {:?}: no such merchant", body.app_key)))?;
-        let merchant = &data.merchants[&app_key];
-        if eticket && valid_ends < now {
-            return Err(ApiError::Refused(format!(
-                "valid_ends {}: the validity has already ended, so the platform sends no notification (FAQ 2.28)",
-                format_ms(valid_ends)
-            )));
-        }
-        if eticket && !merchant.accepts_mobile(&body.mobile) {
-            return Err(ApiError::Refused(format!(
-                "mobile {:?}: merchant {} is in phase test and this is not one of its test_mobiles (FAQ 1.4, 2.28)",
-                body.mobile, merchant.app_key
-            )));
-        }
-        let seller = (body.seller_nick.is_some() || body.taobao_sid.is_some()).then(|| {
-            (
-                body.taobao_sid.unwrap_or(merchant.taobao_sid),
-                body.seller_nick.clone().unwrap_or_else(|| merchant.seller_nick.clone()),
-            )
-        });
-        let id = data.next_id();
-        let token = Token::from_bytes(rand::rng().random());
-        let new = NewOrder {
-            seller,
-            num,
-            mobile: body.mobile,
-            buyer_nick: body.buyer_nick.unwrap_or_else(|| "mock_buyer".into()),
-            item_title: body.item_title,
-            num_iid: body.num_iid.unwrap_or_else(|| rand::rng().random_range(500_000_000_000..600_000_000_000)),
-            outer_iid: body.outer_iid,
-            sub_outer_iid: body.sub_outer_iid,
-            sku_properties: body.sku_properties,
-            weeks: body.weeks,
-            sms_template: body.sms_template,
-            send_type,
-            consume_type,
-            price: amount(price),
-            total_fee,
-            valid_start,
-            valid_ends,
-            eticket,
+        let mobile = body.mobile;
+        type Checked = (Arc<str>, Option<(i64, String)>, String);
+        let check = |app_key: &Arc<str>, merchant: &Merchant| -> Result<Checked, ApiError> {
+            if eticket && valid_ends < now {
+                return Err(ApiError::Refused(format!(
+                    "valid_ends {}: the validity has already ended, so the platform sends no notification (FAQ 2.28)",
+                    format_ms(valid_ends)
+                )));
+            }
+            if eticket && !merchant.accepts_mobile(&mobile) {
+                return Err(ApiError::Refused(format!(
+                    "mobile {mobile:?}: merchant {} is in phase test and this is not one of its test_mobiles (FAQ 1.4, 2.28)",
+                    merchant.app_key
+                )));
+            }
+            let seller = (body.seller_nick.is_some() || body.taobao_sid.is_some()).then(|| {
+                (
+                    body.taobao_sid.unwrap_or(merchant.taobao_sid),
+                    body.seller_nick.clone().unwrap_or_else(|| merchant.seller_nick.clone()),
+                )
+            });
+            Ok((app_key.clone(), seller, mobile))
         };
-        let order = Order::pay(id, token, app_key, new, now);
-        data.insert_order(order, self.config().auto_close_ms());
-        // Under the same lock as the order's creation: no call naming the order can come before its faults.
-        let fault_ids = gateway_faults.map(|specs| {
-            let data = &mut *data;
-            specs
-                .into_iter()
-                .map(|spec| faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, Some(id.get())))
-                .collect::<Vec<_>>()
-        });
-        if eticket {
-            data.enqueue(id.get(), (NotifyMethod::Send, 0), alteration, false, now);
-        }
-        let mut view = data.orders.get(&id.get()).map(order_view).unwrap_or_default();
-        if let Some(ids) = fault_ids {
-            view["gateway_fault_ids"] = json!(ids);
-        }
-        drop(data);
+        let app_key = body.app_key.clone();
+        let create = |id: OrderId, (app_key, seller, mobile): Checked| {
+            let token = Token::from_bytes(rand::rng().random());
+            let new = NewOrder {
+                seller,
+                num,
+                mobile,
+                buyer_nick: body.buyer_nick.unwrap_or_else(|| "mock_buyer".into()),
+                item_title: body.item_title,
+                num_iid: body.num_iid.unwrap_or_else(|| rand::rng().random_range(500_000_000_000..600_000_000_000)),
+                outer_iid: body.outer_iid,
+                sub_outer_iid: body.sub_outer_iid,
+                sku_properties: body.sku_properties,
+                weeks: body.weeks,
+                sms_template: body.sms_template,
+                send_type,
+                consume_type,
+                price: amount(price),
+                total_fee,
+                valid_start,
+                valid_ends,
+                eticket,
+            };
+            Order::pay(id, token, app_key, new, now)
+        };
+        // In the same change as the order's creation: no call naming the order can come before its faults.
+        let then = |tx: &mut OrderTx<'_>| {
+            let fault_ids = gateway_faults
+                .map(|specs| specs.into_iter().map(|spec| tx.arm_gateway_fault(spec)).collect::<Vec<_>>());
+            if eticket {
+                tx.enqueue((NotifyMethod::Send, 0), alteration, false, now);
+            }
+            let mut view = order_view(tx.order());
+            if let Some(ids) = fault_ids {
+                view["gateway_fault_ids"] = json!(ids);
+            }
+            (tx.id(), view)
+        };
+        let (id, view) = self
+            .store()
+            .new_order(&app_key, self.config().auto_close_ms(), check, create, then)
+            .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))??;
         self.wake();
-        tracing::info!(order_id = id.get(), eticket, "order paid (T1)");
+        tracing::info!(order_id = id, eticket, "order paid (T1)");
         Ok(view)
     }
 }

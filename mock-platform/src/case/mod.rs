@@ -37,33 +37,32 @@ const ABSOLUTE_TIMES: [&str; 4] = ["started_at", "finished_at", "started_at_ms",
 impl Platform {
     /// The case file of one order (README.md "Case files").
     pub fn export_case(&self, order_id: i64) -> Result<Value, ApiError> {
-        let data = self.data();
-        let order = data
-            .orders
-            .get(&order_id)
+        let platform_clock = format_ms(self.clock().now_ms());
+        let exported_at = rfc3339_ms(self.clock().wall_now().timestamp_millis());
+        let (case, secrets) = self
+            .store()
+            .order_record(order_id, |r| {
+                let exchanges = crate::exchange::render(order_id, r.exchanges, r.dropped);
+                let mut secrets: Vec<(String, &'static str)> = Vec::new();
+                if let Some(m) = r.merchant {
+                    secrets.push((m.app_secret.expose().to_owned(), SECRET_MARKER));
+                    secrets.push((m.notify_key.expose().to_owned(), SECRET_MARKER));
+                    secrets.push((m.session.expose().to_owned(), SESSION_MARKER));
+                }
+                secrets.extend(sign_values(&exchanges).into_iter().map(|sign| (sign, SIGN_MARKER)));
+                let case = json!({
+                    "schema": SCHEMA,
+                    "exported_at": exported_at,
+                    "platform_clock": platform_clock,
+                    "order": order_view(r.order),
+                    "merchant": r.merchant.map(merchant_view),
+                    "exchanges_dropped": r.dropped,
+                    "exchanges": exchanges["exchanges"].as_array().map_or(&[][..], |v| v).iter().map(case_exchange)
+                        .collect::<Vec<_>>(),
+                });
+                (case, secrets)
+            })
             .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
-        let merchant = data.merchants.get(&*order.app_key);
-        let dropped = data.exchanges_dropped.get(&order_id).copied().unwrap_or(0);
-        let exchanges =
-            crate::exchange::render(order_id, data.exchanges.get(&order_id).map_or(&[][..], |v| v), dropped);
-        let mut secrets: Vec<(String, &'static str)> = Vec::new();
-        if let Some(m) = merchant {
-            secrets.push((m.app_secret.expose().to_owned(), SECRET_MARKER));
-            secrets.push((m.notify_key.expose().to_owned(), SECRET_MARKER));
-            secrets.push((m.session.expose().to_owned(), SESSION_MARKER));
-        }
-        secrets.extend(sign_values(&exchanges).into_iter().map(|sign| (sign, SIGN_MARKER)));
-        let case = json!({
-            "schema": SCHEMA,
-            "exported_at": rfc3339_ms(self.clock().wall_now().timestamp_millis()),
-            "platform_clock": format_ms(self.clock().now_ms()),
-            "order": order_view(order),
-            "merchant": merchant.map(merchant_view),
-            "exchanges_dropped": dropped,
-            "exchanges": exchanges["exchanges"].as_array().map_or(&[][..], |v| v).iter().map(case_exchange)
-                .collect::<Vec<_>>(),
-        });
-        drop(data);
         Ok(scrub(case, secrets))
     }
 }

@@ -21,8 +21,7 @@ use rand::Rng;
 
 use crate::Platform;
 use crate::exchange::{self, Exchange, GatewayExchange, ParamList};
-use crate::faults::{self, FaultAction, LostAnswer};
-use crate::metrics::Unrecorded;
+use crate::faults::{FaultAction, LostAnswer};
 
 pub fn routes() -> Router<Platform> {
     Router::new().route("/router/rest", any(router_rest)).route("/qr/{name}", axum::routing::get(qr_image))
@@ -33,8 +32,8 @@ async fn qr_image(
     State(platform): State<Platform>,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
-    match platform.data().qr_images.get(&name) {
-        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes.clone()).into_response(),
+    match platform.store().qr_image(&name) {
+        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
         None => crate::admin::ApiError::NotFound(format!("no QR image {name:?}")).into_response(),
     }
 }
@@ -74,12 +73,10 @@ struct Hold {
 
 /// PROTOCOL §6 C4: a callback arriving while its cause's attempt is open waits for that attempt, up to the hold.
 async fn hold_for_cause(platform: &Platform, order_id: i64, causes: &[protocol::NotifyMethod]) -> Hold {
-    let open = platform.inflight().get(&order_id).filter(|f| causes.contains(&f.method)).cloned();
-    let Some(mut open) = open else { return Hold::default() };
+    let Some(mut done) = platform.store().attempt_open(order_id, causes) else { return Hold::default() };
     let start = Instant::now();
-    let finished = tokio::time::timeout(platform.config().c4_hold, open.done.wait_for(|done| *done))
-        .await
-        .is_ok_and(|r| r.is_ok());
+    let finished =
+        tokio::time::timeout(platform.config().c4_hold, done.wait_for(|done| *done)).await.is_ok_and(|r| r.is_ok());
     Hold { held: true, held_ms: start.elapsed().as_millis() as i64, timed_out: !finished }
 }
 
@@ -150,13 +147,13 @@ async fn router_rest(
             sign_diagnosis: outcome.sign_diagnosis,
             answer_lost: outcome.lost.map(|l| l.as_str().to_owned()),
         };
-        let mut data = platform.data();
-        match recordable(&data, params.get("app_key").unwrap_or_default(), id) {
-            Ok(()) => {
-                if data.record(id, Exchange::Gateway(exchange)) {
-                    platform.metrics().dropped();
-                }
-            }
+        match platform.store().record_gateway_exchange(
+            params.get("app_key").unwrap_or_default(),
+            id,
+            Exchange::Gateway(exchange),
+        ) {
+            Ok(true) => platform.metrics().dropped(),
+            Ok(false) => {}
             Err(why) => platform.metrics().unrecorded(why),
         }
     }
@@ -172,20 +169,6 @@ async fn router_rest(
         None => envelope(body, outcome.format),
         Some(LostAnswer::Transient) => envelope(lost::transient_answer(outcome.format, &request_id), outcome.format),
         Some(LostAnswer::Close) => lost::close_without_answer(),
-    }
-}
-
-/// INTERFACES §1 "Recorded exchanges": a call is recorded against an order only when its app is registered and
-/// the order is that app's merchant's (a bad sign included: C9 diagnoses it). Anyone can reach the gateway and
-/// order ids are sequential: recording the rest would let any caller bloat any order's history.
-fn recordable(data: &crate::store::Data, app_key: &str, order_id: i64) -> Result<(), Unrecorded> {
-    if !data.merchants.contains_key(app_key) {
-        return Err(Unrecorded::UnknownApp);
-    }
-    match data.orders.get(&order_id) {
-        None => Err(Unrecorded::NoSuchOrder),
-        Some(order) if &*order.app_key != app_key => Err(Unrecorded::OtherMerchant),
-        Some(_) => Ok(()),
     }
 }
 
@@ -220,38 +203,37 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     };
     // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
     // under it).
-    let secret =
-        params.non_empty("app_key").and_then(|k| platform.data().merchants.get(k).map(|m| m.app_secret.clone()));
+    let secret = params.non_empty("app_key").and_then(|k| platform.store().merchant(k, |m| m.app_secret.clone()));
     let pre = system::pre_verify(secret, params);
     let timestamp = system::pre_check_timestamp(params, wall);
-    // Steps 2–12 and B0, under the lock; the C4 verdict is read at the same moment.
-    let (checked, action) = {
-        let mut data = platform.data();
-        let api = apis::find(&outcome.api_name);
-        if let (Some(api), Some(id)) = (api, order_id)
-            && !api.causes.is_empty()
-        {
-            let acked = data.orders.get(&id).is_some_and(|o| api.causes.iter().any(|m| o.delivery.has_acked(*m)));
-            outcome.cause_acked = Some(acked);
-            outcome.causality = Some(match (acked, hold.held && hold.timed_out) {
-                (true, _) => "ok",
-                (false, true) => "before_ack",
-                (false, false) => "no_cause",
-            });
-        }
-        match system::check(&mut data, params, pre, timestamp, now) {
-            Ok(checked) => {
-                let action = faults::take(&mut data.gateway_faults, checked.api.name, &checked.app_key, order_id);
-                (checked, action)
-            }
-            Err(refusal) => {
-                outcome.format = refusal.format;
-                outcome.sign_diagnosis = refusal.sign_diagnosis;
-                outcome.result = Err(refusal.error);
-                return outcome;
-            }
+    // The C4 verdict: was the cause acknowledged when the hold ended?
+    let api = apis::find(&outcome.api_name);
+    if let (Some(api), Some(id)) = (api, order_id)
+        && !api.causes.is_empty()
+    {
+        let acked =
+            platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).unwrap_or(false);
+        outcome.cause_acked = Some(acked);
+        outcome.causality = Some(match (acked, hold.held && hold.timed_out) {
+            (true, _) => "ok",
+            (false, true) => "before_ack",
+            (false, false) => "no_cause",
+        });
+    }
+    // Steps 2–12 on the caller's merchant (session, quota), then B0.
+    let app_key = params.non_empty("app_key").unwrap_or_default();
+    let checked =
+        platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now));
+    let checked = match checked {
+        Ok(checked) => checked,
+        Err(refusal) => {
+            outcome.format = refusal.format;
+            outcome.sign_diagnosis = refusal.sign_diagnosis;
+            outcome.result = Err(refusal.error);
+            return outcome;
         }
     };
+    let action = platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id);
     outcome.format = checked.format;
     outcome.simplify = checked.simplify;
     match action {
@@ -272,25 +254,23 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
     let now = platform.clock().now_ms();
-    let queued = {
-        let mut data = platform.data();
-        data.run_closes(now, platform.config().auto_close_ms());
+    let queued = platform.store().gateway_call(now, platform.config().auto_close_ms(), |tx| {
         let mut ctx = apis::Ctx {
-            data: &mut data,
+            tx,
             app_key: checked.app_key.clone(),
             now_ms: now,
             gateway_base_url: platform.config().gateway_base_url.as_deref(),
             queued: false,
         };
         // §5.0 B1: every e-voucher API refuses a merchant that has not joined the platform.
-        let joined = ctx.data.merchants.get(&checked.app_key).is_none_or(|m| m.joined);
+        let joined = ctx.tx.merchant(&checked.app_key).is_none_or(|m| m.joined);
         outcome.result = if checked.api.needs_permission && !joined {
             Err(protocol::SubCode::InvalidEticketSeller.error())
         } else {
             (checked.api.run)(&mut ctx, params)
         };
         ctx.queued
-    };
+    });
     if queued {
         platform.wake();
     }

@@ -8,7 +8,7 @@ use protocol::{
 use std::sync::Arc;
 
 use super::apis::{self, Api, ParamKind};
-use crate::store::Data;
+use crate::model::Merchant;
 
 /// A call that passed steps 2–12.
 #[derive(Debug)]
@@ -55,8 +55,9 @@ pub fn pre_check_timestamp(params: &Params, wall_now: DateTime<Utc>) -> Result<(
     check_timestamp_param(params.get("timestamp"), wall_now).map(|_| ())
 }
 
+/// Steps 2–12 on the merchant named by `app_key` (`None`: no such app), its session and quota changed in place.
 pub fn check(
-    data: &mut Data,
+    merchant: Option<(&std::sync::Arc<str>, &mut Merchant)>,
     params: &Params,
     pre: PreVerified,
     timestamp: Result<(), TimestampError>,
@@ -70,9 +71,8 @@ pub fn check(
     let format = ResponseFormat::parse(params.non_empty("format")).map_err(|e| refuse(e, xml))?;
     let simplify = format == ResponseFormat::Json && params.get("simplify") == Some("true");
     // 4. app_key present (28) and known (29).
-    let app_key = params.non_empty("app_key").ok_or_else(|| refuse(TopError::MISSING_APP_KEY, format))?;
-    let (key, merchant) =
-        data.merchants.get_key_value(app_key).ok_or_else(|| refuse(TopError::INVALID_APP_KEY, format))?;
+    params.non_empty("app_key").ok_or_else(|| refuse(TopError::MISSING_APP_KEY, format))?;
+    let (key, merchant) = merchant.ok_or_else(|| refuse(TopError::INVALID_APP_KEY, format))?;
     let key = key.clone();
     // 5. sign present (24) and valid (25).
     let verdict = match pre {
@@ -101,10 +101,11 @@ pub fn check(
     }
     // 8. session present (26), this app's (27), unexpired (27 session-expired).
     let session = params.non_empty("session").ok_or_else(|| refuse(TopError::MISSING_SESSION, format))?;
-    if data.sessions.get(session).is_none_or(|owner| *owner != key) {
+    // Sessions are unique per app (the store refuses a session issued to another), so "this app's" is "equal to
+    // the app's session".
+    if !protocol::signs_equal(merchant.session.expose(), session) {
         return Err(refuse(TopError::INVALID_SESSION, format));
     }
-    let merchant = data.merchants.get_mut(&key).ok_or_else(|| refuse(TopError::INVALID_APP_KEY, format))?;
     if merchant.session_expires_at <= now_ms {
         return Err(refuse(TopError::SESSION_EXPIRED, format));
     }

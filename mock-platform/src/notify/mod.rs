@@ -6,24 +6,19 @@ pub mod alteration;
 use std::time::Duration;
 
 use protocol::AckReply;
-use tokio::sync::watch;
 
 pub use alteration::Alteration;
 
+use crate::Platform;
 use crate::exchange::{Exchange, NotificationExchange, ParamList, capture_body};
 use crate::model::AttemptPlan;
-use crate::{InFlight, Platform};
 
 /// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
 pub async fn dispatcher(platform: Platform) {
     loop {
         let now = platform.clock().now_ms();
-        let (plans, next) = {
-            let mut data = platform.data();
-            data.run_closes(now, platform.config().auto_close_ms());
-            let plans = data.take_due(now, &platform.config().schedule_ms());
-            (plans, data.next_wake_ms())
-        };
+        platform.store().run_closes(now, platform.config().auto_close_ms());
+        let (plans, next) = platform.store().lease_due(now, &platform.config().schedule_ms());
         for plan in plans {
             tokio::spawn(attempt(platform.clone(), plan));
         }
@@ -54,8 +49,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         plan.alteration.as_ref(),
     );
     let method = plan.notification.method;
-    let (done_tx, done_rx) = watch::channel(false);
-    platform.inflight().insert(plan.order_id, InFlight { method, done: done_rx });
+    let done_tx = platform.store().attempt_started(plan.order_id, method);
     let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
     let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
@@ -105,14 +99,12 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     {
         let now = platform.clock().now_ms();
         let schedule = platform.config().schedule_ms();
-        let mut data = platform.data();
-        if data.record(plan.order_id, Exchange::Notification(exchange)) {
+        if platform.store().settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, now, &schedule) {
             platform.metrics().dropped();
         }
-        data.finish_attempt(plan.order_id, plan.seq, acknowledged, now, &schedule);
     }
     // The outcome is recorded before a held callback (C4) is released.
-    platform.inflight().remove(&plan.order_id);
+    platform.store().attempt_ended(plan.order_id);
     done_tx.send_replace(true);
     platform.wake();
 }

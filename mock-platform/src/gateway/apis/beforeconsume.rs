@@ -21,9 +21,9 @@ pub const API: Api = Api {
     run,
 };
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = redemption::checked_order_and_posid(ctx, params)?;
-    let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     let code = params.get("verify_code").unwrap_or_default();
     let left = order.before_consume(code, params.non_empty("mobile"), ctx.now_ms).map_err(transition_error)?;
     let mut fields = redemption::answer_head(order);

@@ -19,7 +19,7 @@ pub const PARAMS: &[ParamSpec] = &[
 pub const fn api(
     name: &'static str,
     causes: &'static [NotifyMethod],
-    run: fn(&mut Ctx<'_>, &Params) -> Result<Fields, TopError>,
+    run: fn(&mut Ctx<'_, '_>, &Params) -> Result<Fields, TopError>,
 ) -> Api {
     Api { name, params: PARAMS, order_param: Some("order_id"), causes, needs_permission: true, check, run }
 }
@@ -42,7 +42,7 @@ pub fn check(params: &Params) -> Result<(), TopError> {
 /// §5.0 B1–B4, the codes and the uploaded images, then `transition`; the callback the order awaited is done
 /// when it answers one of `causes` (the API's C4 causes).
 pub fn run(
-    ctx: &mut Ctx<'_>,
+    ctx: &mut Ctx<'_, '_>,
     params: &Params,
     causes: &[NotifyMethod],
     transition: Transition,
@@ -51,7 +51,7 @@ pub fn run(
     let codes = VerifyCodes::parse(params.get("verify_codes").unwrap_or_default())
         .map_err(|_| TopError::invalid_argument("verify_codes"))?;
     let images = qr_images(ctx, params)?;
-    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order_mut(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     transition(order, &codes, &images, ctx.now_ms).map_err(transition_error)?;
     if order.delivery.awaiting_callback.is_some_and(|awaited| causes.contains(&awaited)) {
         order.delivery.awaiting_callback = None;
@@ -60,9 +60,9 @@ pub fn run(
 }
 
 /// The `qr_images` list, empty when absent; every name must be an uploaded image (§5.1, else 41).
-fn qr_images<'p>(ctx: &Ctx<'_>, params: &'p Params) -> Result<Vec<&'p str>, TopError> {
+fn qr_images<'p>(ctx: &Ctx<'_, '_>, params: &'p Params) -> Result<Vec<&'p str>, TopError> {
     let names: Vec<&str> = params.non_empty("qr_images").map(|v| v.split(',').collect()).unwrap_or_default();
-    if names.iter().any(|n| !ctx.data.qr_images.contains_key(*n)) {
+    if names.iter().any(|n| !ctx.tx.has_qr_image(n)) {
         return Err(TopError::invalid_argument("qr_images"));
     }
     Ok(names)

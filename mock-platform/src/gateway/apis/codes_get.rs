@@ -14,9 +14,9 @@ pub const API: Api = Api {
     run,
 };
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Unchecked)?;
-    let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     let items: Vec<Fields> = order
         .codes
         .iter()

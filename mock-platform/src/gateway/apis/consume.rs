@@ -42,9 +42,9 @@ fn mock_serial() -> String {
     std::iter::once('m').chain((0..31).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)).collect()
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = redemption::checked_order_and_posid(ctx, params)?;
-    let nick = match (ctx.data.merchants.get(&ctx.app_key), ctx.data.orders.get(&id)) {
+    let nick = match (ctx.tx.merchant(&ctx.app_key), ctx.tx.order(id)) {
         (Some(m), Some(o)) => o.seller_of(m).1,
         _ => String::new(),
     };
@@ -58,8 +58,8 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
         posid: params.non_empty("posid"),
     };
     let now = ctx.now_ms;
-    let at = ctx.data.op_time(now);
-    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let at = ctx.tx.op_time(now);
+    let order = ctx.tx.order_mut(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     let done = order.consume(&request, mock_serial(), at).map_err(transition_error)?;
     let minute = format_ms(now).get(..16).unwrap_or_default().to_owned();
     let mut fields = redemption::answer_head(order);

@@ -14,9 +14,9 @@ pub const API: Api = Api {
     run,
 };
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::IfSent)?;
-    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order_mut(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     order.fail_send(ctx.now_ms).map_err(transition_error)?;
     order.delivery.awaiting_callback = None;
     Ok(ret_code())

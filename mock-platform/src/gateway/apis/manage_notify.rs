@@ -26,12 +26,12 @@ fn check(params: &Params) -> Result<(), TopError> {
     method(params).map(|_| ()).ok_or_else(|| TopError::invalid_argument("notify_method"))
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Unchecked)?;
     let method = method(params).ok_or_else(|| TopError::invalid_argument("notify_method"))?;
-    let order = ctx.data.orders.get(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     order.check_manage_notify(method).map_err(transition_error)?;
-    ctx.data.enqueue(id, (method, 0), None, false, ctx.now_ms);
+    ctx.tx.enqueue(id, (method, 0), None, ctx.now_ms);
     ctx.queued = true;
     Ok(ret_code())
 }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use protocol::{Fields, NotifyMethod, Params, SubCode, TopError};
 
 use crate::model::TransitionError;
-use crate::store::Data;
+use crate::store::GatewayTx;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ParamKind {
@@ -53,10 +53,10 @@ pub const fn file(name: &'static str, required: bool) -> ParamSpec {
     ParamSpec { name, kind: ParamKind::File, required }
 }
 
-/// What one call may touch: the store (locked), the caller's app, the order clock.
+/// What one call may touch: the store's view of a call (locked), the caller's app, the order clock.
 #[derive(Debug)]
-pub struct Ctx<'a> {
-    pub data: &'a mut Data,
+pub struct Ctx<'a, 'd> {
+    pub tx: &'a mut GatewayTx<'d>,
     pub app_key: Arc<str>,
     pub now_ms: i64,
     pub gateway_base_url: Option<&'a str>,
@@ -79,7 +79,7 @@ pub struct Api {
     /// §4.9 step 12: rules that need no order data.
     pub check: fn(&Params) -> Result<(), TopError>,
     /// §4.9 step 13.
-    pub run: fn(&mut Ctx<'_>, &Params) -> Result<Fields, TopError>,
+    pub run: fn(&mut Ctx<'_, '_>, &Params) -> Result<Fields, TopError>,
 }
 
 const ALL: [&Api; 13] = [
@@ -122,12 +122,12 @@ pub enum TokenRule {
 }
 
 /// §5.0 B1–B4 for the order named by `order_id`; returns its id.
-pub fn checked_order(ctx: &Ctx<'_>, params: &Params, token: TokenRule) -> Result<i64, TopError> {
+pub fn checked_order(ctx: &Ctx<'_, '_>, params: &Params, token: TokenRule) -> Result<i64, TopError> {
     // B1 (`joined`) is checked before any API runs; the session's merchant exists (step 8).
-    let merchant = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| SubCode::InvalidEticketSeller.error())?;
+    let merchant = ctx.tx.merchant(&ctx.app_key).ok_or_else(|| SubCode::InvalidEticketSeller.error())?;
     let id = number(params, "order_id").ok_or_else(|| SubCode::OrderNotFound.error())?;
     // B2: an e-voucher order.
-    let order = ctx.data.orders.get(&id).filter(|o| o.eticket).ok_or_else(|| SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order(id).filter(|o| o.eticket).ok_or_else(|| SubCode::OrderNotFound.error())?;
     // B3: the session merchant's order; a 码商 must name itself.
     if order.app_key != ctx.app_key {
         return Err(SubCode::OrderNotBelongToSeller.error());

@@ -59,7 +59,7 @@ struct Op {
     fields: Fields,
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let kind = number(params, "type").unwrap_or(0);
     let start = time(params, "start_time")?;
     let end = time(params, "end_time")?;
@@ -69,7 +69,7 @@ fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
     let page_no = number(params, "page_no").unwrap_or(1).max(1) as usize;
     let page_size = number(params, "page_size").unwrap_or(40).clamp(1, 40) as usize;
     let mut ops: Vec<Op> = Vec::new();
-    for order in ctx.data.orders.values().filter(|o| o.app_key == ctx.app_key) {
+    for order in ctx.tx.orders_of(&ctx.app_key) {
         // By characters: a mobile is free text at the admin edge and may hold non-ASCII.
         let skip = order.mobile.chars().count().saturating_sub(4);
         let last4: String = order.mobile.chars().skip(skip).collect();
@@ -128,7 +128,8 @@ mod tests {
     use crate::store::Data;
 
     fn op_types(data: &mut Data) -> Vec<i64> {
-        let mut ctx = Ctx { data, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
+        let mut tx = crate::store::GatewayTx::new(data);
+        let mut ctx = Ctx { tx: &mut tx, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
         let fields = run(&mut ctx, &Params::from_pairs([("type", "0")])).unwrap();
         let Value::List { items, .. } = &fields[0].1 else { panic!("{fields:?}") };
         items

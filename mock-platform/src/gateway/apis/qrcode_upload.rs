@@ -25,15 +25,15 @@ fn check(params: &Params) -> Result<(), TopError> {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     // B1: only the session's own 码商 id.
-    let own = ctx.data.merchants.get(&ctx.app_key).and_then(|m| m.codemerchant_id);
+    let own = ctx.tx.merchant(&ctx.app_key).and_then(|m| m.codemerchant_id);
     if own.is_none() || own != number(params, "code_merchant_id") {
         return Err(SubCode::InvalidEticketSeller.error());
     }
     let bytes = params.file("img_bytes").map(|f| f.bytes.clone()).unwrap_or_default();
     let name = format!("qr_{}.png", hex::encode(rand::rng().random::<[u8; 16]>()));
-    ctx.data.put_qr_image(name.clone(), bytes);
+    ctx.tx.put_qr_image(name.clone(), bytes);
     let mut fields = ret_code();
     fields.push(("img_filename", Value::Str(name)));
     Ok(fields)

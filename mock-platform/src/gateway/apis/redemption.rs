@@ -7,7 +7,7 @@ use super::{Ctx, TokenRule, checked_order, ret_code};
 use crate::model::Order;
 
 /// §5.0 B1–B4 with the token required, then B5–B6; returns the order id.
-pub fn checked_order_and_posid(ctx: &Ctx<'_>, params: &Params) -> Result<i64, TopError> {
+pub fn checked_order_and_posid(ctx: &Ctx<'_, '_>, params: &Params) -> Result<i64, TopError> {
     let id = checked_order(ctx, params, TokenRule::Required)?;
     check_posid(ctx, params)?;
     Ok(id)
@@ -24,8 +24,8 @@ pub fn answer_head(order: &Order) -> Fields {
 }
 
 /// §5.0 B5–B6 for a 码商; a 信任卖家's posid is ignored.
-fn check_posid(ctx: &Ctx<'_>, params: &Params) -> Result<(), TopError> {
-    let Some(merchant) = ctx.data.merchants.get(&ctx.app_key) else { return Ok(()) };
+fn check_posid(ctx: &Ctx<'_, '_>, params: &Params) -> Result<(), TopError> {
+    let Some(merchant) = ctx.tx.merchant(&ctx.app_key) else { return Ok(()) };
     if !merchant.is_code_merchant() {
         return Ok(());
     }

@@ -9,6 +9,6 @@ const CAUSES: &[NotifyMethod] = &[NotifyMethod::Resend, NotifyMethod::Modified];
 
 pub const API: Api = code_callback::api("taobao.vmarket.eticket.resend", CAUSES, run);
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     code_callback::run(ctx, params, CAUSES, Order::replace_codes)
 }

@@ -31,11 +31,11 @@ fn check(params: &Params) -> Result<(), TopError> {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = redemption::checked_order_and_posid(ctx, params)?;
     let codes = params.non_empty("verify_codes").and_then(|c| VerifyCodes::parse(c).ok());
-    let at = ctx.data.op_time(ctx.now_ms);
-    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let at = ctx.tx.op_time(ctx.now_ms);
+    let order = ctx.tx.order_mut(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     order
         .reverse(
             params.get("reverse_code").unwrap_or_default(),

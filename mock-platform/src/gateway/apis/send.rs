@@ -9,6 +9,6 @@ const CAUSES: &[NotifyMethod] = &[NotifyMethod::Send];
 
 pub const API: Api = code_callback::api("taobao.vmarket.eticket.send", CAUSES, run);
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     code_callback::run(ctx, params, CAUSES, Order::issue)
 }

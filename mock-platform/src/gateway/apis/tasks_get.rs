@@ -34,17 +34,16 @@ fn check(params: &Params) -> Result<(), TopError> {
     Ok(())
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let kind = number(params, "type").unwrap_or(1);
     let page_no = number(params, "page_no").unwrap_or(1).max(1) as usize;
     let page_size = number(params, "page_size").unwrap_or(40).clamp(1, 100) as usize;
     let seller = number(params, "seller_id");
-    let Some(merchant) = ctx.data.merchants.get(&ctx.app_key) else { return Ok(page(Vec::new(), 0)) };
+    let Some(merchant) = ctx.tx.merchant(&ctx.app_key) else { return Ok(page(Vec::new(), 0)) };
     let mut ids: Vec<i64> = ctx
-        .data
-        .orders
-        .values()
-        .filter(|o| o.eticket && o.app_key == ctx.app_key)
+        .tx
+        .orders_of(&ctx.app_key)
+        .filter(|o| o.eticket)
         .filter(|o| seller.is_none_or(|sid| o.seller_of(merchant).0 == sid))
         .filter(|o| match kind {
             1 => o.delivery.exhausted,

@@ -21,10 +21,10 @@ fn check(params: &Params) -> Result<(), TopError> {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let id = checked_order(ctx, params, TokenRule::Unchecked)?;
     let days = number(params, "expand_days").ok_or_else(|| TopError::invalid_argument("expand_days"))?;
-    let order = ctx.data.orders.get_mut(&id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
+    let order = ctx.tx.order_mut(id).ok_or_else(|| protocol::SubCode::OrderNotFound.error())?;
     order.expand(days, ctx.now_ms).map_err(transition_error)?;
     Ok(ret_code())
 }

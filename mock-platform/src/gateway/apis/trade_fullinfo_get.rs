@@ -25,15 +25,14 @@ fn status(order: &Order) -> &'static str {
     }
 }
 
-fn run(ctx: &mut Ctx<'_>, params: &Params) -> Result<Fields, TopError> {
+fn run(ctx: &mut Ctx<'_, '_>, params: &Params) -> Result<Fields, TopError> {
     let tid = number(params, "tid").ok_or_else(|| SubCode::TradeNotExist.error())?;
     // §3.6, §5.13: a 码商 did not sell the orders it serves, so it never sees their trades.
-    if ctx.data.merchants.get(&ctx.app_key).is_none_or(|m| m.is_code_merchant()) {
+    if ctx.tx.merchant(&ctx.app_key).is_none_or(|m| m.is_code_merchant()) {
         return Err(SubCode::TradeNotExist.error());
     }
-    let order =
-        ctx.data.orders.get(&tid).filter(|o| o.app_key == ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
-    let merchant = ctx.data.merchants.get(&ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
+    let order = ctx.tx.order(tid).filter(|o| o.app_key == ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
+    let merchant = ctx.tx.merchant(&ctx.app_key).ok_or_else(|| SubCode::TradeNotExist.error())?;
     let wanted: Vec<&str> = params.get("fields").unwrap_or_default().split(',').map(str::trim).collect();
     let want = |name: &str| wanted.contains(&name);
     let status = status(order);

@@ -1,11 +1,8 @@
-//! The platform's state: plain data behind one `std::sync::Mutex`, changed only through the methods
-//! here and in the API modules (so a persistent store can hook every mutation in one place).
-//!
-//! Why one lock: the gateway processes the calls for one order one at a time (PROTOCOL §5.0) and
-//! every critical section is short and never awaits; the C4 hold and injected delays wait outside it.
+//! The state of the in-process backends (memory, SQLite): plain maps and the due/close indexes, changed only
+//! through the store's operations (`store/mod.rs`), so the SQLite backend hooks every change in one place.
 //!
 //! With `--db`, orders and merchants live in [`Tracked`] maps that remember which entries were handed out
-//! mutably; `persist.rs` writes those (and the exchanges recorded) when the lock is released.
+//! mutably; `persist.rs` writes those (and the exchanges recorded) before the lock is released.
 
 use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -16,6 +13,7 @@ use protocol::{NotifyMethod, OrderId};
 
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
+use crate::metrics::Unrecorded;
 use crate::model::{Alteration, Merchant, OpTime, Order};
 pub use crate::model::{AttemptPlan, Schedule};
 
@@ -23,7 +21,7 @@ pub use crate::model::{AttemptPlan, Schedule};
 /// [`Tracked::take_dirty`]: the write-behind set of the SQLite store. Not tracking (the in-memory default),
 /// it is a plain `HashMap`.
 #[derive(Debug)]
-pub struct Tracked<K, V> {
+pub(crate) struct Tracked<K, V> {
     map: HashMap<K, V>,
     dirty: Option<HashSet<K>>,
 }
@@ -86,24 +84,8 @@ impl<K: Hash + Eq + Clone, V> Tracked<K, V> {
         self.map.insert(key, value);
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &K> {
-        self.map.keys()
-    }
-
     pub fn values(&self) -> impl Iterator<Item = &V> {
         self.map.values()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
-        self.map.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     /// The keys marked since the last call (empty when not tracking).
@@ -133,7 +115,7 @@ impl<K: Hash + Eq + Borrow<Q>, Q: Hash + Eq + ?Sized, V> std::ops::Index<&Q> for
 
 /// Everything the platform knows.
 #[derive(Debug, Default)]
-pub struct Data {
+pub(crate) struct Data {
     pub merchants: Tracked<Arc<str>, Merchant>,
     /// session → app_key.
     pub sessions: HashMap<String, Arc<str>>,
@@ -273,6 +255,20 @@ impl Data {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
         if let Some(due) = order.settle_head(seq, acknowledged, now_ms, schedule) {
             self.due.insert((due, order_id));
+        }
+    }
+
+    /// INTERFACES §1 "Recorded exchanges": a call is recorded against an order only when its app is registered
+    /// and the order is that app's merchant's (a bad sign included: C9 diagnoses it). Anyone can reach the gateway
+    /// and order ids are sequential: recording the rest would let any caller bloat any order's history.
+    pub fn recordable(&self, app_key: &str, order_id: i64) -> Result<(), Unrecorded> {
+        if !self.merchants.contains_key(app_key) {
+            return Err(Unrecorded::UnknownApp);
+        }
+        match self.orders.get(&order_id) {
+            None => Err(Unrecorded::NoSuchOrder),
+            Some(order) if &*order.app_key != app_key => Err(Unrecorded::OtherMerchant),
+            Some(_) => Ok(()),
         }
     }
 

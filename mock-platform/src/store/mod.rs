@@ -1,0 +1,312 @@
+//! The store: the one interface through which the gateway, admin API, dispatcher, console and case export read
+//! and change the platform's state (docs/shared-sandbox.md "Step 2: the seam").
+//!
+//! An enum over the backends, not `dyn Store`: operations take closures generic in their result (not
+//! object-safe), and static dispatch keeps the in-memory path as fast as a plain lock. The closures are sync:
+//! model code runs while the order (or merchant) is locked and never awaits, so a backend whose operations
+//! await (PostgreSQL: `SELECT … FOR UPDATE`, run the closure, write back) can implement the same operations.
+//!
+//! - [`Store::Memory`]: every map behind one `std::sync::Mutex` (`memory.rs`, `data.rs`).
+//! - [`Store::Sqlite`]: the same, plus a write-behind to a SQLite file: each operation's changes are written
+//!   before the lock is released (`sqlite.rs`).
+
+mod data;
+mod memory;
+mod sqlite;
+mod tx;
+
+use std::sync::Arc;
+
+use protocol::{NotifyMethod, OrderId};
+use tokio::sync::watch;
+
+pub(crate) use data::Data;
+pub use data::{MAX_EXCHANGES, MAX_GATEWAY_CALLS};
+pub use sqlite::StoreError;
+pub use tx::{GatewayTx, OrderRecord, OrderTx};
+
+use crate::clock::PlatformClock;
+use crate::exchange::Exchange;
+use crate::faults::{FaultAction, FaultSpec, GatewayFault};
+use crate::metrics::Unrecorded;
+use crate::model::{AttemptPlan, Merchant, Order, OrderState, Schedule};
+
+/// The platform's state, in one of its backends.
+#[derive(Debug)]
+pub enum Store {
+    Memory(memory::Store),
+    Sqlite(sqlite::Store),
+}
+
+/// Why a merchant could not be registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MerchantConflict {
+    AppKey,
+    Session,
+}
+
+impl Store {
+    /// An empty in-memory store.
+    pub fn memory(first_order_id: i64) -> Self {
+        Store::Memory(memory::Store::new(Data::new(first_order_id)))
+    }
+
+    /// The SQLite store at `path` (created if missing), everything in it loaded; `clock`'s offset is restored
+    /// from it and written with every change.
+    pub fn open_sqlite(
+        path: &std::path::Path,
+        first_order_id: i64,
+        auto_close_ms: i64,
+        clock: &PlatformClock,
+    ) -> Result<Self, StoreError> {
+        sqlite::Store::open(path, first_order_id, auto_close_ms, clock).map(Store::Sqlite)
+    }
+
+    fn memory_part(&self) -> &memory::Store {
+        match self {
+            Store::Memory(m) => m,
+            Store::Sqlite(s) => s.memory(),
+        }
+    }
+
+    /// Runs `f` on the locked state; with SQLite, its changes are written before the lock is released.
+    fn locked<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
+        match self {
+            Store::Memory(m) => m.locked(f),
+            Store::Sqlite(s) => s.locked(f),
+        }
+    }
+
+    /// Runs `f` on the locked state for reading.
+    fn read<R>(&self, f: impl FnOnce(&Data) -> R) -> R {
+        self.memory_part().locked(|data| f(data))
+    }
+
+    // Merchants.
+
+    /// Reads merchant `app_key`.
+    pub fn merchant<R>(&self, app_key: &str, f: impl FnOnce(&Merchant) -> R) -> Option<R> {
+        self.read(|data| data.merchants.get(app_key).map(f))
+    }
+
+    /// Reads every merchant, in no order.
+    pub fn merchants<R>(&self, f: impl FnMut(&Merchant) -> R) -> Vec<R> {
+        self.read(|data| data.merchants.values().map(f).collect())
+    }
+
+    /// Registers a merchant; its `app_key` and its session must be new.
+    pub fn put_merchant(&self, merchant: Merchant) -> Result<(), MerchantConflict> {
+        self.locked(|data| {
+            if data.merchants.contains_key(merchant.app_key.as_str()) {
+                return Err(MerchantConflict::AppKey);
+            }
+            if data.sessions.contains_key(merchant.session.expose()) {
+                return Err(MerchantConflict::Session);
+            }
+            let key: Arc<str> = Arc::from(merchant.app_key.as_str());
+            data.sessions.insert(merchant.session.expose().to_owned(), key.clone());
+            data.merchants.insert(key, merchant);
+            Ok(())
+        })
+    }
+
+    /// Changes merchant `app_key` (the gateway's session and quota steps); `f` gets `None` when there is none.
+    pub fn with_merchant<R>(&self, app_key: &str, f: impl FnOnce(Option<(&Arc<str>, &mut Merchant)>) -> R) -> R {
+        self.locked(|data| match data.merchant_key(app_key) {
+            Some(key) => {
+                let merchant = data.merchants.get_mut(&key);
+                f(merchant.map(|m| (&key, m)))
+            }
+            None => f(None),
+        })
+    }
+
+    // Orders.
+
+    /// Creates an order of merchant `app_key`: `check` runs on the merchant (an error takes no order id), `create`
+    /// builds the order under a new id, `then` runs on it in the same change (queue its `send`, arm its faults).
+    /// `None` when there is no such merchant.
+    pub fn new_order<P, R, E>(
+        &self,
+        app_key: &str,
+        auto_close_ms: i64,
+        check: impl FnOnce(&Arc<str>, &Merchant) -> Result<P, E>,
+        create: impl FnOnce(OrderId, P) -> Order,
+        then: impl FnOnce(&mut OrderTx<'_>) -> R,
+    ) -> Option<Result<R, E>> {
+        self.locked(|data| {
+            let key = data.merchant_key(app_key)?;
+            let checked = match check(&key, &data.merchants[&key]) {
+                Ok(p) => p,
+                Err(e) => return Some(Err(e)),
+            };
+            let id = data.next_id();
+            data.insert_order(create(id, checked), auto_close_ms);
+            Some(Ok(then(&mut OrderTx::new(data, id.get()))))
+        })
+    }
+
+    /// Runs a change on order `id` atomically; `None` when there is no such order.
+    pub fn with_order<R>(&self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
+        self.locked(|data| {
+            if !data.orders.contains_key(&id) {
+                return None;
+            }
+            Some(f(&mut OrderTx::new(data, id)))
+        })
+    }
+
+    /// Reads order `id`.
+    pub fn order<R>(&self, id: i64, f: impl FnOnce(&Order) -> R) -> Option<R> {
+        self.read(|data| data.orders.get(&id).map(f))
+    }
+
+    /// Reads the orders of `app_key` (all when `None`) in `state` (any when `None`), by ascending id.
+    pub fn orders<R>(
+        &self,
+        app_key: Option<&str>,
+        state: Option<OrderState>,
+        mut f: impl FnMut(&Order) -> R,
+    ) -> Vec<R> {
+        self.read(|data| {
+            let mut orders: Vec<&Order> = data
+                .orders
+                .values()
+                .filter(|o| app_key.is_none_or(|k| *o.app_key == *k))
+                .filter(|o| state.is_none_or(|s| o.state == s))
+                .collect();
+            orders.sort_by_key(|o| o.id);
+            orders.into_iter().map(&mut f).collect()
+        })
+    }
+
+    /// Reads order `id` with its merchant and exchanges (admin exchanges, the case file).
+    pub fn order_record<R>(&self, id: i64, f: impl FnOnce(OrderRecord<'_>) -> R) -> Option<R> {
+        self.read(|data| {
+            let order = data.orders.get(&id)?;
+            Some(f(OrderRecord {
+                order,
+                merchant: data.merchants.get(&*order.app_key),
+                exchanges: data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default(),
+                dropped: data.exchanges_dropped.get(&id).copied().unwrap_or(0),
+            }))
+        })
+    }
+
+    /// Records a gateway call on order `order_id` if INTERFACES §1 "Recorded exchanges" allows it; `Ok(true)`
+    /// when an older exchange was dropped for it.
+    pub fn record_gateway_exchange(
+        &self,
+        app_key: &str,
+        order_id: i64,
+        exchange: Exchange,
+    ) -> Result<bool, Unrecorded> {
+        self.locked(|data| {
+            data.recordable(app_key, order_id)?;
+            Ok(data.record(order_id, exchange))
+        })
+    }
+
+    /// One gateway API call (PROTOCOL §4.9 step 13): auto-closes that are due fire first, then `f` runs with the
+    /// state locked (calls for one order are processed one at a time).
+    pub fn gateway_call<R>(&self, now_ms: i64, auto_close_ms: i64, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
+        self.locked(|data| {
+            data.run_closes(now_ms, auto_close_ms);
+            f(&mut GatewayTx::new(data))
+        })
+    }
+
+    // Faults.
+
+    /// Takes one use of the first gateway fault matching a call (B0).
+    pub fn take_gateway_fault(&self, api: &str, app_key: &str, order_id: Option<i64>) -> Option<FaultAction> {
+        self.locked(|data| {
+            if data.gateway_faults.is_empty() {
+                return None;
+            }
+            crate::faults::take(&mut data.gateway_faults, api, app_key, order_id)
+        })
+    }
+
+    /// Arms a gateway fault (for `order_id` when given); `None` when that order does not exist.
+    pub fn add_gateway_fault(&self, spec: FaultSpec, order_id: Option<i64>) -> Option<u64> {
+        self.locked(|data| {
+            if order_id.is_some_and(|id| !data.orders.contains_key(&id)) {
+                return None;
+            }
+            Some(crate::faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, order_id))
+        })
+    }
+
+    /// Reads the pending faults: gateway faults, and notification fault id → order id.
+    pub fn faults<R>(&self, f: impl FnOnce(&[GatewayFault], &mut dyn Iterator<Item = (u64, i64)>) -> R) -> R {
+        self.read(|data| f(&data.gateway_faults, &mut data.notification_faults.iter().map(|(id, o)| (*id, *o))))
+    }
+
+    /// Removes a pending fault of either kind; false when there is none with that id.
+    pub fn remove_fault(&self, id: u64) -> bool {
+        self.locked(|data| {
+            let before = data.gateway_faults.len();
+            data.gateway_faults.retain(|f| f.id != id);
+            if data.gateway_faults.len() != before {
+                return true;
+            }
+            let Some(order_id) = data.notification_faults.remove(&id) else { return false };
+            if let Some(order) = data.orders.get_mut(&order_id)
+                && order.delivery.pending_alteration.as_ref().is_some_and(|(fid, _)| *fid == id)
+            {
+                order.delivery.pending_alteration = None;
+            }
+            true
+        })
+    }
+
+    /// An image uploaded with qrcode.upload (§5.7).
+    pub fn qr_image(&self, name: &str) -> Option<bytes::Bytes> {
+        self.read(|data| data.qr_images.get(name).cloned())
+    }
+
+    // Deliveries.
+
+    /// T4 for every order whose 2 h have passed.
+    pub fn run_closes(&self, now_ms: i64, auto_close_ms: i64) {
+        self.locked(|data| data.run_closes(now_ms, auto_close_ms));
+    }
+
+    /// Leases every due attempt (marks each queue head in flight), and tells when to look again.
+    pub fn lease_due(&self, now_ms: i64, schedule: Schedule) -> (Vec<AttemptPlan>, Option<i64>) {
+        self.locked(|data| (data.take_due(now_ms, schedule), data.next_wake_ms()))
+    }
+
+    /// Settles an attempt: records its exchange (if any), then its outcome. Returns whether an exchange was
+    /// dropped for it.
+    pub fn settle(
+        &self,
+        plan: &AttemptPlan,
+        exchange: Option<Exchange>,
+        acknowledged: bool,
+        now_ms: i64,
+        schedule: Schedule,
+    ) -> bool {
+        self.locked(|data| {
+            let dropped = exchange.is_some_and(|e| data.record(plan.order_id, e));
+            data.finish_attempt(plan.order_id, plan.seq, acknowledged, now_ms, schedule);
+            dropped
+        })
+    }
+
+    /// An attempt of `method` on `order_id` is out (PROTOCOL §6 C4); send `true` on the answer once settled.
+    pub fn attempt_started(&self, order_id: i64, method: NotifyMethod) -> watch::Sender<bool> {
+        self.memory_part().attempt_started(order_id, method)
+    }
+
+    /// The attempt on `order_id` has settled.
+    pub fn attempt_ended(&self, order_id: i64) {
+        self.memory_part().attempt_ended(order_id);
+    }
+
+    /// The open attempt on `order_id` if its method is one of `causes`: a receiver that turns true once it settles.
+    pub fn attempt_open(&self, order_id: i64, causes: &[NotifyMethod]) -> Option<watch::Receiver<bool>> {
+        self.memory_part().attempt_open(order_id, causes)
+    }
+}

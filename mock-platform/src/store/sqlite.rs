@@ -1,0 +1,42 @@
+//! The SQLite backend (`--db PATH`): the in-memory backend plus a write-behind (`crate::persist`): every
+//! operation's changes are written before the lock is released, so no one sees a change not yet on disk.
+
+use std::path::Path;
+
+pub use crate::persist::StoreError;
+
+use super::{Data, memory};
+use crate::clock::PlatformClock;
+
+#[derive(Debug)]
+pub struct Store {
+    memory: memory::Store,
+    /// The platform clock whose offset is kept in `meta`.
+    clock: PlatformClock,
+}
+
+impl Store {
+    pub(super) fn open(
+        path: &Path,
+        first_order_id: i64,
+        auto_close_ms: i64,
+        clock: &PlatformClock,
+    ) -> Result<Self, StoreError> {
+        let (data, offset_ms) = crate::persist::open(path, first_order_id, auto_close_ms)?;
+        clock.restore_offset_ms(offset_ms);
+        Ok(Self { memory: memory::Store::new(data), clock: clock.clone() })
+    }
+
+    pub(super) fn memory(&self) -> &memory::Store {
+        &self.memory
+    }
+
+    /// Runs `f` on the locked data, then writes what it changed before the lock is released.
+    pub(super) fn locked<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
+        self.memory.locked(|data| {
+            let result = f(data);
+            data.flush(self.clock.offset_ms());
+            result
+        })
+    }
+}
