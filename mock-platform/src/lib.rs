@@ -29,7 +29,6 @@ pub mod gateway;
 pub mod metrics;
 pub mod model;
 pub mod notify;
-mod persist;
 pub mod serve;
 pub mod store;
 

@@ -137,7 +137,7 @@ pub(crate) struct Data {
     /// Images uploaded with qrcode.upload, by `img_filename` (§5.7).
     pub qr_images: HashMap<String, bytes::Bytes>,
     /// The SQLite store and what it has not written yet (`--db`); `None` keeps everything in memory.
-    pub store: Option<crate::persist::Store>,
+    pub store: Option<super::persist::Store>,
 }
 
 /// The most notification attempts kept per order (the first ones).

@@ -12,6 +12,7 @@
 
 mod data;
 mod memory;
+mod persist;
 mod sqlite;
 mod tx;
 

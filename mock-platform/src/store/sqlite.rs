@@ -1,9 +1,9 @@
-//! The SQLite backend (`--db PATH`): the in-memory backend plus a write-behind (`crate::persist`): every
+//! The SQLite backend (`--db PATH`): the in-memory backend plus a write-behind (`super::persist`): every
 //! operation's changes are written before the lock is released, so no one sees a change not yet on disk.
 
 use std::path::Path;
 
-pub use crate::persist::StoreError;
+pub use super::persist::StoreError;
 
 use super::{Data, memory};
 use crate::clock::PlatformClock;
@@ -22,7 +22,7 @@ impl Store {
         auto_close_ms: i64,
         clock: &PlatformClock,
     ) -> Result<Self, StoreError> {
-        let (data, offset_ms) = crate::persist::open(path, first_order_id, auto_close_ms)?;
+        let (data, offset_ms) = super::persist::open(path, first_order_id, auto_close_ms)?;
         clock.restore_offset_ms(offset_ms);
         Ok(Self { memory: memory::Store::new(data), clock: clock.clone() })
     }

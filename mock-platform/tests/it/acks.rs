@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Harness, answer, id_of};
+use crate::support::{Harness, answer, backends, id_of};
 
 async fn verdict_of(reply_status: u16, reply: &'static [u8]) -> serde_json::Value {
     let h = Harness::start().await;
@@ -39,19 +39,21 @@ async fn replies_are_classified_byte_exactly_and_near_misses_are_named() {
 
 #[tokio::test]
 async fn a_spaced_ack_is_retried_and_the_order_stays_paid() {
-    let h = Harness::start().await;
-    h.respond_with(answer(200, br#"{"code": 200}"#));
-    let id = id_of(&h.buy(json!({})).await);
-    h.next_notification().await;
-    h.wait_exchanges(id, "the attempt", |e| e.len() == 1).await;
-    assert_eq!(h.order(id).await["state"], "PAID");
-    h.respond_with(answer(200, br#"{"code":200}"#));
-    h.post("/admin/clock", json!({"advance_seconds": 15})).await;
-    h.next_notification().await;
-    h.wait_order(id, "NOTIFIED after the retry", |o| o["state"] == "NOTIFIED").await;
-    let exchanges = h.exchanges(id).await;
-    assert_eq!(exchanges[1]["attempt"], 2);
-    assert_eq!(exchanges[1]["acknowledged"], true);
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        h.respond_with(answer(200, br#"{"code": 200}"#));
+        let id = id_of(&h.buy(json!({})).await);
+        h.next_notification().await;
+        h.wait_exchanges(id, "the attempt", |e| e.len() == 1).await;
+        assert_eq!(h.order(id).await["state"], "PAID");
+        h.respond_with(answer(200, br#"{"code":200}"#));
+        h.post("/admin/clock", json!({"advance_seconds": 15})).await;
+        h.next_notification().await;
+        h.wait_order(id, "NOTIFIED after the retry", |o| o["state"] == "NOTIFIED").await;
+        let exchanges = h.exchanges(id).await;
+        assert_eq!(exchanges[1]["attempt"], 2);
+        assert_eq!(exchanges[1]["acknowledged"], true);
+    }
 }
 
 #[tokio::test]

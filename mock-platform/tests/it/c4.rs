@@ -7,7 +7,7 @@ use mock_platform::PlatformConfig;
 use protocol::{Gmt8Timestamp, Secret, SignMethod, TopRequest};
 use serde_json::json;
 
-use crate::support::{APP_KEY, APP_SECRET, Harness, SESSION, id_of, token_of};
+use crate::support::{APP_KEY, APP_SECRET, Harness, SESSION, backends, id_of, token_of};
 
 fn fast() -> PlatformConfig {
     PlatformConfig {
@@ -82,15 +82,20 @@ async fn a_callback_racing_its_ack_is_held_until_the_ack_and_passes() {
 
 #[tokio::test]
 async fn a_callback_without_any_acknowledged_send_is_no_cause() {
-    let h = Harness::start().await;
-    h.respond_with(crate::support::answer(200, br#"{"code":501}"#));
-    let order = h.buy(json!({})).await;
-    let id = id_of(&order);
-    h.wait_exchanges(id, "the rejected attempt", |e| e.len() == 1).await;
-    let token = token_of(&order);
-    h.call("taobao.vmarket.eticket.send", &[("order_id", &id.to_string()), ("verify_codes", "A:2"), ("token", &token)])
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        h.respond_with(crate::support::answer(200, br#"{"code":501}"#));
+        let order = h.buy(json!({})).await;
+        let id = id_of(&order);
+        h.wait_exchanges(id, "the rejected attempt", |e| e.len() == 1).await;
+        let token = token_of(&order);
+        h.call(
+            "taobao.vmarket.eticket.send",
+            &[("order_id", &id.to_string()), ("verify_codes", "A:2"), ("token", &token)],
+        )
         .await;
-    let e = h.exchanges(id).await;
-    assert_eq!(e[1]["causality"], "no_cause");
-    assert_eq!(e[1]["held_ms"], 0);
+        let e = h.exchanges(id).await;
+        assert_eq!(e[1]["causality"], "no_cause");
+        assert_eq!(e[1]["held_ms"], 0);
+    }
 }

@@ -5,7 +5,7 @@ use chrono::Utc;
 use protocol::{Gmt8Timestamp, Secret, SignMethod, TopRequest};
 use serde_json::{Value, json};
 
-use crate::support::{APP_KEY, APP_SECRET, Harness, SESSION, id_of};
+use crate::support::{APP_KEY, APP_SECRET, Harness, SESSION, backends, id_of};
 
 const CODES: &str = "taobao.vmarket.eticket.codes.get";
 
@@ -35,58 +35,76 @@ async fn call_with_pad(h: &Harness, app_key: &str, order_id: i64, pad: usize) ->
 
 #[tokio::test]
 async fn calls_from_unknown_apps_leave_an_order_s_exchanges_unchanged_and_are_counted() {
-    let h = Harness::start().await;
-    let id = id_of(&h.buy(json!({})).await);
-    h.wait_exchanges(id, "the send attempt", |e| !e.is_empty()).await;
-    let before = h.exchanges(id).await;
-    for _ in 0..200 {
-        let answer = call_with_pad(&h, "nobody", id, 900 * 1024).await;
-        assert_eq!(answer["error_response"]["code"], 29, "{answer}");
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        let id = id_of(&h.buy(json!({})).await);
+        h.wait_exchanges(id, "the send attempt", |e| !e.is_empty()).await;
+        let before = h.exchanges(id).await;
+        for _ in 0..200 {
+            let answer = call_with_pad(&h, "nobody", id, 900 * 1024).await;
+            assert_eq!(answer["error_response"]["code"], 29, "{answer}");
+        }
+        assert_eq!(h.exchanges(id).await, before);
+        let text = metrics(&h).await;
+        assert_eq!(
+            sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"unknown_app\"}"),
+            200,
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "mock_platform_gateway_calls_total{api=\"taobao.vmarket.eticket.codes.get\",code=\"29\"}"),
+            200
+        );
     }
-    assert_eq!(h.exchanges(id).await, before);
-    let text = metrics(&h).await;
-    assert_eq!(sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"unknown_app\"}"), 200, "{text}");
-    assert_eq!(
-        sample(&text, "mock_platform_gateway_calls_total{api=\"taobao.vmarket.eticket.codes.get\",code=\"29\"}"),
-        200
-    );
 }
 
 #[tokio::test]
 async fn calls_naming_another_merchant_s_order_are_not_recorded_against_it() {
-    let h = Harness::start().await;
-    let id = id_of(&h.buy(json!({})).await);
-    let (status, body) = h
-        .post(
-            "/admin/merchants",
-            json!({
-                "app_key": "other-app", "app_secret": APP_SECRET, "notify_key": "other-notify-key-0123456789",
-                "notify_url": h.merchant_url, "session": "6102other", "phase": "live",
-            }),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    h.wait_exchanges(id, "the send attempt", |e| !e.is_empty()).await;
-    let before = h.exchanges(id).await;
-    call_with_pad(&h, "other-app", id, 0).await;
-    call_with_pad(&h, APP_KEY, id + 1000, 0).await;
-    assert_eq!(h.exchanges(id).await, before);
-    let text = metrics(&h).await;
-    assert_eq!(sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"other_merchant\"}"), 1, "{text}");
-    assert_eq!(sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"no_such_order\"}"), 1, "{text}");
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        let id = id_of(&h.buy(json!({})).await);
+        let (status, body) = h
+            .post(
+                "/admin/merchants",
+                json!({
+                    "app_key": "other-app", "app_secret": APP_SECRET, "notify_key": "other-notify-key-0123456789",
+                    "notify_url": h.merchant_url, "session": "6102other", "phase": "live",
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        h.wait_exchanges(id, "the send attempt", |e| !e.is_empty()).await;
+        let before = h.exchanges(id).await;
+        call_with_pad(&h, "other-app", id, 0).await;
+        call_with_pad(&h, APP_KEY, id + 1000, 0).await;
+        assert_eq!(h.exchanges(id).await, before);
+        let text = metrics(&h).await;
+        assert_eq!(
+            sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"other_merchant\"}"),
+            1,
+            "{text}"
+        );
+        assert_eq!(
+            sample(&text, "mock_platform_gateway_calls_unrecorded_total{reason=\"no_such_order\"}"),
+            1,
+            "{text}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn the_order_s_own_app_is_recorded_with_long_values_cut_and_marked() {
-    let h = Harness::start().await;
-    let id = id_of(&h.buy(json!({})).await);
-    call_with_pad(&h, APP_KEY, id, 900 * 1024).await;
-    let exchanges = h.wait_exchanges(id, "the call", |e| e.iter().any(|x| x["kind"] == "gateway")).await;
-    let call = exchanges.iter().find(|x| x["kind"] == "gateway").unwrap();
-    let pad = call["params"]["pad"].as_str().unwrap();
-    assert_eq!(pad, format!("{}…[cut: {} bytes in all]", "p".repeat(4096), 900 * 1024));
-    // INTERFACES §1 "Secrets in answers": the session key is masked in the exchanges (and so the console).
-    assert_eq!(call["params"]["session"], protocol::Secret::new(SESSION).masked());
-    let (_, whole) = h.get(&format!("/admin/orders/{id}/exchanges")).await;
-    assert!(!whole.to_string().contains(SESSION), "{whole}");
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        let id = id_of(&h.buy(json!({})).await);
+        call_with_pad(&h, APP_KEY, id, 900 * 1024).await;
+        let exchanges = h.wait_exchanges(id, "the call", |e| e.iter().any(|x| x["kind"] == "gateway")).await;
+        let call = exchanges.iter().find(|x| x["kind"] == "gateway").unwrap();
+        let pad = call["params"]["pad"].as_str().unwrap();
+        assert_eq!(pad, format!("{}…[cut: {} bytes in all]", "p".repeat(4096), 900 * 1024));
+        // INTERFACES §1 "Secrets in answers": the session key is masked in the exchanges (and so the console).
+        assert_eq!(call["params"]["session"], protocol::Secret::new(SESSION).masked());
+        let (_, whole) = h.get(&format!("/admin/orders/{id}/exchanges")).await;
+        assert!(!whole.to_string().contains(SESSION), "{whole}");
+    }
 }

@@ -1,31 +1,12 @@
 //! `--db`: a restart loses nothing, and pending deliveries and auto-closes resume (in-process and via the
 //! real binary killed with SIGKILL).
 
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Harness, answer, error_of, id_of, token_of};
-
-/// A fresh database path under the system temp dir, removed (with its WAL files) on drop.
-struct TempDb(PathBuf);
-
-impl TempDb {
-    fn new(name: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        Self(std::env::temp_dir().join(format!("mock-platform-{name}-{}-{nanos}.db", std::process::id())))
-    }
-}
-
-impl Drop for TempDb {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
-}
+use crate::support::{Harness, TempDb, answer, error_of, id_of, token_of};
 
 /// Buys an order and waits until its `send` is acknowledged.
 async fn notified(h: &Harness, num: u32) -> (i64, String) {

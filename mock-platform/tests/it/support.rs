@@ -2,6 +2,7 @@
 //! and answers them with a pluggable responder, and signed gateway calls.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +59,39 @@ async fn notify(State(state): State<MerchantState>, headers: HeaderMap, body: By
     (StatusCode::from_u16(status).unwrap_or(StatusCode::OK), body)
 }
 
+/// Where a test platform keeps its state: every backend the store has (docs/shared-sandbox.md). A test that
+/// loops over [`backends`] runs on each; adding a backend is one line here and one in [`serve_platform`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Memory,
+    Sqlite,
+}
+
+/// Every backend, for tests that must behave the same on each.
+pub fn backends() -> [Backend; 2] {
+    [Backend::Memory, Backend::Sqlite]
+}
+
+/// A fresh database path under the system temp dir, removed (with its WAL files) on drop.
+pub struct TempDb(pub PathBuf);
+
+impl TempDb {
+    pub fn new(name: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Self(std::env::temp_dir().join(format!("mock-platform-{name}-{}-{nanos}-{n}.db", std::process::id())))
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
+}
+
 /// A running platform plus one registered merchant.
 pub struct Harness {
     pub platform: Platform,
@@ -69,6 +103,8 @@ pub struct Harness {
     _shutdown: tokio::sync::oneshot::Sender<()>,
     config: PlatformConfig,
     db: Option<std::path::PathBuf>,
+    /// The database of a [`Backend::Sqlite`] harness, removed with it.
+    _temp: Option<TempDb>,
 }
 
 /// Serves a platform (kept in `db` when given) on a fresh loopback port until the sender is dropped.
@@ -97,6 +133,24 @@ impl Harness {
 
     pub async fn with_config(config: PlatformConfig) -> Self {
         Self::launch(config, None).await
+    }
+
+    /// A platform on `backend` (a fresh temp database for SQLite); the backend is printed, so a failure names it.
+    pub async fn start_on(backend: Backend) -> Self {
+        Self::with_config_on(PlatformConfig::default(), backend).await
+    }
+
+    pub async fn with_config_on(config: PlatformConfig, backend: Backend) -> Self {
+        println!("backend: {backend:?}");
+        match backend {
+            Backend::Memory => Self::launch(config, None).await,
+            Backend::Sqlite => {
+                let temp = TempDb::new("backend");
+                let mut harness = Self::launch(config, Some(temp.0.clone())).await;
+                harness._temp = Some(temp);
+                harness
+            }
+        }
     }
 
     /// A platform kept in the SQLite file `db` (see [`Harness::restart`]).
@@ -135,6 +189,7 @@ impl Harness {
             _shutdown: stop,
             config,
             db,
+            _temp: None,
         };
         let (status, body) = harness.register(json!({})).await;
         assert_eq!(status, 201, "{body}");

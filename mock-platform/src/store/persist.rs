@@ -1,9 +1,9 @@
-//! The SQLite store behind `--db PATH` (INTERFACES.md §1: everything survives a restart).
+//! The write-behind of the SQLite backend (`--db PATH`; INTERFACES.md §1: everything survives a restart).
 //!
 //! Design: a write-behind of the in-memory store, not a second source of truth. The platform keeps
 //! working on the plain structs of [`Data`] under its one lock; every order or merchant handed out
-//! mutably is marked dirty ([`crate::store::Tracked`]), every exchange recorded is queued as a row, and
-//! when the lock is released ([`crate::DataGuard`]'s `Drop`) [`Data::flush`] writes the dirty rows in one
+//! mutably is marked dirty ([`super::data::Tracked`]), every exchange recorded is queued as a row, and
+//! before the lock is released (`sqlite.rs`: every operation ends with it) [`Data::flush`] writes the dirty rows in one
 //! transaction. So a change is on disk before anyone else can observe it (the lock is held while
 //! writing), nothing has to remember to save, and a mutation site added later is covered as long as it
 //! goes through `get_mut`/`insert`. WAL with `synchronous=NORMAL`: a commit is an append to the WAL
@@ -28,11 +28,11 @@ use protocol::Secret;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
+use super::Data;
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::model::merchant::{NotifyCharset, Phase};
 use crate::model::{Merchant, Order};
-use crate::store::Data;
 
 /// Why the store could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -49,7 +49,7 @@ pub struct Store {
     exchanges: Vec<(i64, String)>,
     dropped: HashMap<i64, u64>,
     /// Orders whose oldest gateway calls were dropped in memory: their rows past the latest
-    /// [`crate::store::MAX_GATEWAY_CALLS`] are deleted at the next flush.
+    /// [`super::MAX_GATEWAY_CALLS`] are deleted at the next flush.
     trims: HashSet<i64>,
     qr_images: Vec<(String, Vec<u8>)>,
     /// The meta values last written, to skip unchanged ones.
@@ -344,7 +344,7 @@ impl Data {
                      AND json_extract(data, '$.kind') = 'gateway' ORDER BY seq DESC LIMIT -1 OFFSET ?2)",
                 )?;
                 for order_id in &store.trims {
-                    trim.execute(params![order_id, crate::store::MAX_GATEWAY_CALLS as i64])?;
+                    trim.execute(params![order_id, super::MAX_GATEWAY_CALLS as i64])?;
                 }
                 let mut put =
                     tx.prepare_cached("INSERT OR REPLACE INTO exchanges_dropped (order_id, n) VALUES (?1, ?2)")?;
