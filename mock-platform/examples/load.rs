@@ -1,5 +1,6 @@
 //! Throughput, each figure measured against its baseline in the same run (the machine is shared, so absolute
-//! figures drift): `cargo run --release -p mock-platform --example load -- [seconds] [orders]` (default 5 20000).
+//! figures drift): `cargo run --release -p mock-platform --example load -- [seconds] [orders]` (default 5 20000);
+//! `LOAD_BACKEND=sqlite` keeps the measured platforms in SQLite files (the store's write-behind), else in memory.
 //!
 //! 1. Gateway: signed `taobao.vmarket.eticket.send` form POSTs per second over loopback at 64 keep-alive
 //!    connections (each sending its requests one after another), for orders whose codes are already issued:
@@ -61,11 +62,29 @@ async fn main() {
             dispatched / bare
         );
     }
+    for path in DATABASES.lock().expect("lock").iter() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
 }
 
-/// A platform with one live merchant and a quota that never runs out.
+/// SQLite files made for `LOAD_BACKEND=sqlite`, removed at the end.
+static DATABASES: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// A platform with one live merchant and a quota that never runs out; kept in a fresh SQLite file under the temp
+/// dir when `LOAD_BACKEND=sqlite`.
 fn platform(notify_url: &str) -> Platform {
-    let platform = Platform::new(PlatformConfig { max_concurrent_attempts: CONNECTIONS, ..PlatformConfig::default() });
+    let config = PlatformConfig { max_concurrent_attempts: CONNECTIONS, ..PlatformConfig::default() };
+    let platform = if std::env::var("LOAD_BACKEND").as_deref() == Ok("sqlite") {
+        let mut databases = DATABASES.lock().expect("lock");
+        let path =
+            std::env::temp_dir().join(format!("mock-platform-load-{}-{}.db", std::process::id(), databases.len()));
+        databases.push(path.clone());
+        Platform::open(config, &path).expect("database")
+    } else {
+        Platform::new(config)
+    };
     let mut merchant = NewMerchant::new(APP_KEY, APP_SECRET, NOTIFY_KEY, notify_url);
     merchant.phase = Some(mock_platform::model::Phase::Live);
     merchant.daily_quota = Some(u32::MAX);
