@@ -195,3 +195,75 @@ impl Order {
         false
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use protocol::NotifyMethod::{Resend, Send};
+
+    use crate::model::consume::tests::issued;
+    use crate::model::merchant::tests::merchant;
+
+    const SCHEDULE: &[i64] = &[0, 60_000, 600_000];
+
+    #[test]
+    fn a_failed_attempt_is_due_again_at_the_next_step_counted_from_the_first_attempt() {
+        let (mut order, m) = (issued("A:1"), merchant(100, None));
+        assert_eq!(order.enqueue((Send, 0), None, false, 1_000).due_ms, Some(1_000));
+        let plan = order.take_head(1_000, SCHEDULE, &m).unwrap();
+        assert_eq!((plan.attempt, plan.notification.method), (1, Send));
+        assert!(order.take_head(1_000, SCHEDULE, &m).is_none(), "the head is in flight");
+        assert_eq!(order.settle_head(plan.seq, false, 5_000, SCHEDULE), Some(61_000));
+        assert_eq!(order.take_head(61_000, SCHEDULE, &m).unwrap().attempt, 2);
+    }
+
+    #[test]
+    fn an_acknowledged_head_makes_the_next_notification_due_at_once() {
+        let (mut order, m) = (issued("A:1"), merchant(100, None));
+        order.enqueue((Send, 0), None, false, 0);
+        assert_eq!(order.enqueue((Resend, 0), None, false, 0).due_ms, None, "queued behind the first");
+        let plan = order.take_head(0, SCHEDULE, &m).unwrap();
+        assert_eq!(order.settle_head(plan.seq, true, 2_000, SCHEDULE), Some(2_000));
+        assert!(order.delivery.has_acked(Send));
+        assert_eq!(order.take_head(2_000, SCHEDULE, &m).unwrap().notification.method, Resend);
+    }
+
+    #[test]
+    fn an_outcome_for_another_notification_changes_nothing() {
+        let (mut order, m) = (issued("A:1"), merchant(100, None));
+        order.enqueue((Send, 0), None, false, 0);
+        let plan = order.take_head(0, SCHEDULE, &m).unwrap();
+        assert_eq!(order.settle_head(plan.seq + 1, true, 0, SCHEDULE), None);
+        assert!(order.delivery.queue[0].in_flight);
+        assert!(!order.delivery.has_acked(Send));
+    }
+
+    #[test]
+    fn an_abandoned_attempt_is_made_again_with_the_same_number() {
+        let (mut order, m) = (issued("A:1"), merchant(100, None));
+        order.enqueue((Send, 0), None, false, 7);
+        order.take_head(7, SCHEDULE, &m).unwrap();
+        assert_eq!(order.reopen_abandoned_head(), Some(7));
+        assert_eq!(order.take_head(9, SCHEDULE, &m).unwrap().attempt, 1);
+    }
+
+    #[test]
+    fn the_close_timer_runs_only_until_the_codes_are_issued() {
+        let mut order = issued("A:1");
+        assert_eq!(order.close_due_ms(7_200_000), None);
+        order.state = crate::model::OrderState::Paid;
+        assert_eq!(order.close_due_ms(7_200_000), Some(order.paid_ms + 7_200_000));
+    }
+
+    #[test]
+    fn the_model_imports_no_store_notifier_or_persistence() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/model");
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let text = std::fs::read_to_string(&path).unwrap();
+            for module in ["store", "notify", "persist"] {
+                let forbidden = format!("crate::{module}");
+                assert!(!text.contains(&forbidden), "{} names {forbidden}", path.display());
+            }
+        }
+    }
+}

@@ -115,10 +115,10 @@ impl Merchant {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn merchant(daily_quota: u32, calls_per_second: Option<u32>) -> Merchant {
+    pub(crate) fn merchant(daily_quota: u32, calls_per_second: Option<u32>) -> Merchant {
         Merchant {
             app_key: "k".into(),
             app_secret: Secret::new("s"),
