@@ -86,20 +86,19 @@ impl Platform {
     /// A platform with an empty in-memory store. Nothing runs until [`run`] or [`Platform::spawn_dispatcher`].
     pub fn new(config: PlatformConfig) -> Self {
         let data = Data::new(config.first_order_id);
-        Self::with_data(config, data, 0)
+        Self::with_data(config, data)
     }
 
     /// A platform kept in the SQLite file at `path` (created if missing): everything in it is loaded, its
     /// pending deliveries and auto-close timers resume once [`run`] starts, and every change is written
     /// when the store's lock is released (`persist.rs`).
     pub fn open(config: PlatformConfig, path: &Path) -> Result<Self, persist::StoreError> {
-        let (data, offset_ms) = persist::open(path, config.first_order_id, config.auto_close_ms())?;
-        Ok(Self::with_data(config, data, offset_ms))
+        let data = persist::open(path, config.first_order_id, config.auto_close_ms())?;
+        Ok(Self::with_data(config, data))
     }
 
-    fn with_data(config: PlatformConfig, data: Data, offset_ms: i64) -> Self {
-        let clock = PlatformClock::new(config.wall.clone());
-        clock.restore_offset_ms(offset_ms);
+    fn with_data(config: PlatformConfig, data: Data) -> Self {
+        let clock = PlatformClock::with_offsets(config.wall.clone(), data.offsets.clone());
         let http = reqwest::Client::builder()
             // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
             .pool_max_idle_per_host(0)
@@ -135,7 +134,7 @@ impl Platform {
     /// Locks the store. A poisoned lock is taken over: every mutation leaves the data consistent.
     /// With a SQLite store, what changed is written when the guard is dropped.
     pub fn data(&self) -> DataGuard<'_> {
-        DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()), clock: &self.inner.clock }
+        DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) }
     }
 
     /// The counters served at `GET /metrics`.
@@ -162,12 +161,32 @@ impl Platform {
         self.inner.wake.notify_one();
     }
 
-    /// Moves the platform clock forward; auto-closes fire before this returns, due retries right after.
+    /// Moves the platform-wide clock (every merchant's) forward; auto-closes fire before this returns, due
+    /// retries right after. Returns the platform-wide order time.
     pub fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
-        let now = self.clock().advance(seconds);
-        self.data().run_closes(now.timestamp_millis(), self.config().auto_close_ms());
+        self.advance(None, seconds);
+        self.clock().now()
+    }
+
+    /// Moves one merchant's clock forward (INTERFACES §1): only its orders' timers move; its auto-closes fire
+    /// before this returns, its due retries right after. `None` when no such merchant.
+    pub fn advance_merchant_clock(&self, app_key: &str, seconds: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+        let key = self.data().merchant_key(app_key)?;
+        self.advance(Some(&key), seconds);
+        chrono::DateTime::from_timestamp_millis(self.clock().now_ms_for(&key))
+    }
+
+    /// The offset and the timers it shifts change under the store's lock, so the dispatcher never sees one
+    /// without the other.
+    fn advance(&self, app_key: Option<&Arc<str>>, seconds: u64) {
+        {
+            let mut data = self.data();
+            let applied = data.offsets.advance(app_key, clock::seconds_to_ms(seconds));
+            data.shift_timers(app_key.map(|k| &**k), applied);
+            let wall_ms = self.clock().wall_now().timestamp_millis();
+            data.run_closes(wall_ms, self.config().auto_close_ms());
+        }
         self.wake();
-        now
     }
 
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
@@ -181,7 +200,6 @@ impl Platform {
 #[derive(Debug)]
 pub struct DataGuard<'a> {
     guard: MutexGuard<'a, Data>,
-    clock: &'a PlatformClock,
 }
 
 impl Deref for DataGuard<'_> {
@@ -201,8 +219,7 @@ impl DerefMut for DataGuard<'_> {
 impl Drop for DataGuard<'_> {
     fn drop(&mut self) {
         if self.guard.store.is_some() {
-            let offset = self.clock.offset_ms();
-            self.guard.flush(offset);
+            self.guard.flush();
         }
     }
 }

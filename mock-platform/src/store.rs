@@ -143,10 +143,15 @@ pub struct Data {
     /// The sequence number of the next consume or reverse ([`Data::op_time`]); rebuilt from the orders on load.
     pub next_op_seq: u64,
     pub exchanges: HashMap<i64, Vec<Exchange>>,
-    /// (platform-clock due ms, order id) of queue heads waiting for their next attempt.
+    /// (wall-clock due ms, order id) of queue heads waiting for their next attempt. Wall ms = the order's
+    /// merchant-clock ms − that merchant's total offset, so one merchant's advance shifts only its own entries
+    /// ([`Data::shift_timers`]) and "due?" is one comparison with the wall clock.
     pub due: BTreeSet<(i64, i64)>,
-    /// (platform-clock ms, order id) when an unissued order auto-closes (T4).
+    /// (wall-clock ms, order id) when an unissued order auto-closes (T4), keyed like `due`.
     pub closes: BTreeSet<(i64, i64)>,
+    /// The order clocks' offsets (INTERFACES §1), shared with [`crate::PlatformClock`]; changed only under this
+    /// store's lock, with the timers they shift.
+    pub offsets: crate::clock::Offsets,
     pub gateway_faults: Vec<GatewayFault>,
     /// Notification fault id → order id, for `DELETE /admin/faults/{id}`.
     pub notification_faults: HashMap<u64, i64>,
@@ -212,7 +217,8 @@ impl Data {
     pub fn insert_order(&mut self, order: Order, auto_close_ms: i64) {
         let id = order.id.get();
         if order.eticket {
-            self.closes.insert((order.paid_ms.saturating_add(auto_close_ms), id));
+            let close_ms = order.paid_ms.saturating_add(auto_close_ms);
+            self.closes.insert((close_ms.saturating_sub(self.offsets.total_ms(&order.app_key)), id));
         }
         self.orders.insert(id, order);
     }
@@ -257,7 +263,7 @@ impl Data {
             duplicate,
         });
         if delivery.queue.len() == 1 {
-            self.due.insert((now_ms, order_id));
+            self.due.insert((now_ms.saturating_sub(self.offsets.total_ms(&order.app_key)), order_id));
         }
     }
 
@@ -279,7 +285,22 @@ impl Data {
         true
     }
 
-    /// The earliest platform-clock time something is due.
+    /// Moves the timers of the clocks an advance of `ms` moved back by `ms` of wall time: one merchant's
+    /// (`Some`), or every one (`None`). Their merchant-clock times are unchanged: the clock went past them.
+    pub fn shift_timers(&mut self, app_key: Option<&str>, ms: i64) {
+        if ms == 0 {
+            return;
+        }
+        let orders = &self.orders;
+        let moves = |id: i64| app_key.is_none_or(|key| orders.get(&id).is_some_and(|o| &*o.app_key == key));
+        let shift = |set: &BTreeSet<(i64, i64)>| -> BTreeSet<(i64, i64)> {
+            set.iter().map(|&(t, id)| if moves(id) { (t.saturating_sub(ms), id) } else { (t, id) }).collect()
+        };
+        self.due = shift(&self.due);
+        self.closes = shift(&self.closes);
+    }
+
+    /// The earliest wall-clock time something is due.
     pub fn next_wake_ms(&self) -> Option<i64> {
         let a = self.due.first().map(|(t, _)| *t);
         let b = self.closes.first().map(|(t, _)| *t);
@@ -289,15 +310,15 @@ impl Data {
         }
     }
 
-    /// T4 for every order whose 2 h have passed.
-    pub fn run_closes(&mut self, now_ms: i64, auto_close_ms: i64) {
+    /// T4 for every order whose 2 h have passed on its merchant's clock (`wall_ms`: the wall clock now).
+    pub fn run_closes(&mut self, wall_ms: i64, auto_close_ms: i64) {
         while let Some(&(t, id)) = self.closes.first() {
-            if t > now_ms {
+            if t > wall_ms {
                 break;
             }
             self.closes.pop_first();
             if let Some(order) = self.orders.get_mut(&id)
-                && order.auto_close(now_ms, auto_close_ms)
+                && order.auto_close(wall_ms.saturating_add(self.offsets.total_ms(&order.app_key)), auto_close_ms)
             {
                 order.delivery.awaiting_callback = None;
                 tracing::info!(order_id = id, "order auto-closed (T4)");
@@ -307,15 +328,17 @@ impl Data {
 
     /// Takes every due attempt, marking each queue head in flight.
     /// Missed attempts of one notification collapse into this one (PROTOCOL §2.4 `advance_clock`).
-    pub fn take_due(&mut self, now_ms: i64, schedule: Schedule) -> Vec<AttemptPlan> {
+    /// `wall_ms` is the wall clock now; each order's times are on its merchant's clock.
+    pub fn take_due(&mut self, wall_ms: i64, schedule: Schedule) -> Vec<AttemptPlan> {
         let mut plans = Vec::new();
         while let Some(&(t, id)) = self.due.first() {
-            if t > now_ms {
+            if t > wall_ms {
                 break;
             }
             self.due.pop_first();
             let Some(order) = self.orders.get_mut(&id) else { continue };
             let Some(merchant) = self.merchants.get(&order.app_key) else { continue };
+            let now_ms = wall_ms.saturating_add(self.offsets.total_ms(&order.app_key));
             let (sid, nick) = order.seller_of(merchant);
             let Some(head) = order.delivery.queue.front_mut() else { continue };
             if head.in_flight {
@@ -346,8 +369,10 @@ impl Data {
     }
 
     /// Records an attempt's outcome: effects of an ack (T2, tasks.get), the next retry or exhaustion.
+    /// `now_ms` is the order's merchant clock.
     pub fn finish_attempt(&mut self, order_id: i64, seq: u32, acknowledged: bool, now_ms: i64, schedule: Schedule) {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
+        let offset_ms = self.offsets.total_ms(&order.app_key);
         let state = order.state;
         let delivery = &mut order.delivery;
         let Some(head) = delivery.queue.front_mut().filter(|h| h.seq == seq) else { return };
@@ -373,7 +398,7 @@ impl Data {
             if next < schedule.len() {
                 head.next_index = next as u8;
                 head.due_ms = first.saturating_add(schedule[next]);
-                self.due.insert((head.due_ms, order_id));
+                self.due.insert((head.due_ms.saturating_sub(offset_ms), order_id));
                 false
             } else {
                 delivery.exhausted = true;
@@ -388,7 +413,7 @@ impl Data {
             }
             if let Some(next) = order.delivery.queue.front_mut() {
                 next.due_ms = now_ms;
-                self.due.insert((now_ms, order_id));
+                self.due.insert((now_ms.saturating_sub(offset_ms), order_id));
             }
         }
     }

@@ -344,11 +344,9 @@ impl Platform {
         refuse_foreign_fields(body)?;
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
-        let now = self.clock().now_ms();
         let mut data = self.data();
-        if !data.orders.contains_key(&order_id) {
-            return Err(no_order(order_id));
-        }
+        let Some(order) = data.orders.get(&order_id) else { return Err(no_order(order_id)) };
+        let now = self.clock().now_ms_for(&order.app_key);
         let id = data.next_fault_id;
         data.next_fault_id += 1;
         let order = data.orders.get(&order_id).ok_or_else(|| no_order(order_id))?;

@@ -56,7 +56,7 @@ impl Platform {
         let case = json!({
             "schema": SCHEMA,
             "exported_at": rfc3339_ms(self.clock().wall_now().timestamp_millis()),
-            "platform_clock": format_ms(self.clock().now_ms()),
+            "platform_clock": format_ms(self.clock().now_ms_for(&order.app_key)),
             "order": order_view(order),
             "merchant": merchant.map(merchant_view),
             "exchanges_dropped": dropped,

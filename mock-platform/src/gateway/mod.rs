@@ -206,7 +206,8 @@ struct Outcome {
 
 async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
     let wall = platform.clock().wall_now();
-    let now = platform.clock().now_ms();
+    // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
+    let now = platform.clock().now_ms_for(params.get("app_key").unwrap_or_default());
     let mut outcome = Outcome {
         api_name: params.get("method").unwrap_or_default().to_owned(),
         format: ResponseFormat::Xml,
@@ -271,10 +272,10 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         None => {}
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
-    let now = platform.clock().now_ms();
+    let now = platform.clock().now_ms_for(&checked.app_key);
     let queued = {
         let mut data = platform.data();
-        data.run_closes(now, platform.config().auto_close_ms());
+        data.run_closes(platform.clock().wall_now().timestamp_millis(), platform.config().auto_close_ms());
         let mut ctx = apis::Ctx {
             data: &mut data,
             app_key: checked.app_key.clone(),

@@ -17,18 +17,18 @@ use crate::{InFlight, Platform};
 /// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
 pub async fn dispatcher(platform: Platform) {
     loop {
-        let now = platform.clock().now_ms();
+        let wall_ms = platform.clock().wall_now().timestamp_millis();
         let (plans, next) = {
             let mut data = platform.data();
-            data.run_closes(now, platform.config().auto_close_ms());
-            let plans = data.take_due(now, &platform.config().schedule_ms());
+            data.run_closes(wall_ms, platform.config().auto_close_ms());
+            let plans = data.take_due(wall_ms, &platform.config().schedule_ms());
             (plans, data.next_wake_ms())
         };
         for plan in plans {
             tokio::spawn(attempt(platform.clone(), plan));
         }
-        // Sleep in real time until the platform-clock due time; an advance of the clock wakes us early.
-        let wait = next.map_or(60_000, |t| (t - platform.clock().now_ms()).clamp(0, 60_000));
+        // Sleep until the due time (timers are kept in wall ms); an advance of a clock wakes us early.
+        let wait = next.map_or(60_000, |t| (t - platform.clock().wall_now().timestamp_millis()).clamp(0, 60_000));
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             () = platform.inner.wake.notified() => {}
@@ -103,9 +103,10 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         duplicate: plan.duplicate,
     };
     {
-        let now = platform.clock().now_ms();
         let schedule = platform.config().schedule_ms();
         let mut data = platform.data();
+        let app_key = data.orders.get(&plan.order_id).map(|o| o.app_key.clone()).unwrap_or_default();
+        let now = platform.clock().now_ms_for(&app_key);
         if data.record(plan.order_id, Exchange::Notification(exchange)) {
             platform.metrics().dropped();
         }

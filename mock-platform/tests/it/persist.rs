@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use crate::support::{Harness, answer, error_of, id_of, token_of};
 
 /// A fresh database path under the system temp dir, removed (with its WAL files) on drop.
-struct TempDb(PathBuf);
+pub struct TempDb(pub PathBuf);
 
 impl TempDb {
-    fn new(name: &str) -> Self {
+    pub fn new(name: &str) -> Self {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         Self(std::env::temp_dir().join(format!("mock-platform-{name}-{}-{nanos}.db", std::process::id())))
     }
