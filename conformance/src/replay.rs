@@ -398,8 +398,10 @@ async fn catch_up(p: &Probe, order_id: i64, prefix: &[&Exchange], fast: bool) ->
         }
         let in_flight = attempts_of(&ex).iter().any(|a| !a.finished());
         if fast && attempts < want_attempts && !in_flight && last_advance.elapsed() >= Duration::from_millis(500) {
-            // A recorded retry: retries are due on the platform clock (15 s after the first attempt, …).
-            p.platform().admin(reqwest::Method::POST, "/admin/clock", Some(json!({ "advance_seconds": 16 }))).await?;
+            // A recorded retry: retries are due on the merchant's clock (15 s after the first attempt, …); only
+            // that merchant's clock moves, so a shared platform's other merchants keep their time.
+            let body = json!({ "advance_seconds": 16, "app_key": p.ctx.merchant.app_key });
+            p.platform().admin(reqwest::Method::POST, "/admin/clock", Some(body)).await?;
             last_advance = Instant::now();
         }
         tokio::time::sleep(POLL).await;

@@ -103,7 +103,8 @@ async fn gateway(seconds: u64, orders: usize) -> (f64, f64) {
         let view = platform.create_order(NewOrderBody::new(APP_KEY, 1, "13800000000", "银子岩门票")).expect("order");
         let id = view["order_id"].as_i64().expect("order_id");
         let codes = format!("C{i:08}:1");
-        let now = platform.clock().now_ms();
+        // No clock was advanced: the wall clock (the store's timers) is the merchant's clock.
+        let now = platform.clock().wall_now().timestamp_millis();
         {
             let (plans, _) = platform.store().lease_due(now, &schedule);
             for plan in plans {

@@ -55,7 +55,7 @@ fn measure(n: usize, acked: bool) {
     for i in 0..n {
         platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).expect("order");
         if acked {
-            let now = platform.clock().now_ms();
+            let now = platform.clock().wall_now().timestamp_millis();
             let (plans, _) = platform.store().lease_due(now, &schedule);
             for plan in plans {
                 platform.store().settle(&plan, None, true, now, &schedule);

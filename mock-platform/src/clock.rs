@@ -3,9 +3,12 @@
 //! PROTOCOL §2.2: the order clock is the wall clock plus an offset the admin API moves forward; it drives
 //! validity, auto-close, retry due times and the daily call count. Timestamps on the wire are always the
 //! wall clock, so a merchant's own clock stays valid however far the suite has advanced the platform.
+//!
+//! INTERFACES §1: each merchant has its own order clock, the wall clock + the platform-wide offset + that
+//! merchant's own offset, so checks and scenarios on a shared platform never move each other's time.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use chrono::{DateTime, Datelike, Duration, Utc};
 use protocol::Gmt8Timestamp;
@@ -25,23 +28,127 @@ pub const MAX_ADVANCE_SECONDS: u64 = 315_360_000;
 /// four-digit year well inside chrono's range, so no time arithmetic or formatting can overflow.
 pub const MAX_OFFSET_MS: i64 = 1_000 * 365 * 86_400_000;
 
-/// Wall clock plus an offset that only grows, up to [`MAX_OFFSET_MS`].
+/// The order clocks' offsets from the wall clock, each only growing: the platform-wide one and each
+/// merchant's own. Shared by [`PlatformClock`] (reads) and the store, which moves them under its lock together
+/// with the timers they shift (`Data::shift_timers`), so the two never disagree.
+#[derive(Clone, Default)]
+pub struct Offsets(Arc<RwLock<OffsetTable>>);
+
+/// The offsets in milliseconds. Invariant: the platform-wide offset plus any merchant's own stays within
+/// [`MAX_OFFSET_MS`] (advances are bounded by [`Offsets::headroom_ms`] and saturate there).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OffsetTable {
+    pub platform_ms: i64,
+    /// Merchants whose own clock was advanced; any other merchant's own offset is 0.
+    pub merchants: HashMap<Arc<str>, i64>,
+    /// Counts the changes, so that the SQLite store writes the table only when it moved.
+    pub version: u64,
+}
+
+impl std::fmt::Debug for Offsets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.read().fmt(f)
+    }
+}
+
+impl Offsets {
+    /// A poisoned lock is taken over: every change leaves the table consistent.
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, OffsetTable> {
+        self.0.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, OffsetTable> {
+        self.0.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The platform-wide offset.
+    pub fn platform_ms(&self) -> i64 {
+        self.read().platform_ms
+    }
+
+    /// The total offset of a merchant's clock (platform-wide + its own); an unknown app has the platform's.
+    pub fn total_ms(&self, app_key: &str) -> i64 {
+        let table = self.read();
+        let own = table.merchants.get(app_key).copied().unwrap_or(0);
+        table.platform_ms.saturating_add(own).min(MAX_OFFSET_MS)
+    }
+
+    /// How far a clock may still be advanced: that merchant's (`Some`), or the platform-wide one (`None`),
+    /// which moves every merchant's clock, so the merchant furthest ahead bounds it.
+    pub fn headroom_ms(&self, app_key: Option<&str>) -> i64 {
+        let table = self.read();
+        let own = match app_key {
+            Some(key) => table.merchants.get(key).copied().unwrap_or(0),
+            None => table.merchants.values().copied().max().unwrap_or(0),
+        };
+        (MAX_OFFSET_MS - table.platform_ms.saturating_add(own)).max(0)
+    }
+
+    /// Moves one merchant's clock (`Some`) or every clock (`None`) forward by up to `ms`, saturating at the
+    /// bound; returns the milliseconds actually added. Use `Platform::advance_clock`, which also shifts the
+    /// timers of the clocks moved.
+    pub fn advance(&self, app_key: Option<&Arc<str>>, ms: i64) -> i64 {
+        let applied = ms.clamp(0, self.headroom_ms(app_key.map(|k| &**k)));
+        let mut table = self.write();
+        match app_key {
+            Some(key) => {
+                let own = table.merchants.entry(key.clone()).or_insert(0);
+                *own = own.saturating_add(applied);
+            }
+            None => table.platform_ms = table.platform_ms.saturating_add(applied),
+        }
+        table.version += 1;
+        applied
+    }
+
+    /// Sets the offsets read back from a store: clamped so the bound holds; never moves a clock back.
+    pub fn restore(&self, platform_ms: i64, merchants: impl IntoIterator<Item = (Arc<str>, i64)>) {
+        let mut table = self.write();
+        table.platform_ms = table.platform_ms.max(platform_ms.clamp(0, MAX_OFFSET_MS));
+        let room = MAX_OFFSET_MS - table.platform_ms;
+        for (key, ms) in merchants {
+            let own = table.merchants.entry(key).or_insert(0);
+            *own = (*own).max(ms.clamp(0, room));
+        }
+        table.version += 1;
+    }
+
+    /// The version of the table (it grows with every change).
+    pub fn version(&self) -> u64 {
+        self.read().version
+    }
+
+    /// A copy of the table, to persist it.
+    pub fn snapshot(&self) -> OffsetTable {
+        self.read().clone()
+    }
+}
+
+/// The wall clock and the order clocks ([`Offsets`]).
 #[derive(Clone)]
 pub struct PlatformClock {
     wall: WallClock,
-    /// Milliseconds added to the wall clock. Atomic because every request reads it and only the admin API writes it.
-    offset_ms: Arc<AtomicI64>,
+    offsets: Offsets,
 }
 
 impl std::fmt::Debug for PlatformClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PlatformClock").field("offset_ms", &self.offset_ms.load(Ordering::Relaxed)).finish()
+        f.debug_struct("PlatformClock").field("offsets", &self.offsets).finish()
     }
 }
 
 impl PlatformClock {
     pub fn new(wall: WallClock) -> Self {
-        Self { wall, offset_ms: Arc::new(AtomicI64::new(0)) }
+        Self::with_offsets(wall, Offsets::default())
+    }
+
+    /// A clock reading the offsets the store keeps.
+    pub fn with_offsets(wall: WallClock, offsets: Offsets) -> Self {
+        Self { wall, offsets }
+    }
+
+    pub fn offsets(&self) -> &Offsets {
+        &self.offsets
     }
 
     /// Real time: notification timestamps, the gateway's 10-minute window, deadlines.
@@ -49,40 +156,62 @@ impl PlatformClock {
         (self.wall)()
     }
 
-    /// The order clock. The offset is bounded, so this only saturates for a wall clock near chrono's limits.
+    /// The platform-wide order clock (a merchant without an offset of its own). The offset is bounded, so this
+    /// only saturates for a wall clock near chrono's limits.
     pub fn now(&self) -> DateTime<Utc> {
-        let wall = self.wall_now();
-        wall.checked_add_signed(Duration::milliseconds(self.offset_ms())).unwrap_or(DateTime::<Utc>::MAX_UTC)
+        shifted(self.wall_now(), self.offset_ms())
     }
 
-    /// The order clock in epoch milliseconds (how the store keeps times).
+    /// The platform-wide order clock in epoch milliseconds (how the store keeps times).
     pub fn now_ms(&self) -> i64 {
         self.now().timestamp_millis()
     }
 
+    /// That merchant's order clock in epoch milliseconds: every order-clock read for an order uses its merchant's.
+    pub fn now_ms_for(&self, app_key: &str) -> i64 {
+        shifted(self.wall_now(), self.offset_ms_for(app_key)).timestamp_millis()
+    }
+
+    /// The platform-wide offset.
     pub fn offset_ms(&self) -> i64 {
-        self.offset_ms.load(Ordering::SeqCst)
+        self.offsets.platform_ms()
     }
 
-    /// Sets the offset (used when a persisted store is reopened); never moves the clock back, never past
-    /// [`MAX_OFFSET_MS`].
+    /// The total offset of that merchant's clock from the wall clock.
+    pub fn offset_ms_for(&self, app_key: &str) -> i64 {
+        self.offsets.total_ms(app_key)
+    }
+
+    /// Sets the platform-wide offset (used when a persisted store is reopened); never moves the clock back,
+    /// never past [`MAX_OFFSET_MS`].
     pub fn restore_offset_ms(&self, offset_ms: i64) {
-        self.offset_ms.fetch_max(offset_ms.clamp(0, MAX_OFFSET_MS), Ordering::SeqCst);
+        self.offsets.restore(offset_ms, []);
     }
 
-    /// Seconds the clock may still be advanced before its offset reaches [`MAX_OFFSET_MS`].
+    /// Seconds the platform-wide clock may still be advanced before a total offset reaches [`MAX_OFFSET_MS`].
     pub fn headroom_seconds(&self) -> u64 {
-        u64::try_from((MAX_OFFSET_MS - self.offset_ms()) / 1000).unwrap_or(0)
+        u64::try_from(self.offsets.headroom_ms(None) / 1000).unwrap_or(0)
     }
 
-    /// Moves the order clock forward, saturating at [`MAX_OFFSET_MS`]; returns the new order time.
-    pub fn advance(&self, seconds: u64) -> DateTime<Utc> {
-        let ms = i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000);
-        let step = |offset: i64| Some(offset.saturating_add(ms).min(MAX_OFFSET_MS));
-        // The closure never answers None, so the update always happens.
-        let _ = self.offset_ms.fetch_update(Ordering::SeqCst, Ordering::SeqCst, step);
-        self.now()
+    /// Seconds that merchant's clock may still be advanced.
+    pub fn headroom_seconds_for(&self, app_key: &str) -> u64 {
+        u64::try_from(self.offsets.headroom_ms(Some(app_key)) / 1000).unwrap_or(0)
     }
+
+    /// Moves the platform-wide clock forward, saturating at [`MAX_OFFSET_MS`]; returns the ms added. Timers are
+    /// not shifted: use `Platform::advance_clock`.
+    pub fn advance(&self, seconds: u64) -> i64 {
+        self.offsets.advance(None, seconds_to_ms(seconds))
+    }
+}
+
+/// Seconds as milliseconds, saturating.
+pub fn seconds_to_ms(seconds: u64) -> i64 {
+    i64::try_from(seconds).unwrap_or(i64::MAX).saturating_mul(1000)
+}
+
+fn shifted(wall: DateTime<Utc>, offset_ms: i64) -> DateTime<Utc> {
+    wall.checked_add_signed(Duration::milliseconds(offset_ms)).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// Formats epoch milliseconds as `yyyy-MM-dd HH:mm:ss` GMT+8.
@@ -158,6 +287,27 @@ mod tests {
         assert!(format_ms(clock.now_ms()).starts_with("3025-"), "{}", format_ms(clock.now_ms()));
         clock.restore_offset_ms(i64::MAX);
         assert_eq!(clock.offset_ms(), MAX_OFFSET_MS);
+    }
+
+    #[test]
+    fn a_merchants_clock_adds_its_own_offset_to_the_platform_wide_one_within_the_bound() {
+        let clock = PlatformClock::new(fixed("2026-01-01T00:00:00Z"));
+        let a: Arc<str> = Arc::from("a");
+        assert_eq!(clock.offsets().advance(Some(&a), 60_000), 60_000);
+        assert_eq!(clock.advance(3600), 3_600_000);
+        assert_eq!(
+            (clock.offset_ms_for("a"), clock.offset_ms_for("b"), clock.offset_ms()),
+            (3_660_000, 3_600_000, 3_600_000)
+        );
+        assert_eq!(format_ms(clock.now_ms_for("a")), "2026-01-01 09:01:00");
+        // The merchant furthest ahead bounds the platform-wide advance; each merchant is bounded on its own.
+        assert_eq!(clock.offsets().advance(Some(&a), i64::MAX), MAX_OFFSET_MS - 3_660_000);
+        assert_eq!(clock.offset_ms_for("a"), MAX_OFFSET_MS);
+        assert_eq!((clock.headroom_seconds(), clock.advance(1)), (0, 0));
+        assert_eq!(clock.headroom_seconds_for("b"), u64::try_from((MAX_OFFSET_MS - 3_600_000) / 1000).unwrap());
+        let restored = Offsets::default();
+        restored.restore(i64::MAX, [(a.clone(), i64::MAX)]);
+        assert_eq!((restored.platform_ms(), restored.total_ms("a")), (MAX_OFFSET_MS, MAX_OFFSET_MS));
     }
 
     #[test]

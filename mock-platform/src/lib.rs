@@ -72,21 +72,20 @@ struct Inner {
 impl Platform {
     /// A platform with an empty in-memory store. Nothing runs until [`run`] or [`Platform::spawn_dispatcher`].
     pub fn new(config: PlatformConfig) -> Self {
-        let clock = PlatformClock::new(config.wall.clone());
         let store = Store::memory(config.first_order_id);
-        Self::with_store(config, clock, store)
+        Self::with_store(config, store)
     }
 
     /// A platform kept in the SQLite file at `path` (created if missing): everything in it is loaded, its
     /// pending deliveries and auto-close timers resume once [`run`] starts, and every change is written
     /// before the store's lock is released (`store/sqlite.rs`).
     pub fn open(config: PlatformConfig, path: &Path) -> Result<Self, StoreError> {
-        let clock = PlatformClock::new(config.wall.clone());
-        let store = Store::open_sqlite(path, config.first_order_id, config.auto_close_ms(), &clock)?;
-        Ok(Self::with_store(config, clock, store))
+        let store = Store::open_sqlite(path, config.first_order_id, config.auto_close_ms())?;
+        Ok(Self::with_store(config, store))
     }
 
-    fn with_store(config: PlatformConfig, clock: PlatformClock, store: Store) -> Self {
+    fn with_store(config: PlatformConfig, store: Store) -> Self {
+        let clock = PlatformClock::with_offsets(config.wall.clone(), store.offsets());
         let http = reqwest::Client::builder()
             // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
             .pool_max_idle_per_host(0)
@@ -143,12 +142,32 @@ impl Platform {
         self.inner.wake.notify_one();
     }
 
-    /// Moves the platform clock forward; auto-closes fire before this returns, due retries right after.
+    /// Moves the platform-wide clock (every merchant's) forward; auto-closes fire before this returns, due
+    /// retries right after. Returns the platform-wide order time.
     pub fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
-        let now = self.clock().advance(seconds);
-        self.store().run_closes(now.timestamp_millis(), self.config().auto_close_ms());
+        self.advance(None, seconds);
+        self.clock().now()
+    }
+
+    /// Moves one merchant's clock forward (INTERFACES §1): only its orders' timers move; its auto-closes fire
+    /// before this returns, its due retries right after. `None` when no such merchant.
+    pub fn advance_merchant_clock(&self, app_key: &str, seconds: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+        if !self.advance(Some(app_key), seconds) {
+            return None;
+        }
+        chrono::DateTime::from_timestamp_millis(self.clock().now_ms_for(app_key))
+    }
+
+    /// The offset and the timers it shifts change in one store operation, so the dispatcher never sees one
+    /// without the other. False when there is no such merchant.
+    fn advance(&self, app_key: Option<&str>, seconds: u64) -> bool {
+        let wall_ms = self.clock().wall_now().timestamp_millis();
+        let ms = clock::seconds_to_ms(seconds);
+        if !self.store().advance_clock(app_key, ms, wall_ms, self.config().auto_close_ms()) {
+            return false;
+        }
         self.wake();
-        now
+        true
     }
 
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).

@@ -132,7 +132,7 @@ pub enum Step {
         #[serde(default)]
         refused: Option<Refusal>,
     },
-    /// `POST /admin/clock`: the platform clock moves forward (auto-close, validity, retries).
+    /// `POST /admin/clock` with the merchant's `app_key`: its clock moves forward (auto-close, validity, retries).
     AdvanceClock { seconds: i64 },
     /// Waits, in real time.
     Wait { seconds: f64 },
@@ -258,7 +258,7 @@ impl Step {
         }
     }
 
-    /// Whether the step advances the platform clock (the scenario then needs the platform to itself).
+    /// Whether the step advances the merchant's clock (scenarios of one merchant then run one at a time).
     pub fn advances_clock(&self) -> bool {
         matches!(self, Step::AdvanceClock { .. })
     }

@@ -4,11 +4,14 @@ use conformance::config::{Config, PlatformTarget, ReportPaths};
 use conformance::outcome::Outcome;
 use conformance::plan::all_checks;
 use conformance::runner::Reporters;
-use conformance::session::run_session;
+use conformance::scenario;
+use conformance::session::{SessionLimits, run_session, run_session_with};
 use protocol::Secret;
+use serde_json::{Value, json};
 
 use crate::faulty_merchant::{Credentials, Defect};
 use crate::harness::{quick_windows, start_merchant};
+use crate::scenarios::scenario_dir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
@@ -42,6 +45,60 @@ async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
     assert_eq!(summary.pass, 3, "{summary:?}");
     assert_eq!(summary.count(Outcome::Skip), all_checks().len() - 3);
     assert!(summary.is_success());
+    let _ = stop.send(());
+    let _ = server.await;
+}
+
+/// `offset_seconds` of `GET /admin/clock[?app_key=K]`.
+async fn clock_offset(http: &reqwest::Client, base: &str, app_key: Option<&str>) -> i64 {
+    let query = app_key.map(|k| format!("?app_key={k}")).unwrap_or_default();
+    let clock: Value = http.get(format!("{base}/admin/clock{query}")).send().await.unwrap().json().await.unwrap();
+    clock["offset_seconds"].as_i64().unwrap_or_else(|| panic!("{clock}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scenario_on_a_shared_platform_moves_only_its_own_merchants_clock() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
+        gateway_base_url: Some(base.clone()),
+        ..Default::default()
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(mock_platform::run(listener, platform, async {
+        stopped.await.ok();
+    }));
+    // Another merchant certifying on the same platform.
+    let http = reqwest::Client::new();
+    let other = json!({"app_key": "45678901", "app_secret": "s", "notify_key": "k",
+        "notify_url": "http://127.0.0.1:1/notify", "session": "other-session"});
+    let created = http.post(format!("{base}/admin/merchants")).json(&other).send().await.unwrap();
+    assert_eq!(created.status(), 201);
+    let creds = Credentials {
+        gateway: format!("{base}/router/rest"),
+        app_key: "34567891".into(),
+        app_secret: Secret::new("remote-app-secret"),
+        session: "remote-session-2".into(),
+        notify_key: Secret::new("remote-notify-key"),
+    };
+    let config = Config {
+        merchant: start_merchant(Defect::None, creds).await,
+        platform: PlatformTarget::Remote { url: base.clone(), admin_token: None },
+        reports: ReportPaths::default(),
+        only: Vec::new(),
+        seed: 3,
+        windows: quick_windows(),
+        pos: None,
+    };
+    // The scenario advances the clock by 7201 s to close its order.
+    let scenarios = scenario::load_all(&[scenario_dir().join("faq-2.9-close-without-send.toml")]).unwrap();
+    let limits = SessionLimits { concurrency: 1, bound: scenario::bound(&scenarios) };
+    let checks = scenarios.into_iter().map(scenario::check).collect();
+    let summary = run_session_with(&config, checks, None, &mut Reporters::default(), limits).await.expect("setup");
+    assert_eq!(summary.pass, 1, "{summary:?}");
+    assert_eq!(clock_offset(&http, &base, Some("34567891")).await, 7201);
+    assert_eq!(clock_offset(&http, &base, Some("45678901")).await, 0, "the other merchant's clock moved");
+    assert_eq!(clock_offset(&http, &base, None).await, 0, "the platform-wide clock moved");
     let _ = stop.send(());
     let _ = server.await;
 }

@@ -1,4 +1,6 @@
-//! `POST /admin/clock` and `GET /admin/clock`: the platform-wide order clock (INTERFACES §1).
+//! `POST /admin/clock` and `GET /admin/clock`: the platform-wide and per-merchant order clocks (INTERFACES §1).
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
@@ -8,14 +10,17 @@ use super::{AdminJson, AdminQuery, ApiError, ErrorBody};
 use crate::Platform;
 use crate::clock::{MAX_ADVANCE_SECONDS, MAX_OFFSET_MS, format_ms};
 
-/// The body of `POST /admin/clock`. `app_key` (a per-merchant clock, INTERFACES §1) is not taken yet: it is
-/// refused as an unknown field rather than silently moving every merchant's clock.
+/// The body of `POST /admin/clock`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdvanceClock {
     /// Signed, so that a negative value is answered by the bound check below, naming the field.
     #[schema(minimum = 0, maximum = 315_360_000)]
     pub advance_seconds: i64,
+    /// Moves only that merchant's clock (its orders, their retries and auto-closes); absent, the platform-wide
+    /// offset moves every merchant's clock. An unknown app is 404.
+    #[serde(default)]
+    pub app_key: Option<String>,
 }
 
 /// The query of `GET /admin/clock`.
@@ -23,12 +28,12 @@ pub struct AdvanceClock {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ClockQuery {
-    /// That merchant's clock. No merchant has an offset of its own yet, so it reads the platform-wide clock; an
+    /// That merchant's clock (wall + platform-wide + its own offset); absent, the platform-wide clock. An
     /// unknown app is 404.
     pub app_key: Option<String>,
 }
 
-/// The order clock: `now` (`yyyy-MM-dd HH:mm:ss` GMT+8) and its offset from the wall clock.
+/// An order clock: `now` (`yyyy-MM-dd HH:mm:ss` GMT+8) and its total offset from the wall clock.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClockAnswer {
     #[schema(example = "2026-12-07 10:00:00")]
@@ -38,7 +43,8 @@ pub struct ClockAnswer {
 
 #[utoipa::path(post, path = "/admin/clock", tag = "clock", request_body = AdvanceClock,
     responses(
-        (status = 200, description = "The order clock after the advance", body = ClockAnswer),
+        (status = 200, description = "The order clock moved (that merchant's, or the platform-wide one) after the advance", body = ClockAnswer),
+        (status = 404, description = "No such merchant", body = ErrorBody),
         (status = "4XX", description = "advance_seconds out of range, or an unknown field", body = ErrorBody),
     ))]
 pub async fn advance(
@@ -48,7 +54,11 @@ pub async fn advance(
     let seconds = u64::try_from(body.advance_seconds).ok().filter(|s| *s <= MAX_ADVANCE_SECONDS).ok_or_else(|| {
         ApiError::field("advance_seconds", format!("must be an integer from 0 to {MAX_ADVANCE_SECONDS}"))
     })?;
-    let headroom = platform.clock().headroom_seconds();
+    let key = body.app_key.as_deref().map(|k| merchant(&platform, k)).transpose()?;
+    let headroom = match &key {
+        Some(key) => platform.clock().headroom_seconds_for(key),
+        None => platform.clock().headroom_seconds(),
+    };
     if seconds > headroom {
         return Err(ApiError::field(
             "advance_seconds",
@@ -58,8 +68,15 @@ pub async fn advance(
             ),
         ));
     }
-    platform.advance_clock(seconds);
-    Ok(Json(now(&platform)))
+    match &key {
+        Some(key) => {
+            platform.advance_merchant_clock(key, seconds);
+        }
+        None => {
+            platform.advance_clock(seconds);
+        }
+    }
+    Ok(Json(now(&platform, key.as_deref())))
 }
 
 #[utoipa::path(get, path = "/admin/clock", tag = "clock", params(ClockQuery),
@@ -72,14 +89,22 @@ pub async fn get(
     State(platform): State<Platform>,
     AdminQuery(query): AdminQuery<ClockQuery>,
 ) -> Result<Json<ClockAnswer>, ApiError> {
-    if let Some(app_key) = query.app_key
-        && platform.store().merchant(&app_key, |_| ()).is_none()
-    {
-        return Err(ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")));
-    }
-    Ok(Json(now(&platform)))
+    let key = query.app_key.as_deref().map(|k| merchant(&platform, k)).transpose()?;
+    Ok(Json(now(&platform, key.as_deref())))
 }
 
-fn now(platform: &Platform) -> ClockAnswer {
-    ClockAnswer { now: format_ms(platform.clock().now_ms()), offset_seconds: platform.clock().offset_ms() / 1000 }
+/// The registered app named, or 404.
+fn merchant(platform: &Platform, app_key: &str) -> Result<Arc<str>, ApiError> {
+    platform
+        .store()
+        .merchant(app_key, |m| Arc::<str>::from(m.app_key.as_str()))
+        .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
+}
+
+/// That merchant's clock, or the platform-wide one.
+fn now(platform: &Platform, app_key: Option<&str>) -> ClockAnswer {
+    let clock = platform.clock();
+    let offset_ms = app_key.map_or_else(|| clock.offset_ms(), |k| clock.offset_ms_for(k));
+    let wall_ms = clock.wall_now().timestamp_millis();
+    ClockAnswer { now: format_ms(wall_ms.saturating_add(offset_ms)), offset_seconds: offset_ms / 1000 }
 }

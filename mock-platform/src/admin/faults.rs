@@ -329,8 +329,8 @@ impl Platform {
         refuse_foreign_fields(body)?;
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
-        let now = self.clock().now_ms();
         let change = |tx: &mut OrderTx<'_>| -> Result<(u64, bool), ApiError> {
+            let now = self.clock().now_ms_for(&tx.order().app_key);
             let id = tx.next_fault_id();
             let order = tx.order();
             if name == "duplicate" {

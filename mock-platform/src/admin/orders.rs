@@ -270,8 +270,9 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
     let body: ActionBody = optional_body(body)?;
     body.refuse_fields_not_taken_by(action)?;
     let alteration = alteration_of(&body.alteration)?;
-    let now = platform.clock().now_ms();
     let change = |tx: &mut OrderTx<'_>| -> Result<(NotifyMethod, Value), ApiError> {
+        // The order's merchant clock.
+        let now = platform.clock().now_ms_for(&tx.order().app_key);
         if !tx.order().eticket {
             return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
         }
@@ -497,7 +498,7 @@ impl Platform {
         };
         let alteration = alteration_of(&body.alteration)?;
         let gateway_faults = body.gateway_faults.as_deref().map(check_order_faults).transpose()?;
-        let now = self.clock().now_ms();
+        let now = self.clock().now_ms_for(&body.app_key);
         let valid_start = match &body.valid_start {
             Some(s) => datetime("valid_start", s)?,
             None => gmt8_midnight_ms(now),

@@ -37,7 +37,6 @@ const ABSOLUTE_TIMES: [&str; 4] = ["started_at", "finished_at", "started_at_ms",
 impl Platform {
     /// The case file of one order (README.md "Case files").
     pub fn export_case(&self, order_id: i64) -> Result<Value, ApiError> {
-        let platform_clock = format_ms(self.clock().now_ms());
         let exported_at = rfc3339_ms(self.clock().wall_now().timestamp_millis());
         let (case, secrets) = self
             .store()
@@ -53,7 +52,7 @@ impl Platform {
                 let case = json!({
                     "schema": SCHEMA,
                     "exported_at": exported_at,
-                    "platform_clock": platform_clock,
+                    "platform_clock": format_ms(self.clock().now_ms_for(&r.order.app_key)),
                     "order": order_view(r.order),
                     "merchant": r.merchant.map(merchant_view),
                     "exchanges_dropped": r.dropped,

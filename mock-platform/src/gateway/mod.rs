@@ -189,7 +189,8 @@ struct Outcome {
 
 async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
     let wall = platform.clock().wall_now();
-    let now = platform.clock().now_ms();
+    // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
+    let now = platform.clock().now_ms_for(params.get("app_key").unwrap_or_default());
     let mut outcome = Outcome {
         api_name: params.get("method").unwrap_or_default().to_owned(),
         format: ResponseFormat::Xml,
@@ -253,8 +254,9 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         None => {}
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
-    let now = platform.clock().now_ms();
-    let queued = platform.store().gateway_call(now, platform.config().auto_close_ms(), |tx| {
+    let now = platform.clock().now_ms_for(&checked.app_key);
+    let wall_ms = platform.clock().wall_now().timestamp_millis();
+    let queued = platform.store().gateway_call(wall_ms, platform.config().auto_close_ms(), |tx| {
         let mut ctx = apis::Ctx {
             tx,
             app_key: checked.app_key.clone(),

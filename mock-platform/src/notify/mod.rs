@@ -16,14 +16,14 @@ use crate::model::AttemptPlan;
 /// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
 pub async fn dispatcher(platform: Platform) {
     loop {
-        let now = platform.clock().now_ms();
-        platform.store().run_closes(now, platform.config().auto_close_ms());
-        let (plans, next) = platform.store().lease_due(now, &platform.config().schedule_ms());
+        let wall_ms = platform.clock().wall_now().timestamp_millis();
+        platform.store().run_closes(wall_ms, platform.config().auto_close_ms());
+        let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms());
         for plan in plans {
             tokio::spawn(attempt(platform.clone(), plan));
         }
-        // Sleep in real time until the platform-clock due time; an advance of the clock wakes us early.
-        let wait = next.map_or(60_000, |t| (t - platform.clock().now_ms()).clamp(0, 60_000));
+        // Sleep until the due time (timers are kept in wall ms); an advance of a clock wakes us early.
+        let wait = next.map_or(60_000, |t| (t - platform.clock().wall_now().timestamp_millis()).clamp(0, 60_000));
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             () = platform.inner.wake.notified() => {}
@@ -97,9 +97,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         duplicate: plan.duplicate,
     };
     {
-        let now = platform.clock().now_ms();
+        let wall_ms = platform.clock().wall_now().timestamp_millis();
         let schedule = platform.config().schedule_ms();
-        if platform.store().settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, now, &schedule) {
+        if platform.store().settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, wall_ms, &schedule) {
             platform.metrics().dropped();
         }
     }

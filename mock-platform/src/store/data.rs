@@ -124,10 +124,15 @@ pub(crate) struct Data {
     /// The sequence number of the next consume or reverse ([`Data::op_time`]); rebuilt from the orders on load.
     pub next_op_seq: u64,
     pub exchanges: HashMap<i64, Vec<Exchange>>,
-    /// (platform-clock due ms, order id) of queue heads waiting for their next attempt.
+    /// (wall-clock due ms, order id) of queue heads waiting for their next attempt. Wall ms = the order's
+    /// merchant-clock ms − that merchant's total offset, so one merchant's advance shifts only its own entries
+    /// ([`Data::shift_timers`]) and "due?" is one comparison with the wall clock.
     pub due: BTreeSet<(i64, i64)>,
-    /// (platform-clock ms, order id) when an unissued order auto-closes (T4).
+    /// (wall-clock ms, order id) when an unissued order auto-closes (T4), keyed like `due`.
     pub closes: BTreeSet<(i64, i64)>,
+    /// The order clocks' offsets (INTERFACES §1), shared with [`crate::PlatformClock`]; changed only under this
+    /// store's lock, with the timers they shift.
+    pub offsets: crate::clock::Offsets,
     pub gateway_faults: Vec<GatewayFault>,
     /// Notification fault id → order id, for `DELETE /admin/faults/{id}`.
     pub notification_faults: HashMap<u64, i64>,
@@ -176,7 +181,7 @@ impl Data {
     pub fn insert_order(&mut self, order: Order, auto_close_ms: i64) {
         let id = order.id.get();
         if let Some(at) = order.close_due_ms(auto_close_ms) {
-            self.closes.insert((at, id));
+            self.closes.insert((at.saturating_sub(self.offsets.total_ms(&order.app_key)), id));
         }
         self.orders.insert(id, order);
     }
@@ -196,7 +201,7 @@ impl Data {
             self.notification_faults.remove(&fault_id);
         }
         if let Some(due) = queued.due_ms {
-            self.due.insert((due, order_id));
+            self.due.insert((due.saturating_sub(self.offsets.total_ms(&order.app_key)), order_id));
         }
     }
 
@@ -210,7 +215,22 @@ impl Data {
         attached
     }
 
-    /// The earliest platform-clock time something is due.
+    /// Moves the timers of the clocks an advance of `ms` moved back by `ms` of wall time: one merchant's
+    /// (`Some`), or every one (`None`). Their merchant-clock times are unchanged: the clock went past them.
+    pub fn shift_timers(&mut self, app_key: Option<&str>, ms: i64) {
+        if ms == 0 {
+            return;
+        }
+        let orders = &self.orders;
+        let moves = |id: i64| app_key.is_none_or(|key| orders.get(&id).is_some_and(|o| &*o.app_key == key));
+        let shift = |set: &BTreeSet<(i64, i64)>| -> BTreeSet<(i64, i64)> {
+            set.iter().map(|&(t, id)| if moves(id) { (t.saturating_sub(ms), id) } else { (t, id) }).collect()
+        };
+        self.due = shift(&self.due);
+        self.closes = shift(&self.closes);
+    }
+
+    /// The earliest wall-clock time something is due.
     pub fn next_wake_ms(&self) -> Option<i64> {
         let a = self.due.first().map(|(t, _)| *t);
         let b = self.closes.first().map(|(t, _)| *t);
@@ -220,29 +240,31 @@ impl Data {
         }
     }
 
-    /// T4 for every order whose 2 h have passed.
-    pub fn run_closes(&mut self, now_ms: i64, auto_close_ms: i64) {
+    /// T4 for every order whose 2 h have passed on its merchant's clock (`wall_ms`: the wall clock now).
+    pub fn run_closes(&mut self, wall_ms: i64, auto_close_ms: i64) {
         while let Some(&(t, id)) = self.closes.first() {
-            if t > now_ms {
+            if t > wall_ms {
                 break;
             }
             self.closes.pop_first();
             if let Some(order) = self.orders.get_mut(&id) {
-                order.run_close(now_ms, auto_close_ms);
+                order.run_close(wall_ms.saturating_add(self.offsets.total_ms(&order.app_key)), auto_close_ms);
             }
         }
     }
 
-    /// Takes every due attempt, marking each queue head in flight ([`Order::take_head`]).
-    pub fn take_due(&mut self, now_ms: i64, schedule: Schedule) -> Vec<AttemptPlan> {
+    /// Takes every due attempt, marking each queue head in flight ([`Order::take_head`]). `wall_ms` is the wall
+    /// clock now; each order's times are on its merchant's clock.
+    pub fn take_due(&mut self, wall_ms: i64, schedule: Schedule) -> Vec<AttemptPlan> {
         let mut plans = Vec::new();
         while let Some(&(t, id)) = self.due.first() {
-            if t > now_ms {
+            if t > wall_ms {
                 break;
             }
             self.due.pop_first();
             let Some(order) = self.orders.get_mut(&id) else { continue };
             let Some(merchant) = self.merchants.get(&order.app_key) else { continue };
+            let now_ms = wall_ms.saturating_add(self.offsets.total_ms(&order.app_key));
             if let Some(plan) = order.take_head(now_ms, schedule, merchant) {
                 plans.push(plan);
             }
@@ -250,11 +272,13 @@ impl Data {
         plans
     }
 
-    /// Records an attempt's outcome ([`Order::settle_head`]) and indexes the next due time.
-    pub fn finish_attempt(&mut self, order_id: i64, seq: u32, acknowledged: bool, now_ms: i64, schedule: Schedule) {
+    /// Records an attempt's outcome ([`Order::settle_head`]) and indexes the next due time. `wall_ms` is the wall
+    /// clock now; the order's times are on its merchant's clock.
+    pub fn finish_attempt(&mut self, order_id: i64, seq: u32, acknowledged: bool, wall_ms: i64, schedule: Schedule) {
         let Some(order) = self.orders.get_mut(&order_id) else { return };
-        if let Some(due) = order.settle_head(seq, acknowledged, now_ms, schedule) {
-            self.due.insert((due, order_id));
+        let offset_ms = self.offsets.total_ms(&order.app_key);
+        if let Some(due) = order.settle_head(seq, acknowledged, wall_ms.saturating_add(offset_ms), schedule) {
+            self.due.insert((due.saturating_sub(offset_ms), order_id));
         }
     }
 

@@ -26,7 +26,7 @@ pub use data::{MAX_EXCHANGES, MAX_GATEWAY_CALLS};
 pub use sqlite::StoreError;
 pub use tx::{GatewayTx, OrderRecord, OrderTx};
 
-use crate::clock::PlatformClock;
+use crate::clock::Offsets;
 use crate::exchange::Exchange;
 use crate::faults::{FaultAction, FaultSpec, GatewayFault};
 use crate::metrics::Unrecorded;
@@ -52,15 +52,9 @@ impl Store {
         Store::Memory(memory::Store::new(Data::new(first_order_id)))
     }
 
-    /// The SQLite store at `path` (created if missing), everything in it loaded; `clock`'s offset is restored
-    /// from it and written with every change.
-    pub fn open_sqlite(
-        path: &std::path::Path,
-        first_order_id: i64,
-        auto_close_ms: i64,
-        clock: &PlatformClock,
-    ) -> Result<Self, StoreError> {
-        sqlite::Store::open(path, first_order_id, auto_close_ms, clock).map(Store::Sqlite)
+    /// The SQLite store at `path` (created if missing), everything in it loaded, the clock offsets included.
+    pub fn open_sqlite(path: &std::path::Path, first_order_id: i64, auto_close_ms: i64) -> Result<Self, StoreError> {
+        sqlite::Store::open(path, first_order_id, auto_close_ms).map(Store::Sqlite)
     }
 
     fn memory_part(&self) -> &memory::Store {
@@ -81,6 +75,32 @@ impl Store {
     /// Runs `f` on the locked state for reading.
     fn read<R>(&self, f: impl FnOnce(&Data) -> R) -> R {
         self.memory_part().locked(|data| f(data))
+    }
+
+    // Clocks.
+
+    /// The order clocks' offsets, shared with the [`crate::PlatformClock`] that reads them.
+    pub fn offsets(&self) -> Offsets {
+        self.read(|data| data.offsets.clone())
+    }
+
+    /// Moves an order clock by `ms`: merchant `app_key`'s (false when there is no such merchant), or the
+    /// platform-wide one (every merchant's). The timers it moves shift in the same change (they are kept in wall
+    /// ms), and the auto-closes it made due fire before this returns (`wall_ms`: the wall clock now).
+    pub fn advance_clock(&self, app_key: Option<&str>, ms: i64, wall_ms: i64, auto_close_ms: i64) -> bool {
+        self.locked(|data| {
+            let key = match app_key {
+                Some(k) => match data.merchant_key(k) {
+                    Some(key) => Some(key),
+                    None => return false,
+                },
+                None => None,
+            };
+            let applied = data.offsets.advance(key.as_ref(), ms);
+            data.shift_timers(app_key, applied);
+            data.run_closes(wall_ms, auto_close_ms);
+            true
+        })
     }
 
     // Merchants.
@@ -208,11 +228,11 @@ impl Store {
         })
     }
 
-    /// One gateway API call (PROTOCOL §4.9 step 13): auto-closes that are due fire first, then `f` runs with the
-    /// state locked (calls for one order are processed one at a time).
-    pub fn gateway_call<R>(&self, now_ms: i64, auto_close_ms: i64, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
+    /// One gateway API call (PROTOCOL §4.9 step 13): auto-closes due at `wall_ms` fire first, then `f` runs with
+    /// the state locked (calls for one order are processed one at a time).
+    pub fn gateway_call<R>(&self, wall_ms: i64, auto_close_ms: i64, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
         self.locked(|data| {
-            data.run_closes(now_ms, auto_close_ms);
+            data.run_closes(wall_ms, auto_close_ms);
             f(&mut GatewayTx::new(data))
         })
     }
@@ -269,14 +289,17 @@ impl Store {
 
     // Deliveries.
 
-    /// T4 for every order whose 2 h have passed.
-    pub fn run_closes(&self, now_ms: i64, auto_close_ms: i64) {
-        self.locked(|data| data.run_closes(now_ms, auto_close_ms));
+    // Times below are wall-clock ms: the store keeps its timers in wall ms and reads each order's merchant clock
+    // itself (INTERFACES §1 per-merchant clocks).
+
+    /// T4 for every order whose 2 h have passed on its merchant's clock.
+    pub fn run_closes(&self, wall_ms: i64, auto_close_ms: i64) {
+        self.locked(|data| data.run_closes(wall_ms, auto_close_ms));
     }
 
-    /// Leases every due attempt (marks each queue head in flight), and tells when to look again.
-    pub fn lease_due(&self, now_ms: i64, schedule: Schedule) -> (Vec<AttemptPlan>, Option<i64>) {
-        self.locked(|data| (data.take_due(now_ms, schedule), data.next_wake_ms()))
+    /// Leases every due attempt (marks each queue head in flight), and tells when to look again (wall ms).
+    pub fn lease_due(&self, wall_ms: i64, schedule: Schedule) -> (Vec<AttemptPlan>, Option<i64>) {
+        self.locked(|data| (data.take_due(wall_ms, schedule), data.next_wake_ms()))
     }
 
     /// Settles an attempt: records its exchange (if any), then its outcome. Returns whether an exchange was
@@ -286,12 +309,12 @@ impl Store {
         plan: &AttemptPlan,
         exchange: Option<Exchange>,
         acknowledged: bool,
-        now_ms: i64,
+        wall_ms: i64,
         schedule: Schedule,
     ) -> bool {
         self.locked(|data| {
             let dropped = exchange.is_some_and(|e| data.record(plan.order_id, e));
-            data.finish_attempt(plan.order_id, plan.seq, acknowledged, now_ms, schedule);
+            data.finish_attempt(plan.order_id, plan.seq, acknowledged, wall_ms, schedule);
             dropped
         })
     }

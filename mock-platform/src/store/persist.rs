@@ -14,7 +14,8 @@
 //! store cannot drift from the structs): `merchants(app_key, data)`, `orders(id, app_key, state, data)`,
 //! `exchanges(seq, order_id, data)` appended in record order, `exchanges_dropped(order_id, n)`,
 //! `qr_images(name, bytes)`, and `meta(key, value)` for the id counters, the gateway faults and the
-//! platform clock's offset.
+//! order clocks' offsets (`offset_ms`: the platform-wide one; `merchant_offsets_ms`: a JSON object of each
+//! merchant's own).
 //!
 //! On open, everything is loaded and the derived indexes are rebuilt: sessions, the auto-close timers
 //! (T4) of unissued orders, the due times of queue heads, the notification faults waiting. An attempt
@@ -67,7 +68,8 @@ impl std::fmt::Debug for Store {
 struct Meta {
     next_order_id: i64,
     next_fault_id: u64,
-    offset_ms: i64,
+    /// The [`crate::clock::Offsets`] version written: the offsets are written when it moves.
+    clock_version: u64,
     faults: String,
 }
 
@@ -196,8 +198,8 @@ impl Store {
 }
 
 /// Opens (or creates) the database at `path` and loads everything into a fresh [`Data`].
-/// Returns the data (tracking its changes) and the platform clock offset to restore.
-pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Data, i64), StoreError> {
+/// Returns the data, tracking its changes, with the clock offsets restored.
+pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<Data, StoreError> {
     let conn = Connection::open(path)?;
     conn.execute_batch(SCHEMA)?;
     let mut data = Data::new(first_order_id);
@@ -207,9 +209,17 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
     let mut meta = Meta {
         next_order_id: get_meta("next_order_id")?.and_then(|v| v.parse().ok()).unwrap_or(first_order_id),
         next_fault_id: get_meta("next_fault_id")?.and_then(|v| v.parse().ok()).unwrap_or(1),
-        offset_ms: get_meta("offset_ms")?.and_then(|v| v.parse().ok()).unwrap_or(0),
+        clock_version: 0,
         faults: get_meta("gateway_faults")?.unwrap_or_else(|| "[]".into()),
     };
+    // The offsets first: the timers below are indexed in wall ms, which depends on them.
+    let platform_offset_ms = get_meta("offset_ms")?.and_then(|v| v.parse().ok()).unwrap_or(0);
+    let merchant_offsets = match get_meta("merchant_offsets_ms")? {
+        Some(json) => serde_json::from_str::<HashMap<String, i64>>(&json).map_err(corrupt("meta"))?,
+        None => HashMap::new(),
+    };
+    data.offsets.restore(platform_offset_ms, merchant_offsets.into_iter().map(|(k, ms)| (Arc::from(k), ms)));
+    meta.clock_version = data.offsets.version();
     data.next_order_id = meta.next_order_id;
     data.next_fault_id = meta.next_fault_id;
     data.gateway_faults = serde_json::from_str::<Vec<GatewayFault>>(&meta.faults).map_err(corrupt("meta"))?;
@@ -235,14 +245,15 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
             if let Some(key) = data.merchant_key(&order.app_key) {
                 order.app_key = key;
             }
+            let offset_ms = data.offsets.total_ms(&order.app_key);
             if let Some(at) = order.close_due_ms(auto_close_ms) {
-                data.closes.insert((at, id));
+                data.closes.insert((at.saturating_sub(offset_ms), id));
             }
             if let Some((fault_id, _)) = &order.delivery.pending_alteration {
                 data.notification_faults.insert(*fault_id, id);
             }
             if let Some(due) = order.reopen_abandoned_head() {
-                data.due.insert((due, id));
+                data.due.insert((due.saturating_sub(offset_ms), id));
             }
             data.next_order_id = data.next_order_id.max(id.saturating_add(1));
             let last_op = order.consumes.iter().map(|c| c.op_seq.max(c.reverse_seq.unwrap_or(0))).max();
@@ -270,7 +281,6 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
         }
     }
     meta.next_order_id = data.next_order_id;
-    let offset_ms = meta.offset_ms;
     data.orders.track();
     data.merchants.track();
     data.store = Some(Store {
@@ -281,18 +291,19 @@ pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<(Dat
         qr_images: Vec::new(),
         meta,
     });
-    Ok((data, offset_ms))
+    Ok(data)
 }
 
 impl Data {
     /// Writes what changed since the last flush in one transaction (a no-op without a store).
     /// A failed write is logged and retried at the next flush.
-    pub fn flush(&mut self, offset_ms: i64) {
+    pub fn flush(&mut self) {
         let Some(store) = self.store.as_mut() else { return };
         let faults_changed = !self.gateway_faults.is_empty() || store.meta.faults != "[]";
+        let clock_version = self.offsets.version();
         let meta_changed = store.meta.next_order_id != self.next_order_id
             || store.meta.next_fault_id != self.next_fault_id
-            || store.meta.offset_ms != offset_ms
+            || store.meta.clock_version != clock_version
             || faults_changed;
         if !meta_changed
             && !self.orders.has_dirty()
@@ -309,7 +320,7 @@ impl Data {
         let meta = Meta {
             next_order_id: self.next_order_id,
             next_fault_id: self.next_fault_id,
-            offset_ms,
+            clock_version,
             faults: if faults_changed {
                 serde_json::to_string(&self.gateway_faults).unwrap_or_else(|_| store.meta.faults.clone())
             } else {
@@ -359,7 +370,14 @@ impl Data {
                     let mut put = tx.prepare_cached("INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)")?;
                     put.execute(params!["next_order_id", meta.next_order_id.to_string()])?;
                     put.execute(params!["next_fault_id", meta.next_fault_id.to_string()])?;
-                    put.execute(params!["offset_ms", meta.offset_ms.to_string()])?;
+                    if meta.clock_version != store.meta.clock_version {
+                        let offsets = self.offsets.snapshot();
+                        let merchants: HashMap<&str, i64> =
+                            offsets.merchants.iter().map(|(k, ms)| (&**k, *ms)).collect();
+                        let merchants = serde_json::to_string(&merchants).map_err(corrupt("meta"))?;
+                        put.execute(params!["offset_ms", offsets.platform_ms.to_string()])?;
+                        put.execute(params!["merchant_offsets_ms", merchants])?;
+                    }
                     put.execute(params!["gateway_faults", meta.faults])?;
                 }
             }
@@ -394,16 +412,16 @@ mod tests {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
         let path = std::env::temp_dir().join(format!("mock-platform-trim-{}-{nanos}.db", std::process::id()));
         {
-            let (mut data, _) = open(&path, 1, 0).unwrap();
+            let mut data = open(&path, 1, 0).unwrap();
             for i in 0..MAX_GATEWAY_CALLS + 5 {
                 data.record(1, call(&format!("call {i}"), 0, i as u64));
                 if i % 400 == 0 {
-                    data.flush(0);
+                    data.flush();
                 }
             }
-            data.flush(0);
+            data.flush();
         }
-        let (data, _) = open(&path, 1, 0).unwrap();
+        let data = open(&path, 1, 0).unwrap();
         let kept = &data.exchanges[&1];
         assert_eq!(kept.len(), MAX_GATEWAY_CALLS);
         assert!(matches!(&kept[0], Exchange::Gateway(g) if g.api == "call 5"));

@@ -6,25 +6,16 @@ use std::path::Path;
 pub use super::persist::StoreError;
 
 use super::{Data, memory};
-use crate::clock::PlatformClock;
 
 #[derive(Debug)]
 pub struct Store {
     memory: memory::Store,
-    /// The platform clock whose offset is kept in `meta`.
-    clock: PlatformClock,
 }
 
 impl Store {
-    pub(super) fn open(
-        path: &Path,
-        first_order_id: i64,
-        auto_close_ms: i64,
-        clock: &PlatformClock,
-    ) -> Result<Self, StoreError> {
-        let (data, offset_ms) = super::persist::open(path, first_order_id, auto_close_ms)?;
-        clock.restore_offset_ms(offset_ms);
-        Ok(Self { memory: memory::Store::new(data), clock: clock.clone() })
+    pub(super) fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<Self, StoreError> {
+        let data = super::persist::open(path, first_order_id, auto_close_ms)?;
+        Ok(Self { memory: memory::Store::new(data) })
     }
 
     pub(super) fn memory(&self) -> &memory::Store {
@@ -35,7 +26,7 @@ impl Store {
     pub(super) fn locked<R>(&self, f: impl FnOnce(&mut Data) -> R) -> R {
         self.memory.locked(|data| {
             let result = f(data);
-            data.flush(self.clock.offset_ms());
+            data.flush();
             result
         })
     }

@@ -36,9 +36,12 @@ async fn clock_advances_outside_0_to_ten_years_are_refused_naming_the_field() {
         assert_eq!(response.status(), 400, "{value}");
         names(&response.json().await.unwrap(), "advance_seconds", &value);
     }
-    let (status, answer) = h.post("/admin/clock", json!({"advance_seconds": 1, "app_key": APP_KEY})).await;
+    let (status, answer) = h.post("/admin/clock", json!({"advance_seconds": 1, "app_key": "nobody"})).await;
+    assert_eq!(status, 404, "{answer}");
+    names(&answer, "app_key", &"an unknown app advanced");
+    let (status, answer) = h.post("/admin/clock", json!({"advance_seconds": -1, "app_key": APP_KEY})).await;
     assert_eq!(status, 400, "{answer}");
-    names(&answer, "app_key", &"a per-merchant clock");
+    names(&answer, "advance_seconds", &"a negative per-merchant advance");
     let (status, answer) = h.get("/admin/clock").await;
     assert_eq!((status, answer["offset_seconds"].as_i64()), (200, Some(0)), "{answer}");
     let (status, answer) = h.get(&format!("/admin/clock?app_key={APP_KEY}")).await;
@@ -418,6 +421,8 @@ async fn the_openapi_document_names_every_admin_route_and_the_error_shape() {
     }
     let clock = &doc["components"]["schemas"]["AdvanceClock"];
     assert_eq!(clock["properties"]["advance_seconds"]["maximum"], 315_360_000, "{clock}");
+    assert!(clock["properties"]["app_key"].is_object(), "{clock}");
+    assert!(doc["paths"]["/admin/clock"]["post"]["responses"]["404"].is_object(), "an unknown app_key is 404");
     // Every documented route is one the server routes: never the "no route" 404 nor a 405.
     for (method, path) in expected {
         let path = path.replace("{app_key}", APP_KEY).replace("{order_id}", "1").replace("{id}", "1");

@@ -6,6 +6,7 @@ mod admin_input;
 mod c4;
 mod case;
 mod cdp;
+mod clocks;
 mod connections;
 mod console;
 mod exchanges;
