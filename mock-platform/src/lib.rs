@@ -26,10 +26,12 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
+pub mod replica;
 pub mod serve;
 pub mod store;
 
@@ -42,6 +44,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use axum::Router;
 use tokio::sync::{Notify, watch};
+use tracing::Instrument;
 
 pub use admin::ApiError;
 pub use admin::merchants::NewMerchant;
@@ -80,6 +83,8 @@ struct Inner {
     /// harmless: it only orders exchanges that started in the same millisecond.
     exchange_seq: AtomicU64,
     metrics: metrics::Metrics,
+    /// This process's replica id ([`replica::new_id`]), carried by every log line of [`run`].
+    replica: String,
 }
 
 impl Platform {
@@ -119,6 +124,7 @@ impl Platform {
                 attempts,
                 exchange_seq: AtomicU64::new(0),
                 metrics: metrics::Metrics::default(),
+                replica: replica::new_id(),
             }),
         }
     }
@@ -135,6 +141,17 @@ impl Platform {
     /// With a SQLite store, what changed is written when the guard is dropped.
     pub fn data(&self) -> DataGuard<'_> {
         DataGuard { guard: self.inner.data.lock().unwrap_or_else(|e| e.into_inner()) }
+    }
+
+    /// `hostname:pid:<4 hex>`: which process logged a line.
+    pub fn replica_id(&self) -> &str {
+        &self.inner.replica
+    }
+
+    /// The span around the serve loop and the dispatcher: every log line they and their tasks write carries the
+    /// replica id.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("replica", id = %self.inner.replica)
     }
 
     /// The counters served at `GET /metrics`.
@@ -191,7 +208,7 @@ impl Platform {
 
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
     pub fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(notify::dispatcher(self.clone()))
+        tokio::spawn(notify::dispatcher(self.clone()).instrument(self.span()))
     }
 }
 
@@ -224,11 +241,12 @@ impl Drop for DataGuard<'_> {
     }
 }
 
-/// The whole HTTP surface: gateway, container, admin, console, metrics.
+/// The whole HTTP surface: gateway, container, admin, console, health and metrics.
 pub fn app(platform: Platform) -> Router {
     Router::new()
         .merge(gateway::routes())
         .merge(admin::routes(platform.clone()))
+        .route("/healthz", axum::routing::get(health::serve))
         .route("/metrics", axum::routing::get(metrics::serve))
         .fallback(admin::not_found)
         .with_state(platform)
@@ -243,7 +261,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let dispatcher = platform.spawn_dispatcher();
     let timeout = platform.config().connection_timeout;
-    let result = serve::serve(listener, app(platform), timeout, shutdown).await;
+    let span = platform.span();
+    let result = serve::serve(listener, app(platform), timeout, shutdown).instrument(span).await;
     dispatcher.abort();
     result
 }

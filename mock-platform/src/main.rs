@@ -80,7 +80,7 @@ async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: 
         Some(path) => Platform::open(config, path).with_context(|| format!("opening {}", path.display()))?,
         None => Platform::new(config),
     };
-    tracing::info!(%addr, db = ?db, "mock-platform listening");
+    platform.span().in_scope(|| tracing::info!(%addr, db = ?db, "mock-platform listening"));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use protocol::AckReply;
 use tokio::sync::watch;
+use tracing::Instrument;
 
 pub use alteration::Alteration;
 
@@ -25,7 +26,8 @@ pub async fn dispatcher(platform: Platform) {
             (plans, data.next_wake_ms())
         };
         for plan in plans {
-            tokio::spawn(attempt(platform.clone(), plan));
+            // In the dispatcher's span (the replica's): a spawned task does not inherit it by itself.
+            tokio::spawn(attempt(platform.clone(), plan).in_current_span());
         }
         // Sleep until the due time (timers are kept in wall ms); an advance of a clock wakes us early.
         let wait = next.map_or(60_000, |t| (t - platform.clock().wall_now().timestamp_millis()).clamp(0, 60_000));
@@ -58,7 +60,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     platform.inflight().insert(plan.order_id, InFlight { method, done: done_rx });
     let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
+    let on_the_wire = std::time::Instant::now();
     let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
+    let elapsed = on_the_wire.elapsed();
     let finished = platform.clock().wall_now().timestamp_millis();
     let (reply, error) = match result {
         Ok(Ok(reply)) => (Some(reply), None),
@@ -81,7 +85,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         acknowledged,
         "notification attempt"
     );
-    platform.metrics().notification_attempt(method.as_str(), verdict_name);
+    platform.metrics().notification_attempt(method.as_str(), verdict_name, elapsed);
     let exchange = NotificationExchange {
         method: method.as_str(),
         notification: plan.seq,

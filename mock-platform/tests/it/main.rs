@@ -17,6 +17,7 @@ mod gateway_errors;
 mod lifecycle;
 mod logs;
 mod lost_answer;
+mod ops;
 mod persist;
 mod redemption;
 mod schemathesis;
