@@ -22,7 +22,7 @@ enum Command {
         #[arg(long, env = "MOCK_PLATFORM_LISTEN")]
         listen: SocketAddr,
         /// Keep everything in this SQLite file (created if missing) instead of in memory: merchants, orders,
-        /// codes, consumes, exchanges, queued notifications, faults and the platform clock survive a restart;
+        /// codes, consumes, exchanges, queued notifications, faults and the clock offsets survive a restart;
         /// pending notifications and auto-closes resume.
         #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH")]
         db: Option<std::path::PathBuf>,

@@ -1,4 +1,4 @@
-//! The notification dispatcher (PROTOCOL §3): signed form POSTs with retries on the platform clock,
+//! The notification dispatcher (PROTOCOL §3): signed form POSTs with retries on the order's merchant clock,
 //! one notification per order in flight, orders independent and concurrent.
 
 pub mod alteration;
