@@ -30,6 +30,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
+pub mod postgres;
 pub mod serve;
 pub mod store;
 

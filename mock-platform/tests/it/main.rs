@@ -17,6 +17,7 @@ mod lifecycle;
 mod logs;
 mod lost_answer;
 mod persist;
+mod postgres;
 mod redemption;
 mod schemathesis;
 mod support;
