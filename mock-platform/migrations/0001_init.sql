@@ -34,14 +34,15 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (due_at);
 CREATE INDEX deliveries_by_app ON deliveries (app_key);
 
--- Exchanges: kind 'g' = a gateway call, 'a' = a notification attempt. exchange_counts keeps the per-order counts the
--- caps need (latest 1000 gateway calls, first 10000 exchanges) and the dropped count; its row is also the lock that
--- serialises two recorders of one order.
+-- Exchanges: kind 'g' = a gateway call, 'a' = a notification attempt. exchange_counts keeps what the per-order caps
+-- need (latest 1000 gateway calls, first 10000 exchanges in all) so that recording one is a single statement:
+-- gateway calls ever seen (those past 1000 were dropped, oldest first), attempts kept and dropped, and whether the
+-- last attempt was admitted. Its row lock serialises two recorders of one order.
 CREATE TABLE exchanges (seq bigserial PRIMARY KEY, order_id bigint NOT NULL, kind "char" NOT NULL, doc jsonb NOT NULL);
 CREATE INDEX exchanges_by_order ON exchanges (order_id, kind, seq);
 CREATE TABLE exchange_counts (
-  order_id bigint PRIMARY KEY, gateway int NOT NULL DEFAULT 0, total int NOT NULL DEFAULT 0,
-  dropped bigint NOT NULL DEFAULT 0);
+  order_id bigint PRIMARY KEY, gateway_seen int NOT NULL DEFAULT 0, attempts_kept int NOT NULL DEFAULT 0,
+  attempts_dropped bigint NOT NULL DEFAULT 0, last_admitted boolean NOT NULL DEFAULT true);
 
 CREATE SEQUENCE fault_ids;
 CREATE TABLE gateway_faults (

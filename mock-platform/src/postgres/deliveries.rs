@@ -9,6 +9,7 @@ use serde::de::DeserializeOwned;
 use tokio_postgres::types::Json;
 
 use super::orders::{self, Tx};
+use super::pipeline::Batch;
 use super::{PgError, PgStore};
 
 /// A lease on one order's queue head: the holder may attempt it and settle it until it expires.
@@ -46,7 +47,7 @@ impl PgStore {
         mut f: impl FnMut(&mut D, &mut Tx, bool) -> Option<T>,
     ) -> Result<Vec<(Lease, T)>, PgError>
     where
-        D: Serialize + DeserializeOwned + Sync,
+        D: Serialize + DeserializeOwned,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -77,18 +78,21 @@ impl PgStore {
             let attempt = f(&mut doc, &mut order_tx, row.get(2));
             let mut effects = order_tx.effects;
             let close_at = effects.close_at.take();
-            orders::write_back(&tx, order_id, &doc, effects.state.as_deref(), close_at).await?;
+            let mut batch = Batch::default();
+            orders::write_back(&mut batch, &tx, order_id, &doc, effects.state.take(), close_at).await?;
             match attempt {
                 Some(attempt) => {
                     effects.next_due = None;
-                    orders::apply(&tx, order_id, &app_key, effects).await?;
+                    orders::apply(&mut batch, &tx, order_id, &app_key, effects).await?;
+                    batch.run(&tx).await?;
                     let token: String =
                         tx.query_one(&lease, &[&order_id, &self.inner.options.replica_id, &lease_ms]).await?.get(0);
                     leased.push((Lease { order_id, token }, attempt));
                 }
                 None => {
                     effects.next_due.get_or_insert(None);
-                    orders::apply(&tx, order_id, &app_key, effects).await?;
+                    orders::apply(&mut batch, &tx, order_id, &app_key, effects).await?;
+                    batch.run(&tx).await?;
                 }
             }
         }
@@ -104,7 +108,7 @@ impl PgStore {
     /// The database's, or a document that does not (de)serialize.
     pub async fn settle<D, R>(&self, lease: &Lease, f: impl FnOnce(&mut D, &mut Tx) -> R) -> Result<Settled<R>, PgError>
     where
-        D: Serialize + DeserializeOwned + Sync,
+        D: Serialize + DeserializeOwned,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -128,10 +132,12 @@ impl PgStore {
         let out = f(&mut doc, &mut order_tx);
         let mut effects = order_tx.effects;
         let close_at = effects.close_at.take();
-        orders::write_back(&tx, lease.order_id, &doc, effects.state.as_deref(), close_at).await?;
+        let mut batch = Batch::default();
+        orders::write_back(&mut batch, &tx, lease.order_id, &doc, effects.state.take(), close_at).await?;
         effects.next_due.get_or_insert(None);
-        orders::apply(&tx, lease.order_id, &app_key, effects).await?;
-        tx.execute("SELECT pg_notify('settled', $1)", &[&lease.order_id.to_string()]).await?;
+        orders::apply(&mut batch, &tx, lease.order_id, &app_key, effects).await?;
+        batch.push(&tx, "SELECT pg_notify('settled', $1)", vec![Box::new(lease.order_id.to_string())]).await?;
+        batch.run(&tx).await?;
         tx.commit().await?;
         Ok(Settled::Done(out))
     }
@@ -144,7 +150,7 @@ impl PgStore {
     /// The database's, or a document that does not (de)serialize.
     pub async fn run_closes<D>(&self, mut f: impl FnMut(i64, &mut D, &mut Tx)) -> Result<usize, PgError>
     where
-        D: Serialize + DeserializeOwned + Sync,
+        D: Serialize + DeserializeOwned,
     {
         let mut fired = 0;
         loop {
@@ -158,7 +164,8 @@ impl PgStore {
                 )
                 .await?;
             let rows = tx.query(&select, &[&CLOSE_BATCH]).await?;
-            let batch = rows.len();
+            let fired_here = rows.len();
+            let mut batch = Batch::default();
             for row in rows {
                 let id: i64 = row.get(0);
                 let app_key: String = row.get(1);
@@ -167,12 +174,13 @@ impl PgStore {
                 f(id, &mut doc, &mut order_tx);
                 let mut effects = order_tx.effects;
                 let close_at = effects.close_at.take().unwrap_or(None);
-                orders::write_back(&tx, id, &doc, effects.state.as_deref(), Some(close_at)).await?;
-                orders::apply(&tx, id, &app_key, effects).await?;
+                orders::write_back(&mut batch, &tx, id, &doc, effects.state.take(), Some(close_at)).await?;
+                orders::apply(&mut batch, &tx, id, &app_key, effects).await?;
             }
+            batch.run(&tx).await?;
             tx.commit().await?;
-            fired += batch;
-            if (batch as i64) < CLOSE_BATCH {
+            fired += fired_here;
+            if (fired_here as i64) < CLOSE_BATCH {
                 return Ok(fired);
             }
         }

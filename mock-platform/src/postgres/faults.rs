@@ -29,7 +29,7 @@ impl PgStore {
     ///
     /// # Errors
     /// The database's.
-    pub async fn add_gateway_fault<A: Serialize + Sync>(
+    pub async fn add_gateway_fault<A: Serialize>(
         &self,
         method: &str,
         app_key: Option<&str>,
@@ -42,7 +42,7 @@ impl PgStore {
             .query_one(
                 "INSERT INTO gateway_faults (id, method, app_key, order_id, times_left, action) \
                  VALUES (nextval('fault_ids'), $1, $2, $3, $4, $5) RETURNING id",
-                &[&method, &app_key, &order_id, &times, &super::Doc(action)],
+                &[&method, &app_key, &order_id, &times, &super::JsonBytes::of(action)?],
             )
             .await?;
         Ok(row.get(0))

@@ -11,18 +11,13 @@ impl PgStore {
     ///
     /// # Errors
     /// The database's (a session another merchant holds is a unique violation).
-    pub async fn put_merchant<M: Serialize + Sync>(
-        &self,
-        app_key: &str,
-        session: &str,
-        doc: &M,
-    ) -> Result<(), PgError> {
+    pub async fn put_merchant<M: Serialize>(&self, app_key: &str, session: &str, doc: &M) -> Result<(), PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         tx.execute(
             "INSERT INTO merchants (app_key, session, doc) VALUES ($1, $2, $3) \
              ON CONFLICT (app_key) DO UPDATE SET session = EXCLUDED.session, doc = EXCLUDED.doc",
-            &[&app_key, &session, &super::Doc(doc)],
+            &[&app_key, &session, &super::JsonBytes::of(doc)?],
         )
         .await?;
         tx.execute("INSERT INTO clocks (app_key) VALUES ($1) ON CONFLICT DO NOTHING", &[&app_key]).await?;
@@ -73,7 +68,7 @@ impl PgStore {
         f: impl FnOnce(&mut M, i64) -> R,
     ) -> Result<Option<R>, PgError>
     where
-        M: Serialize + DeserializeOwned + Sync,
+        M: Serialize + DeserializeOwned,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -85,7 +80,7 @@ impl PgStore {
         let mut doc: M = row.get::<_, Json<M>>(0).0;
         let out = f(&mut doc, row.get(1));
         let update = tx.prepare_cached("UPDATE merchants SET doc = $2 WHERE app_key = $1").await?;
-        tx.execute(&update, &[&app_key, &super::Doc(&doc)]).await?;
+        tx.execute(&update, &[&app_key, &super::JsonBytes::of(&doc)?]).await?;
         tx.commit().await?;
         Ok(Some(out))
     }

@@ -15,6 +15,7 @@ mod listen;
 mod merchants;
 mod migrations;
 mod orders;
+mod pipeline;
 mod pool;
 mod qr;
 
@@ -148,27 +149,32 @@ impl PgStore {
     }
 }
 
-/// A document written as `json`/`jsonb` straight from its `Serialize` (tokio-postgres' `Json` wants `Debug` too,
-/// which the layer does not ask of the model's types).
-struct Doc<'a, T>(&'a T);
+/// A document serialized once, written as `json`/`jsonb` (tokio-postgres' `Json` wants `Debug` of the model's types,
+/// and a borrowed document could not sit in a pipelined batch).
+pub(super) struct JsonBytes(Vec<u8>);
 
-impl<T> std::fmt::Debug for Doc<'_, T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Doc(..)")
+impl JsonBytes {
+    fn of<T: serde::Serialize + ?Sized>(doc: &T) -> Result<Self, PgError> {
+        Ok(Self(serde_json::to_vec(doc)?))
     }
 }
 
-impl<T: serde::Serialize + Sync> tokio_postgres::types::ToSql for Doc<'_, T> {
+impl std::fmt::Debug for JsonBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JsonBytes({} bytes)", self.0.len())
+    }
+}
+
+impl tokio_postgres::types::ToSql for JsonBytes {
     fn to_sql(
         &self,
         ty: &tokio_postgres::types::Type,
         out: &mut bytes::BytesMut,
     ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        use bytes::BufMut;
         if *ty == tokio_postgres::types::Type::JSONB {
-            out.put_u8(1); // jsonb's binary format version
+            out.extend_from_slice(&[1]); // jsonb's binary format version
         }
-        serde_json::to_writer(out.writer(), self.0)?;
+        out.extend_from_slice(&self.0);
         Ok(tokio_postgres::types::IsNull::No)
     }
 

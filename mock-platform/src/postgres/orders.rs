@@ -1,12 +1,14 @@
 //! Orders as `jsonb` documents: creation, a change in one transaction with the row locked (`SELECT … FOR UPDATE`),
 //! reads, and the effects a change applies in its own transaction ([`Tx`]).
 
+use deadpool_postgres::GenericClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio_postgres::types::Json;
 
 use super::exchanges::{self, ExchangeKind};
-use super::{PgError, PgStore};
+use super::pipeline::{Batch, Param};
+use super::{JsonBytes, PgError, PgStore};
 
 /// One consume of an order as the cross-order query (`oplogs.get`) reads it.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,81 +82,98 @@ impl Tx {
     }
 }
 
-/// Applies what `f` asked for, after the order's document was written. Returns whether a dispatcher should wake.
-pub(super) async fn apply(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// Appends the statements applying what a closure asked for, after its order's document was written.
+pub(super) async fn apply<C: GenericClient>(
+    batch: &mut Batch,
+    client: &C,
     order_id: i64,
     app_key: &str,
     effects: Effects,
-) -> Result<bool, PgError> {
-    let mut wake = false;
+) -> Result<(), PgError> {
     if let Some(due_ms) = effects.enqueue {
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO deliveries (order_id, app_key, due_at) VALUES ($1, $2, clock_wall($2, $3)) \
-                 ON CONFLICT (order_id) DO NOTHING",
-            )
-            .await?;
-        wake |= tx.execute(&insert, &[&order_id, &app_key, &due_ms]).await? > 0;
+        // A head already indexed stays; only a new one wakes the dispatchers.
+        let sql = "WITH i AS (INSERT INTO deliveries (order_id, app_key, due_at) VALUES ($1, $2, clock_wall($2, $3)) \
+                   ON CONFLICT (order_id) DO NOTHING RETURNING 1) SELECT pg_notify('wake', '') FROM i";
+        batch.push(client, sql, vec![Box::new(order_id), Box::new(app_key.to_owned()), Box::new(due_ms)]).await?;
     }
     match effects.next_due {
         None => {}
         Some(Some(due_ms)) => {
-            let upsert = tx
-                .prepare_cached(
-                    "INSERT INTO deliveries (order_id, app_key, due_at) VALUES ($1, $2, clock_wall($2, $3)) \
-                     ON CONFLICT (order_id) DO UPDATE SET due_at = EXCLUDED.due_at, lease_token = NULL, \
-                     lease_holder = NULL, lease_expires = NULL",
-                )
-                .await?;
-            tx.execute(&upsert, &[&order_id, &app_key, &due_ms]).await?;
-            wake = true;
+            let sql = "WITH u AS (INSERT INTO deliveries (order_id, app_key, due_at) VALUES ($1, $2, clock_wall($2, $3)) \
+                       ON CONFLICT (order_id) DO UPDATE SET due_at = EXCLUDED.due_at, lease_token = NULL, \
+                       lease_holder = NULL, lease_expires = NULL RETURNING 1) SELECT pg_notify('wake', '') FROM u";
+            batch.push(client, sql, vec![Box::new(order_id), Box::new(app_key.to_owned()), Box::new(due_ms)]).await?;
         }
         Some(None) => {
-            let delete = tx.prepare_cached("DELETE FROM deliveries WHERE order_id = $1").await?;
-            tx.execute(&delete, &[&order_id]).await?;
+            batch.push(client, "DELETE FROM deliveries WHERE order_id = $1", vec![Box::new(order_id)]).await?;
         }
     }
-    for (kind, doc) in &effects.exchanges {
-        exchanges::record(tx, order_id, *kind, doc).await?;
+    for (kind, doc) in effects.exchanges {
+        exchanges::record(batch, client, order_id, kind, doc).await?;
     }
     if let Some(rows) = effects.consumes {
-        let delete = tx.prepare_cached("DELETE FROM consumes WHERE order_id = $1").await?;
-        tx.execute(&delete, &[&order_id]).await?;
-        let insert =
-            tx.prepare_cached("INSERT INTO consumes (order_id, app_key, at_ms, doc) VALUES ($1, $2, $3, $4)").await?;
-        for row in &rows {
-            tx.execute(&insert, &[&order_id, &app_key, &row.at_ms, &row.doc]).await?;
+        batch.push(client, "DELETE FROM consumes WHERE order_id = $1", vec![Box::new(order_id)]).await?;
+        for row in rows {
+            let sql = "INSERT INTO consumes (order_id, app_key, at_ms, doc) VALUES ($1, $2, $3, $4)";
+            let params: Vec<Param> =
+                vec![Box::new(order_id), Box::new(app_key.to_owned()), Box::new(row.at_ms), Box::new(row.doc)];
+            batch.push(client, sql, params).await?;
         }
     }
-    if wake {
-        tx.execute("SELECT pg_notify('wake', '')", &[]).await?;
-    }
-    Ok(wake)
+    Ok(())
 }
 
-/// Writes an order's document back with its state and auto-close columns (`close_at`: `None` = unchanged).
-pub(super) async fn write_back<D: Serialize + Sync>(
-    tx: &deadpool_postgres::Transaction<'_>,
+/// Appends the statement writing an order's document back with its state and auto-close columns (`close_at`:
+/// `None` = unchanged).
+pub(super) async fn write_back<C: GenericClient, D: Serialize>(
+    batch: &mut Batch,
+    client: &C,
     order_id: i64,
     doc: &D,
-    state: Option<&str>,
+    state: Option<String>,
     close_at: Option<Option<i64>>,
 ) -> Result<(), PgError> {
-    let update = tx
-        .prepare_cached(
-            "UPDATE orders SET doc = $2, state = coalesce($3, state), \
-             close_at = CASE WHEN NOT $4 THEN close_at WHEN $5::int8 IS NULL THEN NULL \
-                             ELSE clock_wall(app_key, $5) END \
-             WHERE id = $1",
-        )
-        .await?;
+    let sql = "UPDATE orders SET doc = $2, state = coalesce($3, state), \
+               close_at = CASE WHEN NOT $4 THEN close_at WHEN $5::int8 IS NULL THEN NULL \
+                               ELSE clock_wall(app_key, $5) END \
+               WHERE id = $1";
     let (set_close, close_ms) = match close_at {
         None => (false, None),
         Some(at) => (true, at),
     };
-    tx.execute(&update, &[&order_id, &super::Doc(doc), &state, &set_close, &close_ms]).await?;
-    Ok(())
+    let params: Vec<Param> = vec![
+        Box::new(order_id),
+        Box::new(JsonBytes::of(doc)?),
+        Box::new(state),
+        Box::new(set_close),
+        Box::new(close_ms),
+    ];
+    batch.push(client, sql, params).await
+}
+
+/// A pooled connection inside a transaction this module opened by hand (to pipeline `BEGIN` and `COMMIT` with the
+/// statements around them). Dropped before [`Open::done`] — an error, or the caller's future cancelled — the
+/// connection leaves the pool and closes, so the server rolls the transaction back and no later user of the pool
+/// inherits it.
+struct Open(Option<deadpool_postgres::Object>);
+
+impl Open {
+    fn client(&self) -> &deadpool_postgres::Object {
+        self.0.as_ref().expect("present until done")
+    }
+
+    /// The transaction has ended: the connection may go back to the pool.
+    fn done(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        if let Some(client) = self.0.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 impl PgStore {
@@ -166,7 +185,7 @@ impl PgStore {
     /// The database's (an unknown merchant is a foreign key violation), or a document that does not serialize.
     pub async fn new_order<D>(&self, app_key: &str, f: impl FnOnce(i64, &mut Tx) -> D) -> Result<(i64, D), PgError>
     where
-        D: Serialize + Sync,
+        D: Serialize,
     {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
@@ -176,16 +195,21 @@ impl PgStore {
         let mut order_tx = Tx::new(row.get(1), false);
         let doc = f(id, &mut order_tx);
         let mut effects = order_tx.effects;
-        let insert = tx
-            .prepare_cached(
-                "INSERT INTO orders (id, app_key, state, doc, close_at) \
-                 VALUES ($1, $2, $3, $4, CASE WHEN $5::int8 IS NULL THEN NULL ELSE clock_wall($2, $5) END)",
-            )
-            .await?;
         let state = effects.state.take().unwrap_or_default();
         let close_ms = effects.close_at.take().flatten();
-        tx.execute(&insert, &[&id, &app_key, &state, &super::Doc(&doc), &close_ms]).await?;
-        apply(&tx, id, app_key, effects).await?;
+        let mut batch = Batch::default();
+        let insert = "INSERT INTO orders (id, app_key, state, doc, close_at) \
+                      VALUES ($1, $2, $3, $4, CASE WHEN $5::int8 IS NULL THEN NULL ELSE clock_wall($2, $5) END)";
+        let params: Vec<Param> = vec![
+            Box::new(id),
+            Box::new(app_key.to_owned()),
+            Box::new(state),
+            Box::new(JsonBytes::of(&doc)?),
+            Box::new(close_ms),
+        ];
+        batch.push(&tx, insert, params).await?;
+        apply(&mut batch, &tx, id, app_key, effects).await?;
+        batch.run(&tx).await?;
         tx.commit().await?;
         Ok((id, doc))
     }
@@ -193,21 +217,29 @@ impl PgStore {
     /// Runs `f` on order `id` with its row locked, then writes the document back and applies `f`'s effects, all in
     /// one transaction: two changes of one order never interleave. `None` when there is no such order.
     ///
+    /// Three round trips: `BEGIN` with the locking `SELECT`, then the writes with `COMMIT`.
+    ///
     /// # Errors
     /// The database's, or a document that does not (de)serialize.
     pub async fn with_order<D, R>(&self, id: i64, f: impl FnOnce(&mut D, &mut Tx) -> R) -> Result<Option<R>, PgError>
     where
-        D: Serialize + DeserializeOwned + Sync,
+        D: Serialize + DeserializeOwned,
     {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let select = tx
+        let open = Open(Some(self.client().await?));
+        let client = open.client();
+        let begin = client.prepare_cached("BEGIN").await?;
+        let commit = client.prepare_cached("COMMIT").await?;
+        let select = client
             .prepare_cached(
                 "SELECT doc, app_key, clock_now_ms(app_key), close_at <= clock_timestamp() \
                  FROM orders WHERE id = $1 AND hold_clocks() FOR UPDATE",
             )
             .await?;
-        let Some(row) = tx.query_opt(&select, &[&id]).await? else {
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
+        let (_, row) = tokio::try_join!(client.execute(&begin, &[]), client.query_opt(&select, &params))?;
+        let Some(row) = row else {
+            client.execute(&commit, &[]).await?;
+            open.done();
             return Ok(None);
         };
         let mut doc: D = row.get::<_, Json<D>>(0).0;
@@ -216,9 +248,12 @@ impl PgStore {
         let out = f(&mut doc, &mut order_tx);
         let mut effects = order_tx.effects;
         let close_at = effects.close_at.take();
-        write_back(&tx, id, &doc, effects.state.as_deref(), close_at).await?;
-        apply(&tx, id, &app_key, effects).await?;
-        tx.commit().await?;
+        let mut batch = Batch::default();
+        write_back(&mut batch, client, id, &doc, effects.state.take(), close_at).await?;
+        apply(&mut batch, client, id, &app_key, effects).await?;
+        batch.push(client, "COMMIT", Vec::new()).await?;
+        batch.run(client).await?;
+        open.done();
         Ok(Some(out))
     }
 

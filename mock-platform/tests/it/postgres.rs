@@ -350,7 +350,7 @@ async fn an_order_keeps_its_latest_1000_gateway_calls_and_counts_the_dropped() {
     let id = order(&store, "m", None, None).await;
     store.with_order(id, |_: &mut Doc, tx| tx.record(ExchangeKind::Attempt, json!({"attempt": 1}))).await.unwrap();
     for call in 0..1002 {
-        store.record_exchange(id, ExchangeKind::Gateway, &json!({"call": call})).await.unwrap();
+        store.record_exchange(id, ExchangeKind::Gateway, json!({"call": call})).await.unwrap();
     }
     let (list, dropped) = store.exchanges::<serde_json::Value>(id).await.unwrap();
     assert_eq!(dropped, 2);
@@ -412,4 +412,50 @@ async fn merchants_faults_consumes_and_qr_images_round_trip() {
     store.put_qr_image("qr-1.png", b"\x89PNG bytes").await.unwrap();
     assert_eq!(store.qr_image("qr-1.png").await.unwrap().as_deref(), Some(&b"\x89PNG bytes"[..]));
     assert_eq!(store.qr_image("qr-2.png").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn an_order_keeping_10000_exchanges_drops_a_new_attempt_and_counts_it() {
+    let database = testkit::postgres::database();
+    let store = replica(database.url(), "a", LONG_LEASE).await;
+    merchant(&store, "m").await;
+    let id = order(&store, "m", None, None).await;
+    let record =
+        |n: u32| store.with_order(id, move |_: &mut Doc, tx| tx.record(ExchangeKind::Attempt, json!({"n": n})));
+    record(1).await.unwrap();
+    // As if 9998 more attempts had been kept (counting 9999 rows one by one would only slow the test).
+    raw(database.url())
+        .await
+        .execute("UPDATE exchange_counts SET attempts_kept = 9999 WHERE order_id = $1", &[&id])
+        .await
+        .unwrap();
+    record(2).await.unwrap();
+    record(3).await.unwrap();
+    let (list, dropped) = store.exchanges::<serde_json::Value>(id).await.unwrap();
+    let kept: Vec<_> = list.into_iter().map(|(_, doc)| doc).collect();
+    assert_eq!(kept, vec![json!({"n": 1}), json!({"n": 2})], "the 10001st exchange was kept");
+    assert_eq!(dropped, 1);
+    // A gateway call is still kept: past the total, only attempts are refused (store.rs `Data::record`).
+    store.record_exchange(id, ExchangeKind::Gateway, json!({"call": 1})).await.unwrap();
+    assert_eq!(store.exchanges::<serde_json::Value>(id).await.unwrap().0.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_cancelled_mid_transaction_leaves_no_row_locked_behind() {
+    let database = testkit::postgres::database();
+    let options = PgOptions { pool_size: 1, ..PgOptions::new("a", LONG_LEASE) };
+    let a = PgStore::connect(database.url(), options).await.unwrap();
+    let b = replica(database.url(), "b", LONG_LEASE).await;
+    merchant(&a, "m").await;
+    let id = order(&a, "m", None, None).await;
+    // Once through, so that its statements are prepared on A's one connection and nothing waits before BEGIN.
+    a.with_order(id, |_: &mut Doc, _| ()).await.unwrap().unwrap();
+    // Polled once: BEGIN and the locking SELECT are sent, then the future is dropped with the transaction open.
+    let cancelled = futures_util::FutureExt::now_or_never(a.with_order(id, |doc: &mut Doc, _| doc.n += 100));
+    assert!(cancelled.is_none(), "the change finished before it could be cancelled");
+    let bumped = tokio::time::timeout(Duration::from_secs(20), b.with_order(id, |doc: &mut Doc, _| doc.n += 1));
+    bumped.await.expect("the cancelled change still holds the row").unwrap();
+    let again = tokio::time::timeout(Duration::from_secs(20), a.with_order(id, |doc: &mut Doc, _| doc.n += 1));
+    again.await.expect("replica A's pool is stuck").unwrap();
+    assert_eq!(a.order::<Doc>(id).await.unwrap().unwrap().n, 2);
 }
