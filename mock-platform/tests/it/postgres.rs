@@ -459,3 +459,27 @@ async fn a_change_cancelled_mid_transaction_leaves_no_row_locked_behind() {
     again.await.expect("replica A's pool is stuck").unwrap();
     assert_eq!(a.order::<Doc>(id).await.unwrap().unwrap().n, 2);
 }
+
+#[tokio::test]
+async fn the_listener_listens_again_after_its_connection_is_killed() {
+    let database = testkit::postgres::database();
+    let a = replica(database.url(), "a", LONG_LEASE).await;
+    a.wakeups().listening(1).await;
+    a.wakeups().wake().await;
+    let admin = raw(database.url()).await;
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(killed, 1, "the listener's connection was not found");
+    tokio::time::timeout(Duration::from_secs(20), a.wakeups().listening(2)).await.expect("no second LISTEN");
+    // The reconnect's own wake (notifications sent meanwhile were lost), then one sent on the new connection.
+    a.wakeups().wake().await;
+    admin.execute("SELECT pg_notify('wake', '')", &[]).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), a.wakeups().wake()).await.expect("no wake after the reconnect");
+}
