@@ -483,3 +483,14 @@ async fn the_listener_listens_again_after_its_connection_is_killed() {
     admin.execute("SELECT pg_notify('wake', '')", &[]).await.unwrap();
     tokio::time::timeout(Duration::from_secs(20), a.wakeups().wake()).await.expect("no wake after the reconnect");
 }
+
+#[tokio::test]
+async fn ready_answers_while_the_database_does_and_fails_once_it_is_gone() {
+    let database = testkit::postgres::database();
+    let store = replica(database.url(), "a", LONG_LEASE).await;
+    store.ready().await.unwrap();
+    // Dropping the test database closes every connection to it (`WITH (FORCE)`): the pool's and the listener's.
+    drop(database);
+    let error = store.ready().await.unwrap_err();
+    assert!(matches!(error, PgError::Db(_) | PgError::Pool(_) | PgError::Timeout(_)), "{error:?}");
+}
