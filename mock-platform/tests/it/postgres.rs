@@ -494,3 +494,57 @@ async fn ready_answers_while_the_database_does_and_fails_once_it_is_gone() {
     let error = store.ready().await.unwrap_err();
     assert!(matches!(error, PgError::Db(_) | PgError::Pool(_) | PgError::Timeout(_)), "{error:?}");
 }
+
+/// Clock advances take the clock lock exclusively while changes, leases, settles and closes hold it shared and lock
+/// rows: a wrong lock order would show here as a deadlock error from one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 3)]
+async fn clock_advances_amid_changes_leases_settles_and_closes_fail_no_transaction() {
+    let database = testkit::postgres::database();
+    let replicas = [replica(database.url(), "a", LONG_LEASE).await, replica(database.url(), "b", LONG_LEASE).await];
+    merchant(&replicas[0], "m").await;
+    let mut ids = Vec::new();
+    for _ in 0..20 {
+        ids.push(order(&replicas[0], "m", Some(0), Some(1000)).await);
+    }
+    let work = |store: PgStore, ids: Vec<i64>| async move {
+        for round in 0..15 {
+            for id in &ids {
+                store
+                    .with_order(*id, |doc: &mut Doc, tx| {
+                        doc.n += 1;
+                        tx.enqueue(tx.now_ms);
+                        tx.close_at(Some(tx.now_ms + 500 + round));
+                    })
+                    .await
+                    .unwrap();
+            }
+            let leases = store.lease_due(8, |doc: &mut Doc, _, _| Some(doc.leased += 1)).await.unwrap();
+            for (lease, ()) in leases {
+                store.settle(&lease, |_: &mut Doc, tx| tx.next_due(Some(tx.now_ms + 100))).await.unwrap();
+            }
+            store.run_closes(|_, doc: &mut Doc, _| doc.closed += 1).await.unwrap();
+        }
+    };
+    let advance = |store: PgStore| async move {
+        for i in 0..30 {
+            store.advance_clock((i % 2 == 0).then_some("m"), 400).await.unwrap();
+            store.run_closes(|_, doc: &mut Doc, _| doc.closed += 1).await.unwrap();
+        }
+    };
+    let (left, right) = ids.split_at(10);
+    tokio::join!(
+        work(replicas[0].clone(), left.to_vec()),
+        work(replicas[1].clone(), right.to_vec()),
+        work(replicas[1].clone(), ids.clone()),
+        advance(replicas[0].clone()),
+    );
+    let total: u64 = {
+        let mut n = 0;
+        for id in &ids {
+            n += replicas[0].order::<Doc>(*id).await.unwrap().unwrap().n;
+        }
+        n
+    };
+    assert_eq!(total, 2 * 15 * 20, "a change was lost");
+    assert_eq!(replicas[0].clock(Some("m")).await.unwrap().offset_ms, 30 * 400);
+}
