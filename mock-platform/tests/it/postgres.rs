@@ -518,7 +518,13 @@ async fn clock_advances_amid_changes_leases_settles_and_closes_fail_no_transacti
                     .await
                     .unwrap();
             }
-            let leases = store.lease_due(8, |doc: &mut Doc, _, _| Some(doc.leased += 1)).await.unwrap();
+            let leases = store
+                .lease_due(8, |doc: &mut Doc, _, _| {
+                    doc.leased += 1;
+                    Some(())
+                })
+                .await
+                .unwrap();
             for (lease, ()) in leases {
                 store.settle(&lease, |_: &mut Doc, tx| tx.next_due(Some(tx.now_ms + 100))).await.unwrap();
             }
