@@ -554,3 +554,30 @@ async fn clock_advances_amid_changes_leases_settles_and_closes_fail_no_transacti
     assert_eq!(total, 2 * 15 * 20, "a change was lost");
     assert_eq!(replicas[0].clock(Some("m")).await.unwrap().offset_ms, 30 * 400);
 }
+
+/// axum handlers and the dispatcher's tasks need `Send` futures: each operation runs here on a spawned task.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_runs_on_a_spawned_task() {
+    let database = testkit::postgres::database();
+    let store = replica(database.url(), "a", LONG_LEASE).await;
+    let s = store.clone();
+    let id = tokio::spawn(async move {
+        merchant(&s, "m").await;
+        let id = order(&s, "m", Some(0), Some(0)).await;
+        s.with_order(id, |doc: &mut Doc, _| doc.n += 1).await.unwrap();
+        let leases = s.lease_due(8, |_: &mut Doc, _, _| Some(())).await.unwrap();
+        for (lease, ()) in leases {
+            s.settle(&lease, |_: &mut Doc, tx| tx.next_due(None)).await.unwrap();
+        }
+        s.run_closes(|_, doc: &mut Doc, _| doc.closed += 1).await.unwrap();
+        s.advance_clock(None, 1).await.unwrap();
+        s.take_gateway_fault::<serde_json::Value>("m", "m", Some(id)).await.unwrap();
+        s.with_merchant("m", |_: &mut Merchant, _| ()).await.unwrap();
+        s.next_wake().await.unwrap();
+        id
+    })
+    .await
+    .unwrap();
+    let doc: Doc = store.order(id).await.unwrap().unwrap();
+    assert_eq!((doc.n, doc.closed), (1, 1));
+}
