@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod model;
 pub mod notify;
 pub mod persist;
+pub mod postgres;
 pub mod replica;
 pub mod serve;
 pub mod store;

@@ -19,6 +19,7 @@ mod logs;
 mod lost_answer;
 mod ops;
 mod persist;
+mod postgres;
 mod redemption;
 mod schemathesis;
 mod support;
