@@ -41,6 +41,10 @@ impl Store {
         self.inflight.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    pub(super) fn in_flight(&self) -> u64 {
+        self.inflight().len() as u64
+    }
+
     pub(super) fn attempt_started(&self, order_id: i64, method: NotifyMethod) -> watch::Sender<bool> {
         let (done_tx, done) = watch::channel(false);
         self.inflight().insert(order_id, InFlight { method, done });

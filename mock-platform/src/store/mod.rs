@@ -77,6 +77,27 @@ impl Store {
         self.memory_part().locked(|data| f(data))
     }
 
+    // Health and gauges.
+
+    /// Whether the store answers (`/healthz`): in memory always; with SQLite, a trivial query on its connection
+    /// (under the store's lock, as every access).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.read(|data| match &data.store {
+            Some(store) => store.ping(),
+            None => Ok(()),
+        })
+    }
+
+    /// Notifications queued over every order (a scan, at scrape time: the hot paths keep no gauge).
+    pub fn queue_depth(&self) -> u64 {
+        self.read(|data| data.orders.values().map(|o| o.delivery.queue.len() as u64).sum())
+    }
+
+    /// Notification attempts out on this replica.
+    pub fn in_flight(&self) -> u64 {
+        self.memory_part().in_flight()
+    }
+
     // Clocks.
 
     /// The order clocks' offsets, shared with the [`crate::PlatformClock`] that reads them.
