@@ -74,7 +74,7 @@ static DATABASES: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::
 
 /// A platform with one live merchant and a quota that never runs out; kept in a fresh SQLite file under the temp
 /// dir when `LOAD_BACKEND=sqlite`.
-fn platform(notify_url: &str) -> Platform {
+async fn platform(notify_url: &str) -> Platform {
     let config = PlatformConfig { max_concurrent_attempts: CONNECTIONS, ..PlatformConfig::default() };
     let platform = if std::env::var("LOAD_BACKEND").as_deref() == Ok("sqlite") {
         let mut databases = DATABASES.lock().expect("lock");
@@ -89,31 +89,33 @@ fn platform(notify_url: &str) -> Platform {
     merchant.phase = Some(mock_platform::model::Phase::Live);
     merchant.daily_quota = Some(u32::MAX);
     merchant.session = Some(SESSION.into());
-    platform.add_merchant(merchant).expect("merchant");
+    platform.add_merchant(merchant).await.expect("merchant");
     platform
 }
 
 /// Returns (gateway calls/s, static answers/s).
 async fn gateway(seconds: u64, orders: usize) -> (f64, f64) {
     // No dispatcher: the sends are acknowledged by hand below.
-    let platform = platform("http://127.0.0.1:9/notify");
+    let platform = platform("http://127.0.0.1:9/notify").await;
     let schedule = platform.config().schedule_ms();
     let mut bodies = Vec::with_capacity(orders);
     for i in 0..orders {
-        let view = platform.create_order(NewOrderBody::new(APP_KEY, 1, "13800000000", "银子岩门票")).expect("order");
+        let view =
+            platform.create_order(NewOrderBody::new(APP_KEY, 1, "13800000000", "银子岩门票")).await.expect("order");
         let id = view["order_id"].as_i64().expect("order_id");
         let codes = format!("C{i:08}:1");
         // No clock was advanced: the wall clock (the store's timers) is the merchant's clock.
         let now = platform.clock().wall_now().timestamp_millis();
         {
-            let (plans, _) = platform.store().lease_due(now, &schedule);
+            let (plans, _) = platform.store().lease_due(now, &schedule).await;
             for plan in plans {
-                platform.store().settle(&plan, None, true, now, &schedule);
+                platform.store().settle(&plan, None, true, now, &schedule).await;
             }
             let verify = VerifyCodes::parse(&codes).expect("codes");
             platform
                 .store()
                 .with_order(id, |tx| tx.order_mut().issue(&verify, &[], now))
+                .await
                 .expect("order")
                 .expect("issue");
         }
@@ -204,19 +206,22 @@ async fn notifications(orders: usize) -> (f64, f64) {
     let url = format!("http://{}/notify", merchant.local_addr().expect("addr"));
     tokio::spawn(async move { axum::serve(merchant, ack).await });
     // Orders bought with no dispatcher running: their sends wait, due now.
-    let platform = platform(&url);
+    let platform = platform(&url).await;
     for _ in 0..orders {
-        platform.create_order(NewOrderBody::new(APP_KEY, 1, "13800000000", "银子岩门票")).expect("order");
+        platform.create_order(NewOrderBody::new(APP_KEY, 1, "13800000000", "银子岩门票")).await.expect("order");
     }
     let key = Secret::new(NOTIFY_KEY);
     let bodies: Vec<Bytes> = {
-        let merchant = platform.store().merchant(APP_KEY, Clone::clone).expect("merchant");
-        platform.store().orders(None, None, |o| {
-            let (sid, nick) = o.seller_of(&merchant);
-            let n = o.notification(NotifyMethod::Send, sid, &nick);
-            let wire = mock_platform::notify::alteration::build(&n, &key, Charset::Utf8, Utc::now(), None);
-            Bytes::from(wire.body)
-        })
+        let merchant = platform.store().merchant(APP_KEY, Clone::clone).await.expect("merchant");
+        platform
+            .store()
+            .orders(None, None, |o| {
+                let (sid, nick) = o.seller_of(&merchant);
+                let n = o.notification(NotifyMethod::Send, sid, &nick);
+                let wire = mock_platform::notify::alteration::build(&n, &key, Charset::Utf8, Utc::now(), None);
+                Bytes::from(wire.body)
+            })
+            .await
     };
 
     let bare = bare_loop(&url, Arc::new(bodies)).await;
@@ -231,6 +236,7 @@ async fn notifications(orders: usize) -> (f64, f64) {
         let acked = platform
             .store()
             .orders(None, None, |o| o.delivery.has_acked(NotifyMethod::Send))
+            .await
             .into_iter()
             .filter(|acked| *acked)
             .count();

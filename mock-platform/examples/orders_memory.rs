@@ -46,19 +46,26 @@ fn main() {
 }
 
 fn measure(n: usize, acked: bool) {
+    // The store's operations are async (a PostgreSQL backend awaits); in memory they never wait, so a
+    // current-thread runtime runs them without a thread of its own.
+    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    runtime.block_on(measure_in(n, acked));
+}
+
+async fn measure_in(n: usize, acked: bool) {
     let platform = Platform::new(PlatformConfig::default());
     let mut merchant = NewMerchant::new("k", "s", "n", "http://127.0.0.1:9/notify");
     merchant.phase = Some(mock_platform::model::Phase::Live);
-    platform.add_merchant(merchant).expect("merchant");
+    platform.add_merchant(merchant).await.expect("merchant");
     let schedule = platform.config().schedule_ms();
     let before = rss_bytes();
     for i in 0..n {
-        platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).expect("order");
+        platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).await.expect("order");
         if acked {
             let now = platform.clock().wall_now().timestamp_millis();
-            let (plans, _) = platform.store().lease_due(now, &schedule);
+            let (plans, _) = platform.store().lease_due(now, &schedule).await;
             for plan in plans {
-                platform.store().settle(&plan, None, true, now, &schedule);
+                platform.store().settle(&plan, None, true, now, &schedule).await;
             }
         }
     }

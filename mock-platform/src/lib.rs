@@ -162,15 +162,15 @@ impl Platform {
 
     /// Moves the platform-wide clock (every merchant's) forward; auto-closes fire before this returns, due
     /// retries right after. Returns the platform-wide order time.
-    pub fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
-        self.advance(None, seconds);
+    pub async fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
+        self.advance(None, seconds).await;
         self.clock().now()
     }
 
     /// Moves one merchant's clock forward (INTERFACES §1): only its orders' timers move; its auto-closes fire
     /// before this returns, its due retries right after. `None` when no such merchant.
-    pub fn advance_merchant_clock(&self, app_key: &str, seconds: u64) -> Option<chrono::DateTime<chrono::Utc>> {
-        if !self.advance(Some(app_key), seconds) {
+    pub async fn advance_merchant_clock(&self, app_key: &str, seconds: u64) -> Option<chrono::DateTime<chrono::Utc>> {
+        if !self.advance(Some(app_key), seconds).await {
             return None;
         }
         chrono::DateTime::from_timestamp_millis(self.clock().now_ms_for(app_key))
@@ -178,10 +178,10 @@ impl Platform {
 
     /// The offset and the timers it shifts change in one store operation, so the dispatcher never sees one
     /// without the other. False when there is no such merchant.
-    fn advance(&self, app_key: Option<&str>, seconds: u64) -> bool {
+    async fn advance(&self, app_key: Option<&str>, seconds: u64) -> bool {
         let wall_ms = self.clock().wall_now().timestamp_millis();
         let ms = clock::seconds_to_ms(seconds);
-        if !self.store().advance_clock(app_key, ms, wall_ms, self.config().auto_close_ms()) {
+        if !self.store().advance_clock(app_key, ms, wall_ms, self.config().auto_close_ms()).await {
             return false;
         }
         self.wake();

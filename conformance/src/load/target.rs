@@ -29,7 +29,7 @@ impl Target {
         match self {
             Target::InProcess(platform) => {
                 let merchant: mock_platform::NewMerchant = serde_json::from_value(body).map_err(|e| e.to_string())?;
-                match platform.add_merchant(merchant) {
+                match platform.add_merchant(merchant).await {
                     Ok(_) => Ok(true),
                     Err(mock_platform::ApiError::Conflict(_)) => Ok(false),
                     Err(e) => Err(format!("{e:?}")),
@@ -48,7 +48,7 @@ impl Target {
         let answer = match self {
             Target::InProcess(platform) => {
                 let order: mock_platform::NewOrderBody = serde_json::from_value(body).map_err(|e| e.to_string())?;
-                platform.create_order(order).map_err(|e| format!("{e:?}"))?
+                platform.create_order(order).await.map_err(|e| format!("{e:?}"))?
             }
             Target::Remote(client) => {
                 client.admin(reqwest::Method::POST, "/admin/orders", Some(body)).await.map_err(|e| e.to_string())?
@@ -60,12 +60,14 @@ impl Target {
     /// How many of `ids` are `ISSUED` now: one store read per order in-process, one list call on a remote platform.
     pub async fn issued(&self, app_key: &str, ids: &HashSet<i64>) -> Result<usize, String> {
         match self {
-            Target::InProcess(platform) => Ok(ids
-                .iter()
-                .filter(|id| {
-                    platform.store().order(**id, |o| o.state == mock_platform::model::OrderState::Issued) == Some(true)
-                })
-                .count()),
+            Target::InProcess(platform) => {
+                let mut issued = 0;
+                for id in ids {
+                    let state = platform.store().order(*id, |o| o.state).await;
+                    issued += usize::from(state == Some(mock_platform::model::OrderState::Issued));
+                }
+                Ok(issued)
+            }
             Target::Remote(client) => {
                 // Ask for the orders still waiting (PAID, NOTIFIED), not the issued ones: the answer stays small
                 // while the merchant keeps up, however many orders the run bought.
@@ -85,7 +87,7 @@ impl Target {
     /// The order view of one order.
     async fn order(&self, order_id: i64) -> Option<Value> {
         match self {
-            Target::InProcess(platform) => platform.order_json(order_id),
+            Target::InProcess(platform) => platform.order_json(order_id).await,
             Target::Remote(client) => {
                 client.admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}"), None).await.ok()
             }
@@ -95,7 +97,7 @@ impl Target {
     /// The exchanges of one order (the live sample).
     pub async fn exchanges(&self, order_id: i64) -> Vec<Value> {
         let body = match self {
-            Target::InProcess(platform) => platform.exchanges_json(order_id),
+            Target::InProcess(platform) => platform.exchanges_json(order_id).await,
             Target::Remote(client) => {
                 client.admin(reqwest::Method::GET, &format!("/admin/orders/{order_id}/exchanges"), None).await.ok()
             }
@@ -108,14 +110,15 @@ impl Target {
     pub async fn measure_all(&self, ids: &[i64], scheduled: &HashMap<i64, i64>) -> Vec<OrderMeasure> {
         let at = |id: i64| scheduled.get(&id).copied().unwrap_or_default();
         match self {
-            Target::InProcess(platform) => ids
-                .iter()
-                .map(|&id| {
-                    let order = platform.order_json(id);
-                    let exchanges = platform.exchanges_json(id).map(exchanges_of).unwrap_or_default();
-                    OrderMeasure::read(id, at(id), order.as_ref(), &exchanges)
-                })
-                .collect(),
+            Target::InProcess(platform) => {
+                let mut measures = Vec::with_capacity(ids.len());
+                for &id in ids {
+                    let order = platform.order_json(id).await;
+                    let exchanges = platform.exchanges_json(id).await.map(exchanges_of).unwrap_or_default();
+                    measures.push(OrderMeasure::read(id, at(id), order.as_ref(), &exchanges));
+                }
+                measures
+            }
             Target::Remote(_) => {
                 // Order by order (its view and its exchanges), a bounded number at once: one list of every order
                 // would hold the JSON of the whole run in memory together.

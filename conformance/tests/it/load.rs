@@ -121,8 +121,11 @@ async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves
         &merchant.url,
     );
     earlier.session = Some(merchant.session.clone());
-    platform.add_merchant(earlier).unwrap();
-    platform.create_order(mock_platform::NewOrderBody::new(&merchant.app_key, 1, "13800000000", "other")).unwrap();
+    platform.add_merchant(earlier).await.unwrap();
+    platform
+        .create_order(mock_platform::NewOrderBody::new(&merchant.app_key, 1, "13800000000", "other"))
+        .await
+        .unwrap();
     let remote = PlatformTarget::Remote { url: base.clone(), admin_token: None };
     let run = Run { rate: 20.0, seconds: 1.0, ..SHORT };
 

@@ -54,7 +54,10 @@ pub async fn advance(
     let seconds = u64::try_from(body.advance_seconds).ok().filter(|s| *s <= MAX_ADVANCE_SECONDS).ok_or_else(|| {
         ApiError::field("advance_seconds", format!("must be an integer from 0 to {MAX_ADVANCE_SECONDS}"))
     })?;
-    let key = body.app_key.as_deref().map(|k| merchant(&platform, k)).transpose()?;
+    let key = match body.app_key.as_deref() {
+        Some(k) => Some(merchant(&platform, k).await?),
+        None => None,
+    };
     let headroom = match &key {
         Some(key) => platform.clock().headroom_seconds_for(key),
         None => platform.clock().headroom_seconds(),
@@ -70,10 +73,10 @@ pub async fn advance(
     }
     match &key {
         Some(key) => {
-            platform.advance_merchant_clock(key, seconds);
+            platform.advance_merchant_clock(key, seconds).await;
         }
         None => {
-            platform.advance_clock(seconds);
+            platform.advance_clock(seconds).await;
         }
     }
     Ok(Json(now(&platform, key.as_deref())))
@@ -89,15 +92,19 @@ pub async fn get(
     State(platform): State<Platform>,
     AdminQuery(query): AdminQuery<ClockQuery>,
 ) -> Result<Json<ClockAnswer>, ApiError> {
-    let key = query.app_key.as_deref().map(|k| merchant(&platform, k)).transpose()?;
+    let key = match query.app_key.as_deref() {
+        Some(k) => Some(merchant(&platform, k).await?),
+        None => None,
+    };
     Ok(Json(now(&platform, key.as_deref())))
 }
 
 /// The registered app named, or 404.
-fn merchant(platform: &Platform, app_key: &str) -> Result<Arc<str>, ApiError> {
+async fn merchant(platform: &Platform, app_key: &str) -> Result<Arc<str>, ApiError> {
     platform
         .store()
         .merchant(app_key, |m| Arc::<str>::from(m.app_key.as_str()))
+        .await
         .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
 }
 

@@ -255,8 +255,8 @@ pub async fn create(
     AdminJson(body): AdminJson<FaultBody>,
 ) -> Result<(StatusCode, Json<FaultCreated>), ApiError> {
     let id = match body.target.as_str() {
-        "gateway" => platform.add_gateway_fault(&body)?,
-        "notification" => platform.add_notification_fault(&body)?,
+        "gateway" => platform.add_gateway_fault(&body).await?,
+        "notification" => platform.add_notification_fault(&body).await?,
         other => return Err(ApiError::field("target", format!("must be gateway or notification, got {other:?}"))),
     };
     Ok((StatusCode::CREATED, Json(FaultCreated { id })))
@@ -268,10 +268,14 @@ pub async fn create(
         (status = "4XX", description = "A bad request", body = ErrorBody),
     ))]
 pub async fn list(State(platform): State<Platform>) -> Json<Value> {
-    platform.store().faults(|gateway, notification| {
-        let notification: Vec<Value> = notification.map(|(id, order)| json!({"id": id, "order_id": order})).collect();
-        Json(json!({ "gateway": gateway, "notification": notification }))
-    })
+    platform
+        .store()
+        .faults(|gateway, notification| {
+            let notification: Vec<Value> =
+                notification.map(|(id, order)| json!({"id": id, "order_id": order})).collect();
+            Json(json!({ "gateway": gateway, "notification": notification }))
+        })
+        .await
 }
 
 #[utoipa::path(delete, path = "/admin/faults/{id}", tag = "faults",
@@ -286,7 +290,7 @@ pub async fn remove(
     AdminPath(id): AdminPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::field("id", format!("{id:?} is not a fault id (an integer)")))?;
-    if platform.store().remove_fault(id) {
+    if platform.store().remove_fault(id).await {
         return Ok(StatusCode::NO_CONTENT);
     }
     Err(ApiError::NotFound(format!("fault {id}: no such pending fault")))
@@ -316,16 +320,19 @@ fn no_order(order_id: i64) -> ApiError {
 }
 
 impl Platform {
-    fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+    async fn add_gateway_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
         refuse_foreign_fields(body)?;
         let action =
             FaultActionBody { answer: &body.answer, delay_ms: body.delay_ms, lost_answer: body.lost_answer.as_deref() };
         let spec = gateway_spec(&body.method, &body.app_key, body.times, action)?;
         // A fault for an order that does not exist could never fire (ids are never reused).
-        self.store().add_gateway_fault(spec, body.order_id).ok_or_else(|| no_order(body.order_id.unwrap_or_default()))
+        self.store()
+            .add_gateway_fault(spec, body.order_id)
+            .await
+            .ok_or_else(|| no_order(body.order_id.unwrap_or_default()))
     }
 
-    fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
+    async fn add_notification_fault(&self, body: &FaultBody) -> Result<u64, ApiError> {
         refuse_foreign_fields(body)?;
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
@@ -352,7 +359,7 @@ impl Platform {
             }
             Ok((id, false))
         };
-        let (id, queued) = self.store().with_order(order_id, change).ok_or_else(|| no_order(order_id))??;
+        let (id, queued) = self.store().with_order(order_id, change).await.ok_or_else(|| no_order(order_id))??;
         if queued {
             self.wake();
         }

@@ -59,7 +59,7 @@ pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewMerchant>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let view = platform.add_merchant(body)?;
+    let view = platform.add_merchant(body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -74,6 +74,7 @@ pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<Strin
     platform
         .store()
         .merchant(&app_key, |m| Json(serde_json::to_value(m).unwrap_or_default()))
+        .await
         .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
 }
 
@@ -110,7 +111,7 @@ fn random_hex(bytes: usize) -> String {
 
 impl Platform {
     /// Registers a merchant; returns it as stored, the app secret and notify key masked, the session in full.
-    pub fn add_merchant(&self, body: NewMerchant) -> Result<Value, ApiError> {
+    pub async fn add_merchant(&self, body: NewMerchant) -> Result<Value, ApiError> {
         checks::app_key("app_key", &body.app_key)?;
         checks::secret("app_secret", body.app_secret.expose())?;
         checks::secret("notify_key", body.notify_key.expose())?;
@@ -182,7 +183,7 @@ impl Platform {
         // The one answer that shows the session in full: the merchant may not know it (generated here).
         view["session"] = Value::String(session);
         let app_key = merchant.app_key.clone();
-        match self.store().put_merchant(merchant) {
+        match self.store().put_merchant(merchant).await {
             Ok(()) => {}
             Err(MerchantConflict::AppKey) => {
                 return Err(ApiError::Conflict(format!("app_key {app_key:?} is already registered")));

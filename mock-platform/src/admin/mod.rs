@@ -144,11 +144,14 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
     let Some(app_key) = q.appkey.filter(|k| !k.is_empty()) else {
         return (StatusCode::BAD_REQUEST, "missing appkey").into_response();
     };
-    let target = platform.store().merchant(&app_key, |merchant| {
-        let callback = merchant.callback_url.as_deref().filter(|u| !u.is_empty())?;
-        let separator = if callback.contains('?') { '&' } else { '?' };
-        Some(format!("{callback}{separator}top_session={}", url_encode(merchant.session.expose())))
-    });
+    let target = platform
+        .store()
+        .merchant(&app_key, |merchant| {
+            let callback = merchant.callback_url.as_deref().filter(|u| !u.is_empty())?;
+            let separator = if callback.contains('?') { '&' } else { '?' };
+            Some(format!("{callback}{separator}top_session={}", url_encode(merchant.session.expose())))
+        })
+        .await;
     match target {
         None => (StatusCode::NOT_FOUND, "unknown appkey").into_response(),
         Some(None) => (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response(),

@@ -215,7 +215,7 @@ pub async fn create(
     State(platform): State<Platform>,
     AdminJson(body): AdminJson<NewOrderBody>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let view = platform.create_order(body)?;
+    let view = platform.create_order(body).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -230,7 +230,7 @@ pub async fn get_one(
     AdminPath(id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
-    platform.store().order(id, |o| Json(order_view(o))).ok_or_else(|| no_order(id))
+    platform.store().order(id, |o| Json(order_view(o))).await.ok_or_else(|| no_order(id))
 }
 
 #[utoipa::path(get, path = "/admin/orders", tag = "orders", params(ListQuery),
@@ -246,7 +246,7 @@ pub async fn list(
         Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
         None => None,
     };
-    let orders = platform.store().orders(q.app_key.as_deref(), state, order_view);
+    let orders = platform.store().orders(q.app_key.as_deref(), state, order_view).await;
     Ok(Json(json!({ "orders": orders })))
 }
 
@@ -261,11 +261,16 @@ pub async fn exchanges(
     AdminPath(id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
-    platform.exchanges_json(id).map(Json).ok_or_else(|| no_order(id))
+    platform.exchanges_json(id).await.map(Json).ok_or_else(|| no_order(id))
 }
 
 /// One suite action on an order: checks the state, changes the order, queues the notification.
-fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(StatusCode, Json<Value>), ApiError> {
+async fn act(
+    platform: &Platform,
+    id: &str,
+    body: &[u8],
+    action: Action,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let id = parse_order_id(id)?;
     let body: ActionBody = optional_body(body)?;
     body.refuse_fields_not_taken_by(action)?;
@@ -314,7 +319,7 @@ fn act(platform: &Platform, id: &str, body: &[u8], action: Action) -> Result<(St
         tx.enqueue(notification, alteration, false, now);
         Ok((notification.0, order_view(tx.order())))
     };
-    let (method, view) = platform.store().with_order(id, change).ok_or_else(|| no_order(id))??;
+    let (method, view) = platform.store().with_order(id, change).await.ok_or_else(|| no_order(id))??;
     platform.wake();
     tracing::info!(order_id = id, method = method.as_str(), "suite action queued a notification");
     Ok((StatusCode::ACCEPTED, Json(view)))
@@ -374,7 +379,7 @@ pub async fn resend(
     AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Resend)
+    act(&p, &id, &body, Action::Resend).await
 }
 
 #[utoipa::path(post, path = "/admin/orders/{order_id}/modify-mobile", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
@@ -390,7 +395,7 @@ pub async fn modify_mobile(
     AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::ModifyMobile)
+    act(&p, &id, &body, Action::ModifyMobile).await
 }
 
 #[utoipa::path(post, path = "/admin/orders/{order_id}/refund", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
@@ -406,7 +411,7 @@ pub async fn refund(
     AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Refund)
+    act(&p, &id, &body, Action::Refund).await
 }
 
 #[utoipa::path(post, path = "/admin/orders/{order_id}/extend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
@@ -422,7 +427,7 @@ pub async fn extend(
     AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Extend)
+    act(&p, &id, &body, Action::Extend).await
 }
 
 #[utoipa::path(post, path = "/admin/orders/{order_id}/rights-protection", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
@@ -438,23 +443,23 @@ pub async fn rights_protection(
     AdminPath(id): AdminPath<String>,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::RightsProtection)
+    act(&p, &id, &body, Action::RightsProtection).await
 }
 
 impl Platform {
     /// `GET /admin/orders/{id}` in-process.
-    pub fn order_json(&self, order_id: i64) -> Option<Value> {
-        self.store().order(order_id, order_view)
+    pub async fn order_json(&self, order_id: i64) -> Option<Value> {
+        self.store().order(order_id, order_view).await
     }
 
     /// `GET /admin/orders/{id}/exchanges` in-process.
-    pub fn exchanges_json(&self, order_id: i64) -> Option<Value> {
-        self.store().order_record(order_id, |r| exchange::render(order_id, r.exchanges, r.dropped))
+    pub async fn exchanges_json(&self, order_id: i64) -> Option<Value> {
+        self.store().order_record(order_id, |r| exchange::render(order_id, r.exchanges, r.dropped)).await
     }
 
     /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, arms the order's
     /// `gateway_faults`, queues `send`.
-    pub fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
+    pub async fn create_order(&self, body: NewOrderBody) -> Result<Value, ApiError> {
         if body.num < 1 || body.num > 100_000 {
             return Err(ApiError::field("num", "must be an integer from 1 to 100000"));
         }
@@ -575,6 +580,7 @@ impl Platform {
         let (id, view) = self
             .store()
             .new_order(&app_key, self.config().auto_close_ms(), check, create, then)
+            .await
             .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))??;
         self.wake();
         tracing::info!(order_id = id, eticket, "order paid (T1)");

@@ -32,7 +32,7 @@ pub struct ExportArgs {
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     use anyhow::{Context, bail};
     let case = match (&args.db, args.platform_url.as_deref()) {
-        (Some(path), _) => case_from_db(path, args.order_id)?,
+        (Some(path), _) => case_from_db(path, args.order_id).await?,
         (None, Some(base)) => fetch_case(base, args.admin_token.as_deref(), args.order_id).await?,
         (None, None) => bail!("--platform-url URL or --db PATH is required (where to export the case from)"),
     };
@@ -72,7 +72,7 @@ pub async fn fetch_case(base: &str, admin_token: Option<&str>, order_id: i64) ->
 }
 
 /// The case of `order_id` as stored in the SQLite file at `path`.
-pub fn case_from_db(path: &Path, order_id: i64) -> anyhow::Result<Value> {
+pub async fn case_from_db(path: &Path, order_id: i64) -> anyhow::Result<Value> {
     use anyhow::{Context, anyhow, bail};
     if !path.is_file() {
         bail!("--db {}: no such file", path.display());
@@ -80,7 +80,7 @@ pub fn case_from_db(path: &Path, order_id: i64) -> anyhow::Result<Value> {
     let snapshot = Snapshot::take(path)?;
     let platform = Platform::open(PlatformConfig::default(), &snapshot.path)
         .with_context(|| format!("reading the store {}", path.display()))?;
-    let case = platform.export_case(order_id).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    let case = platform.export_case(order_id).await.map_err(|e| anyhow!("{}: {e}", path.display()))?;
     drop(platform);
     Ok(case)
 }

@@ -36,7 +36,7 @@ const ABSOLUTE_TIMES: [&str; 4] = ["started_at", "finished_at", "started_at_ms",
 
 impl Platform {
     /// The case file of one order (README.md "Case files").
-    pub fn export_case(&self, order_id: i64) -> Result<Value, ApiError> {
+    pub async fn export_case(&self, order_id: i64) -> Result<Value, ApiError> {
         let exported_at = rfc3339_ms(self.clock().wall_now().timestamp_millis());
         let (case, secrets) = self
             .store()
@@ -61,6 +61,7 @@ impl Platform {
                 });
                 (case, secrets)
             })
+            .await
             .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
         Ok(scrub(case, secrets))
     }
@@ -157,7 +158,7 @@ pub async fn get_case(
     State(platform): State<Platform>,
     AdminPath(order_id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
-    platform.export_case(crate::admin::orders::parse_order_id(&order_id)?).map(Json)
+    platform.export_case(crate::admin::orders::parse_order_id(&order_id)?).await.map(Json)
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub async fn page(State(platform): State<Platform>, headers: HeaderMap, Query(qu
         (status = "4XX", description = "A bad request", body = crate::admin::ErrorBody),
     ))]
 pub async fn list_merchants(State(platform): State<Platform>) -> Json<Value> {
-    let mut merchants: Vec<Value> = platform.store().merchants(|m| serde_json::to_value(m).unwrap_or_default());
+    let mut merchants: Vec<Value> = platform.store().merchants(|m| serde_json::to_value(m).unwrap_or_default()).await;
     merchants.sort_by(|a, b| a["app_key"].as_str().cmp(&b["app_key"].as_str()));
     Json(json!({ "merchants": merchants }))
 }

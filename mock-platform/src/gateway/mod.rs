@@ -32,7 +32,7 @@ async fn qr_image(
     State(platform): State<Platform>,
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
-    match platform.store().qr_image(&name) {
+    match platform.store().qr_image(&name).await {
         Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
         None => crate::admin::ApiError::NotFound(format!("no QR image {name:?}")).into_response(),
     }
@@ -73,7 +73,7 @@ struct Hold {
 
 /// PROTOCOL §6 C4: a callback arriving while its cause's attempt is open waits for that attempt, up to the hold.
 async fn hold_for_cause(platform: &Platform, order_id: i64, causes: &[protocol::NotifyMethod]) -> Hold {
-    let Some(mut done) = platform.store().attempt_open(order_id, causes) else { return Hold::default() };
+    let Some(mut done) = platform.store().attempt_open(order_id, causes).await else { return Hold::default() };
     let start = Instant::now();
     let finished =
         tokio::time::timeout(platform.config().c4_hold, done.wait_for(|done| *done)).await.is_ok_and(|r| r.is_ok());
@@ -148,11 +148,11 @@ async fn router_rest(
             sign_diagnosis: outcome.sign_diagnosis,
             answer_lost: outcome.lost.map(|l| l.as_str().to_owned()),
         };
-        match platform.store().record_gateway_exchange(
-            params.get("app_key").unwrap_or_default(),
-            id,
-            Exchange::Gateway(exchange),
-        ) {
+        match platform
+            .store()
+            .record_gateway_exchange(params.get("app_key").unwrap_or_default(), id, Exchange::Gateway(exchange))
+            .await
+        {
             Ok(true) => platform.metrics().dropped(),
             Ok(false) => {}
             Err(why) => platform.metrics().unrecorded(why),
@@ -205,7 +205,10 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     };
     // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
     // under it).
-    let secret = params.non_empty("app_key").and_then(|k| platform.store().merchant(k, |m| m.app_secret.clone()));
+    let secret = match params.non_empty("app_key") {
+        Some(k) => platform.store().merchant(k, |m| m.app_secret.clone()).await,
+        None => None,
+    };
     let pre = system::pre_verify(secret, params);
     let timestamp = system::pre_check_timestamp(params, wall);
     // The C4 verdict: was the cause acknowledged when the hold ended?
@@ -214,7 +217,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         && !api.causes.is_empty()
     {
         let acked =
-            platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).unwrap_or(false);
+            platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).await.unwrap_or(false);
         outcome.cause_acked = Some(acked);
         outcome.causality = Some(match (acked, hold.held && hold.timed_out) {
             (true, _) => "ok",
@@ -225,7 +228,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     // Steps 2–12 on the caller's merchant (session, quota), then B0.
     let app_key = params.non_empty("app_key").unwrap_or_default();
     let checked =
-        platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now));
+        platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now)).await;
     let checked = match checked {
         Ok(checked) => checked,
         Err(refusal) => {
@@ -235,7 +238,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             return outcome;
         }
     };
-    let action = platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id);
+    let action = platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id).await;
     outcome.format = checked.format;
     outcome.simplify = checked.simplify;
     match action {
@@ -257,23 +260,26 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     // Step 13, under the lock: calls for one order are processed one at a time.
     let now = platform.clock().now_ms_for(&checked.app_key);
     let wall_ms = platform.clock().wall_now().timestamp_millis();
-    let queued = platform.store().gateway_call(wall_ms, platform.config().auto_close_ms(), |tx| {
-        let mut ctx = apis::Ctx {
-            tx,
-            app_key: checked.app_key.clone(),
-            now_ms: now,
-            gateway_base_url: platform.config().gateway_base_url.as_deref(),
-            queued: false,
-        };
-        // §5.0 B1: every e-voucher API refuses a merchant that has not joined the platform.
-        let joined = ctx.tx.merchant(&checked.app_key).is_none_or(|m| m.joined);
-        outcome.result = if checked.api.needs_permission && !joined {
-            Err(protocol::SubCode::InvalidEticketSeller.error())
-        } else {
-            (checked.api.run)(&mut ctx, params)
-        };
-        ctx.queued
-    });
+    let queued = platform
+        .store()
+        .gateway_call(&checked.app_key, wall_ms, platform.config().auto_close_ms(), |tx| {
+            let mut ctx = apis::Ctx {
+                tx,
+                app_key: checked.app_key.clone(),
+                now_ms: now,
+                gateway_base_url: platform.config().gateway_base_url.as_deref(),
+                queued: false,
+            };
+            // §5.0 B1: every e-voucher API refuses a merchant that has not joined the platform.
+            let joined = ctx.tx.merchant(&checked.app_key).is_none_or(|m| m.joined);
+            outcome.result = if checked.api.needs_permission && !joined {
+                Err(protocol::SubCode::InvalidEticketSeller.error())
+            } else {
+                (checked.api.run)(&mut ctx, params)
+            };
+            ctx.queued
+        })
+        .await;
     if queued {
         platform.wake();
     }

@@ -18,8 +18,8 @@ use crate::model::AttemptPlan;
 pub async fn dispatcher(platform: Platform) {
     loop {
         let wall_ms = platform.clock().wall_now().timestamp_millis();
-        platform.store().run_closes(wall_ms, platform.config().auto_close_ms());
-        let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms());
+        platform.store().run_closes(wall_ms, platform.config().auto_close_ms()).await;
+        let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms()).await;
         for plan in plans {
             // In the dispatcher's span (the replica's): a spawned task does not inherit it by itself.
             tokio::spawn(attempt(platform.clone(), plan).in_current_span());
@@ -51,7 +51,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         plan.alteration.as_ref(),
     );
     let method = plan.notification.method;
-    let done_tx = platform.store().attempt_started(plan.order_id, method);
+    let done_tx = platform.store().attempt_started(plan.order_id, method).await;
     let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
     let on_the_wire = std::time::Instant::now();
@@ -103,12 +103,16 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     {
         let wall_ms = platform.clock().wall_now().timestamp_millis();
         let schedule = platform.config().schedule_ms();
-        if platform.store().settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, wall_ms, &schedule) {
+        if platform
+            .store()
+            .settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, wall_ms, &schedule)
+            .await
+        {
             platform.metrics().dropped();
         }
     }
     // The outcome is recorded before a held callback (C4) is released.
-    platform.store().attempt_ended(plan.order_id);
+    platform.store().attempt_ended(plan.order_id).await;
     done_tx.send_replace(true);
     platform.wake();
 }

@@ -9,13 +9,14 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::Hash;
 use std::sync::Arc;
 
-use protocol::{NotifyMethod, OrderId};
+use protocol::OrderId;
 
+use super::tx::{Effect, GatewayTx, Ids, OrderTx, Orders, QrNames};
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::metrics::Unrecorded;
-use crate::model::{Alteration, Merchant, OpTime, Order};
 pub use crate::model::{AttemptPlan, Schedule};
+use crate::model::{Merchant, Order};
 
 /// A map that, when tracking, remembers every key inserted or borrowed mutably since the last
 /// [`Tracked::take_dirty`]: the write-behind set of the SQLite store. Not tracking (the in-memory default),
@@ -159,13 +160,6 @@ impl Data {
         self.merchants.get_key_value(app_key).map(|(k, _)| k.clone())
     }
 
-    /// Stamps a consume or reverse happening now: events in one millisecond keep the order they happened in
-    /// (oplogs.get sorts by this, not by the millisecond alone).
-    pub fn op_time(&mut self, now_ms: i64) -> OpTime {
-        self.next_op_seq += 1;
-        OpTime { ms: now_ms, seq: self.next_op_seq }
-    }
-
     pub fn next_id(&mut self) -> OrderId {
         loop {
             let id = self.next_order_id;
@@ -186,33 +180,52 @@ impl Data {
         self.orders.insert(id, order);
     }
 
-    /// Queues a notification for an order (PROTOCOL §3.5: behind any earlier one).
-    pub fn enqueue(
-        &mut self,
-        order_id: i64,
-        method: (NotifyMethod, u8),
-        alteration: Option<Alteration>,
-        duplicate: bool,
-        now_ms: i64,
-    ) {
-        let Some(order) = self.orders.get_mut(&order_id) else { return };
-        let queued = order.enqueue(method, alteration, duplicate, now_ms);
-        if let Some(fault_id) = queued.fault_used {
-            self.notification_faults.remove(&fault_id);
-        }
-        if let Some(due) = queued.due_ms {
-            self.due.insert((due.saturating_sub(self.offsets.total_ms(&order.app_key)), order_id));
+    /// Applies what a change asked ([`Effect`]), in the order it asked, under the same lock as the change.
+    pub fn apply(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Queued { order_id, due_ms } => {
+                    let Some(order) = self.orders.get(&order_id) else { continue };
+                    self.due.insert((due_ms.saturating_sub(self.offsets.total_ms(&order.app_key)), order_id));
+                }
+                Effect::FaultUsed(fault_id) => {
+                    self.notification_faults.remove(&fault_id);
+                }
+                Effect::FaultWaiting { fault_id, order_id } => {
+                    self.notification_faults.insert(fault_id, order_id);
+                }
+                Effect::GatewayFault(fault) => self.gateway_faults.push(fault),
+                Effect::QrImage(name, bytes) => self.put_qr_image(name, bytes),
+            }
         }
     }
 
-    /// Attaches an alteration to the first attempt of the order's next notification ([`Order::attach_alteration`]).
-    pub fn attach_alteration(&mut self, order_id: i64, fault_id: u64, alteration: Alteration) -> bool {
-        let Some(order) = self.orders.get_mut(&order_id) else { return false };
-        let attached = order.attach_alteration(fault_id, alteration);
-        if order.delivery.pending_alteration.as_ref().is_some_and(|(id, _)| *id == fault_id) {
-            self.notification_faults.insert(fault_id, order_id);
-        }
-        attached
+    /// Runs a change on order `id` (`None` when there is none) and applies what it asked.
+    pub fn order_tx<R>(&mut self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
+        let Data { orders, merchants, next_fault_id, .. } = self;
+        let app_key = orders.get(&id)?.app_key.clone();
+        let merchant = merchants.get(&*app_key);
+        let order = orders.get_mut(&id)?;
+        let mut tx = OrderTx::new(order, merchant, Ids::Counter(next_fault_id));
+        let result = f(&mut tx);
+        let effects = tx.into_effects();
+        self.apply(effects);
+        Some(result)
+    }
+
+    /// Runs a gateway call of merchant `app_key` and applies what it asked.
+    pub fn gateway_tx<R>(&mut self, app_key: &str, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
+        let Data { orders, merchants, next_op_seq, qr_images, .. } = self;
+        let mut tx = GatewayTx::new(
+            merchants.get(app_key),
+            Orders::All(orders),
+            Ids::Counter(next_op_seq),
+            QrNames::All(qr_images),
+        );
+        let result = f(&mut tx);
+        let effects = tx.into_effects();
+        self.apply(effects);
+        result
     }
 
     /// Moves the timers of the clocks an advance of `ms` moved back by `ms` of wall time: one merchant's

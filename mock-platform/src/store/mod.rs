@@ -2,9 +2,11 @@
 //! and change the platform's state (docs/shared-sandbox.md "Step 2: the seam").
 //!
 //! An enum over the backends, not `dyn Store`: operations take closures generic in their result (not
-//! object-safe), and static dispatch keeps the in-memory path as fast as a plain lock. The closures are sync:
-//! model code runs while the order (or merchant) is locked and never awaits, so a backend whose operations
-//! await (PostgreSQL: `SELECT … FOR UPDATE`, run the closure, write back) can implement the same operations.
+//! object-safe), and static dispatch keeps the in-memory path as fast as a plain lock. The operations are `async`
+//! (a PostgreSQL backend awaits its database; in process they never wait); the closures are sync: model code runs
+//! while the order (or merchant) is locked and never awaits, so a backend whose operations await (PostgreSQL:
+//! `SELECT … FOR UPDATE`, run the closure, write back) can implement the same operations. What a closure asks
+//! besides changing its documents goes through [`OrderTx`]/[`GatewayTx`] as effects (`tx.rs`).
 //!
 //! - [`Store::Memory`]: every map behind one `std::sync::Mutex` (`memory.rs`, `data.rs`).
 //! - [`Store::Sqlite`]: the same, plus a write-behind to a SQLite file: each operation's changes are written
@@ -89,12 +91,12 @@ impl Store {
     }
 
     /// Notifications queued over every order (a scan, at scrape time: the hot paths keep no gauge).
-    pub fn queue_depth(&self) -> u64 {
+    pub async fn queue_depth(&self) -> u64 {
         self.read(|data| data.orders.values().map(|o| o.delivery.queue.len() as u64).sum())
     }
 
     /// Notification attempts out on this replica.
-    pub fn in_flight(&self) -> u64 {
+    pub async fn in_flight(&self) -> u64 {
         self.memory_part().in_flight()
     }
 
@@ -108,7 +110,7 @@ impl Store {
     /// Moves an order clock by `ms`: merchant `app_key`'s (false when there is no such merchant), or the
     /// platform-wide one (every merchant's). The timers it moves shift in the same change (they are kept in wall
     /// ms), and the auto-closes it made due fire before this returns (`wall_ms`: the wall clock now).
-    pub fn advance_clock(&self, app_key: Option<&str>, ms: i64, wall_ms: i64, auto_close_ms: i64) -> bool {
+    pub async fn advance_clock(&self, app_key: Option<&str>, ms: i64, wall_ms: i64, auto_close_ms: i64) -> bool {
         self.locked(|data| {
             let key = match app_key {
                 Some(k) => match data.merchant_key(k) {
@@ -127,17 +129,17 @@ impl Store {
     // Merchants.
 
     /// Reads merchant `app_key`.
-    pub fn merchant<R>(&self, app_key: &str, f: impl FnOnce(&Merchant) -> R) -> Option<R> {
+    pub async fn merchant<R>(&self, app_key: &str, f: impl FnOnce(&Merchant) -> R) -> Option<R> {
         self.read(|data| data.merchants.get(app_key).map(f))
     }
 
     /// Reads every merchant, in no order.
-    pub fn merchants<R>(&self, f: impl FnMut(&Merchant) -> R) -> Vec<R> {
+    pub async fn merchants<R>(&self, f: impl FnMut(&Merchant) -> R) -> Vec<R> {
         self.read(|data| data.merchants.values().map(f).collect())
     }
 
     /// Registers a merchant; its `app_key` and its session must be new.
-    pub fn put_merchant(&self, merchant: Merchant) -> Result<(), MerchantConflict> {
+    pub async fn put_merchant(&self, merchant: Merchant) -> Result<(), MerchantConflict> {
         self.locked(|data| {
             if data.merchants.contains_key(merchant.app_key.as_str()) {
                 return Err(MerchantConflict::AppKey);
@@ -153,7 +155,7 @@ impl Store {
     }
 
     /// Changes merchant `app_key` (the gateway's session and quota steps); `f` gets `None` when there is none.
-    pub fn with_merchant<R>(&self, app_key: &str, f: impl FnOnce(Option<(&Arc<str>, &mut Merchant)>) -> R) -> R {
+    pub async fn with_merchant<R>(&self, app_key: &str, f: impl FnOnce(Option<(&Arc<str>, &mut Merchant)>) -> R) -> R {
         self.locked(|data| match data.merchant_key(app_key) {
             Some(key) => {
                 let merchant = data.merchants.get_mut(&key);
@@ -168,7 +170,7 @@ impl Store {
     /// Creates an order of merchant `app_key`: `check` runs on the merchant (an error takes no order id), `create`
     /// builds the order under a new id, `then` runs on it in the same change (queue its `send`, arm its faults).
     /// `None` when there is no such merchant.
-    pub fn new_order<P, R, E>(
+    pub async fn new_order<P, R, E>(
         &self,
         app_key: &str,
         auto_close_ms: i64,
@@ -184,27 +186,22 @@ impl Store {
             };
             let id = data.next_id();
             data.insert_order(create(id, checked), auto_close_ms);
-            Some(Ok(then(&mut OrderTx::new(data, id.get()))))
+            data.order_tx(id.get(), then).map(Ok)
         })
     }
 
     /// Runs a change on order `id` atomically; `None` when there is no such order.
-    pub fn with_order<R>(&self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
-        self.locked(|data| {
-            if !data.orders.contains_key(&id) {
-                return None;
-            }
-            Some(f(&mut OrderTx::new(data, id)))
-        })
+    pub async fn with_order<R>(&self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
+        self.locked(|data| data.order_tx(id, f))
     }
 
     /// Reads order `id`.
-    pub fn order<R>(&self, id: i64, f: impl FnOnce(&Order) -> R) -> Option<R> {
+    pub async fn order<R>(&self, id: i64, f: impl FnOnce(&Order) -> R) -> Option<R> {
         self.read(|data| data.orders.get(&id).map(f))
     }
 
     /// Reads the orders of `app_key` (all when `None`) in `state` (any when `None`), by ascending id.
-    pub fn orders<R>(
+    pub async fn orders<R>(
         &self,
         app_key: Option<&str>,
         state: Option<OrderState>,
@@ -223,7 +220,7 @@ impl Store {
     }
 
     /// Reads order `id` with its merchant and exchanges (admin exchanges, the case file).
-    pub fn order_record<R>(&self, id: i64, f: impl FnOnce(OrderRecord<'_>) -> R) -> Option<R> {
+    pub async fn order_record<R>(&self, id: i64, f: impl FnOnce(OrderRecord<'_>) -> R) -> Option<R> {
         self.read(|data| {
             let order = data.orders.get(&id)?;
             Some(f(OrderRecord {
@@ -237,7 +234,7 @@ impl Store {
 
     /// Records a gateway call on order `order_id` if INTERFACES §1 "Recorded exchanges" allows it; `Ok(true)`
     /// when an older exchange was dropped for it.
-    pub fn record_gateway_exchange(
+    pub async fn record_gateway_exchange(
         &self,
         app_key: &str,
         order_id: i64,
@@ -251,17 +248,23 @@ impl Store {
 
     /// One gateway API call (PROTOCOL §4.9 step 13): auto-closes due at `wall_ms` fire first, then `f` runs with
     /// the state locked (calls for one order are processed one at a time).
-    pub fn gateway_call<R>(&self, wall_ms: i64, auto_close_ms: i64, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
+    pub async fn gateway_call<R>(
+        &self,
+        app_key: &str,
+        wall_ms: i64,
+        auto_close_ms: i64,
+        f: impl FnOnce(&mut GatewayTx<'_>) -> R,
+    ) -> R {
         self.locked(|data| {
             data.run_closes(wall_ms, auto_close_ms);
-            f(&mut GatewayTx::new(data))
+            data.gateway_tx(app_key, f)
         })
     }
 
     // Faults.
 
     /// Takes one use of the first gateway fault matching a call (B0).
-    pub fn take_gateway_fault(&self, api: &str, app_key: &str, order_id: Option<i64>) -> Option<FaultAction> {
+    pub async fn take_gateway_fault(&self, api: &str, app_key: &str, order_id: Option<i64>) -> Option<FaultAction> {
         self.locked(|data| {
             if data.gateway_faults.is_empty() {
                 return None;
@@ -271,7 +274,7 @@ impl Store {
     }
 
     /// Arms a gateway fault (for `order_id` when given); `None` when that order does not exist.
-    pub fn add_gateway_fault(&self, spec: FaultSpec, order_id: Option<i64>) -> Option<u64> {
+    pub async fn add_gateway_fault(&self, spec: FaultSpec, order_id: Option<i64>) -> Option<u64> {
         self.locked(|data| {
             if order_id.is_some_and(|id| !data.orders.contains_key(&id)) {
                 return None;
@@ -281,12 +284,12 @@ impl Store {
     }
 
     /// Reads the pending faults: gateway faults, and notification fault id → order id.
-    pub fn faults<R>(&self, f: impl FnOnce(&[GatewayFault], &mut dyn Iterator<Item = (u64, i64)>) -> R) -> R {
+    pub async fn faults<R>(&self, f: impl FnOnce(&[GatewayFault], &mut dyn Iterator<Item = (u64, i64)>) -> R) -> R {
         self.read(|data| f(&data.gateway_faults, &mut data.notification_faults.iter().map(|(id, o)| (*id, *o))))
     }
 
     /// Removes a pending fault of either kind; false when there is none with that id.
-    pub fn remove_fault(&self, id: u64) -> bool {
+    pub async fn remove_fault(&self, id: u64) -> bool {
         self.locked(|data| {
             let before = data.gateway_faults.len();
             data.gateway_faults.retain(|f| f.id != id);
@@ -304,7 +307,7 @@ impl Store {
     }
 
     /// An image uploaded with qrcode.upload (§5.7).
-    pub fn qr_image(&self, name: &str) -> Option<bytes::Bytes> {
+    pub async fn qr_image(&self, name: &str) -> Option<bytes::Bytes> {
         self.read(|data| data.qr_images.get(name).cloned())
     }
 
@@ -314,24 +317,24 @@ impl Store {
     // itself (INTERFACES §1 per-merchant clocks).
 
     /// T4 for every order whose 2 h have passed on its merchant's clock.
-    pub fn run_closes(&self, wall_ms: i64, auto_close_ms: i64) {
+    pub async fn run_closes(&self, wall_ms: i64, auto_close_ms: i64) {
         self.locked(|data| data.run_closes(wall_ms, auto_close_ms));
     }
 
     /// Leases every due attempt (marks each queue head in flight), and tells when to look again (wall ms).
-    pub fn lease_due(&self, wall_ms: i64, schedule: Schedule) -> (Vec<AttemptPlan>, Option<i64>) {
+    pub async fn lease_due(&self, wall_ms: i64, schedule: Schedule<'_>) -> (Vec<AttemptPlan>, Option<i64>) {
         self.locked(|data| (data.take_due(wall_ms, schedule), data.next_wake_ms()))
     }
 
     /// Settles an attempt: records its exchange (if any), then its outcome. Returns whether an exchange was
     /// dropped for it.
-    pub fn settle(
+    pub async fn settle(
         &self,
         plan: &AttemptPlan,
         exchange: Option<Exchange>,
         acknowledged: bool,
         wall_ms: i64,
-        schedule: Schedule,
+        schedule: Schedule<'_>,
     ) -> bool {
         self.locked(|data| {
             let dropped = exchange.is_some_and(|e| data.record(plan.order_id, e));
@@ -341,17 +344,17 @@ impl Store {
     }
 
     /// An attempt of `method` on `order_id` is out (PROTOCOL §6 C4); send `true` on the answer once settled.
-    pub fn attempt_started(&self, order_id: i64, method: NotifyMethod) -> watch::Sender<bool> {
+    pub async fn attempt_started(&self, order_id: i64, method: NotifyMethod) -> watch::Sender<bool> {
         self.memory_part().attempt_started(order_id, method)
     }
 
     /// The attempt on `order_id` has settled.
-    pub fn attempt_ended(&self, order_id: i64) {
+    pub async fn attempt_ended(&self, order_id: i64) {
         self.memory_part().attempt_ended(order_id);
     }
 
     /// The open attempt on `order_id` if its method is one of `causes`: a receiver that turns true once it settles.
-    pub fn attempt_open(&self, order_id: i64, causes: &[NotifyMethod]) -> Option<watch::Receiver<bool>> {
+    pub async fn attempt_open(&self, order_id: i64, causes: &[NotifyMethod]) -> Option<watch::Receiver<bool>> {
         self.memory_part().attempt_open(order_id, causes)
     }
 }

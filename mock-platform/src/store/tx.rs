@@ -1,43 +1,123 @@
 //! What a change run through the store may touch: one order ([`OrderTx`], admin actions, faults, new orders),
-//! or what a gateway API call reads and changes ([`GatewayTx`]). Each is handed to a closure while the state is
-//! locked; its effects (queueing, exchanges, images) keep the store's indexes right.
+//! or what a gateway API call reads and changes ([`GatewayTx`]).
+//!
+//! Both are backend-neutral: they hold the documents the change works on (the order, its merchant; for a gateway
+//! call, the orders it may read) and a buffer of [`Effect`]s — what the change asks of the store's indexes and side
+//! tables (a due time to index, a fault armed, an image kept). The backend applies the effects, in order, in the
+//! same atomic change: the in-process backends under their lock after the closure returns
+//! ([`Data::apply`](super::Data::apply)), PostgreSQL inside its transaction.
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use protocol::NotifyMethod;
 
-use super::Data;
+use super::data::Tracked;
 use crate::exchange::Exchange;
-use crate::faults::FaultSpec;
+use crate::faults::{FaultSpec, GatewayFault};
 use crate::model::{Alteration, Merchant, OpTime, Order};
+
+/// What a change asks of the store besides its documents, applied in the order asked.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Order `order_id`'s queue got a head due at `due_ms` (merchant clock): index it.
+    Queued { order_id: i64, due_ms: i64 },
+    /// A notification fault's alteration was taken by a notification: no longer waiting.
+    FaultUsed(u64),
+    /// A notification fault's alteration now waits on order `order_id`.
+    FaultWaiting { fault_id: u64, order_id: i64 },
+    /// A gateway fault armed (its id already taken).
+    GatewayFault(GatewayFault),
+    /// An image uploaded with qrcode.upload.
+    QrImage(String, bytes::Bytes),
+}
+
+/// Where ids come from: a counter the backend's lock guards (in process), or ids reserved before the change
+/// (PostgreSQL: a sequence read before the transaction's closure, which never awaits).
+#[allow(dead_code, reason = "the PostgreSQL backend builds the other variant")]
+#[derive(Debug)]
+pub(crate) enum Ids<'a> {
+    Counter(&'a mut u64),
+    Reserved(VecDeque<u64>),
+}
+
+impl Ids<'_> {
+    fn next(&mut self) -> u64 {
+        match self {
+            Ids::Counter(next) => {
+                let id = **next;
+                **next += 1;
+                id
+            }
+            // The backend reserves as many as the change can take; running out is a bug of the backend.
+            Ids::Reserved(ids) => ids.pop_front().expect("the store reserved an id for every one this change takes"),
+        }
+    }
+
+    /// The next operation sequence number (the counter holds the last one handed out).
+    fn next_op(&mut self) -> u64 {
+        match self {
+            Ids::Counter(last) => {
+                **last += 1;
+                **last
+            }
+            Ids::Reserved(ids) => ids.pop_front().expect("the store reserved an id for every one this change takes"),
+        }
+    }
+}
+
+/// Queues a notification on `order` and says what it asks of the indexes (PROTOCOL §3.5: behind any earlier one).
+fn enqueue(
+    effects: &mut Vec<Effect>,
+    order: &mut Order,
+    method: (NotifyMethod, u8),
+    alteration: Option<Alteration>,
+    duplicate: bool,
+    now_ms: i64,
+) {
+    let queued = order.enqueue(method, alteration, duplicate, now_ms);
+    if let Some(fault_id) = queued.fault_used {
+        effects.push(Effect::FaultUsed(fault_id));
+    }
+    if let Some(due_ms) = queued.due_ms {
+        effects.push(Effect::Queued { order_id: order.id.get(), due_ms });
+    }
+}
 
 /// A change on one order (it exists: the store checked before handing this out).
 #[derive(Debug)]
 pub struct OrderTx<'a> {
-    data: &'a mut Data,
-    id: i64,
+    order: &'a mut Order,
+    merchant: Option<&'a Merchant>,
+    fault_ids: Ids<'a>,
+    effects: Vec<Effect>,
 }
 
 impl<'a> OrderTx<'a> {
-    pub(super) fn new(data: &'a mut Data, id: i64) -> Self {
-        Self { data, id }
+    pub(crate) fn new(order: &'a mut Order, merchant: Option<&'a Merchant>, fault_ids: Ids<'a>) -> Self {
+        Self { order, merchant, fault_ids, effects: Vec::new() }
+    }
+
+    /// What the change asked, for the backend to apply.
+    pub(crate) fn into_effects(self) -> Vec<Effect> {
+        self.effects
     }
 
     pub fn id(&self) -> i64 {
-        self.id
+        self.order.id.get()
     }
 
     pub fn order(&self) -> &Order {
-        &self.data.orders[&self.id]
+        self.order
     }
 
     pub fn order_mut(&mut self) -> &mut Order {
-        self.data.orders.get_mut(&self.id).expect("the order exists for the whole change")
+        self.order
     }
 
     /// The order's merchant.
     pub fn merchant(&self) -> Option<&Merchant> {
-        self.data.merchants.get(&*self.order().app_key)
+        self.merchant
     }
 
     /// Queues a notification (PROTOCOL §3.5: behind any earlier one).
@@ -48,78 +128,130 @@ impl<'a> OrderTx<'a> {
         duplicate: bool,
         now_ms: i64,
     ) {
-        self.data.enqueue(self.id, method, alteration, duplicate, now_ms);
+        enqueue(&mut self.effects, self.order, method, alteration, duplicate, now_ms);
     }
 
     /// Attaches a notification fault's alteration ([`Order::attach_alteration`]).
     pub fn attach_alteration(&mut self, fault_id: u64, alteration: Alteration) -> bool {
-        self.data.attach_alteration(self.id, fault_id, alteration)
+        let attached = self.order.attach_alteration(fault_id, alteration);
+        if self.order.delivery.pending_alteration.as_ref().is_some_and(|(id, _)| *id == fault_id) {
+            self.effects.push(Effect::FaultWaiting { fault_id, order_id: self.id() });
+        }
+        attached
     }
 
     /// Takes the next fault id.
     pub fn next_fault_id(&mut self) -> u64 {
-        let id = self.data.next_fault_id;
-        self.data.next_fault_id += 1;
-        id
+        self.fault_ids.next()
     }
 
     /// Arms a gateway fault for this order (POST /admin/orders `gateway_faults`).
     pub fn arm_gateway_fault(&mut self, spec: FaultSpec) -> u64 {
-        let data = &mut *self.data;
-        crate::faults::arm(&mut data.gateway_faults, &mut data.next_fault_id, spec, Some(self.id))
+        let mut armed = Vec::with_capacity(1);
+        let mut next = self.fault_ids.next();
+        let id = crate::faults::arm(&mut armed, &mut next, spec, Some(self.id()));
+        self.effects.extend(armed.into_iter().map(Effect::GatewayFault));
+        id
     }
+}
 
-    /// Records an exchange on this order; true when one was dropped (see [`Data::record`]).
-    pub fn record(&mut self, exchange: Exchange) -> bool {
-        self.data.record(self.id, exchange)
-    }
+/// The orders a gateway call may read and change.
+#[allow(dead_code, reason = "the PostgreSQL backend builds the other variant")]
+#[derive(Debug)]
+pub(crate) enum Orders<'a> {
+    /// In process: every order (the lock covers them all).
+    All(&'a mut Tracked<i64, Order>),
+    /// One order locked for the call (the one it names, if any), and a snapshot of the caller's orders for the
+    /// APIs that read across orders (oplogs.get, tasks.get).
+    One { order: Option<&'a mut Order>, merchant_orders: &'a [Order] },
+}
+
+/// The images a gateway call may look up: every one (in process), or the names the call could ask about.
+#[allow(dead_code, reason = "the PostgreSQL backend builds the other variant")]
+#[derive(Debug)]
+pub(crate) enum QrNames<'a> {
+    All(&'a HashMap<String, bytes::Bytes>),
+    Known(HashSet<String>),
 }
 
 /// A gateway API call (PROTOCOL §4.9 step 13): reads the caller's merchant and orders, changes one order.
 #[derive(Debug)]
 pub struct GatewayTx<'a> {
-    data: &'a mut Data,
+    merchant: Option<&'a Merchant>,
+    orders: Orders<'a>,
+    op_seqs: Ids<'a>,
+    qr: QrNames<'a>,
+    effects: Vec<Effect>,
 }
 
 impl<'a> GatewayTx<'a> {
-    pub(crate) fn new(data: &'a mut Data) -> Self {
-        Self { data }
+    pub(crate) fn new(merchant: Option<&'a Merchant>, orders: Orders<'a>, op_seqs: Ids<'a>, qr: QrNames<'a>) -> Self {
+        Self { merchant, orders, op_seqs, qr, effects: Vec::new() }
     }
 
+    /// What the call asked, for the backend to apply.
+    pub(crate) fn into_effects(self) -> Vec<Effect> {
+        self.effects
+    }
+
+    /// The caller's merchant (`app_key` is the caller's: no call reads another merchant).
     pub fn merchant(&self, app_key: &str) -> Option<&Merchant> {
-        self.data.merchants.get(app_key)
+        self.merchant.filter(|m| m.app_key == app_key)
     }
 
     pub fn order(&self, id: i64) -> Option<&Order> {
-        self.data.orders.get(&id)
+        match &self.orders {
+            Orders::All(orders) => orders.get(&id),
+            Orders::One { order, .. } => order.as_deref().filter(|o| o.id.get() == id),
+        }
     }
 
     pub fn order_mut(&mut self, id: i64) -> Option<&mut Order> {
-        self.data.orders.get_mut(&id)
+        match &mut self.orders {
+            Orders::All(orders) => orders.get_mut(&id),
+            Orders::One { order, .. } => order.as_deref_mut().filter(|o| o.id.get() == id),
+        }
     }
 
     /// Every order of `app_key`, in no order (oplogs.get, tasks.get: the two APIs that read across orders).
-    pub fn orders_of<'s>(&'s self, app_key: &'s Arc<str>) -> impl Iterator<Item = &'s Order> + 's {
-        self.data.orders.values().filter(move |o| o.app_key == *app_key)
+    pub fn orders_of<'s>(&'s self, app_key: &'s Arc<str>) -> Box<dyn Iterator<Item = &'s Order> + 's> {
+        match &self.orders {
+            Orders::All(orders) => Box::new(orders.values().filter(move |o| o.app_key == *app_key)),
+            Orders::One { merchant_orders, .. } => {
+                Box::new(merchant_orders.iter().filter(move |o| o.app_key == *app_key))
+            }
+        }
     }
 
-    /// Stamps a consume or reverse happening now ([`Data::op_time`]).
+    /// Stamps a consume or reverse happening now: events in one millisecond keep the order they happened in
+    /// (oplogs.get sorts by this, not by the millisecond alone).
     pub fn op_time(&mut self, now_ms: i64) -> OpTime {
-        self.data.op_time(now_ms)
+        OpTime { ms: now_ms, seq: self.op_seqs.next_op() }
     }
 
     /// Queues a notification for order `id`.
     pub fn enqueue(&mut self, id: i64, method: (NotifyMethod, u8), alteration: Option<Alteration>, now_ms: i64) {
-        self.data.enqueue(id, method, alteration, false, now_ms);
+        let order = match &mut self.orders {
+            Orders::All(orders) => orders.get_mut(&id),
+            Orders::One { order, .. } => order.as_deref_mut().filter(|o| o.id.get() == id),
+        };
+        if let Some(order) = order {
+            enqueue(&mut self.effects, order, method, alteration, false, now_ms);
+        }
     }
 
     pub fn has_qr_image(&self, name: &str) -> bool {
-        self.data.qr_images.contains_key(name)
+        let uploaded_now = self.effects.iter().any(|e| matches!(e, Effect::QrImage(n, _) if n == name));
+        uploaded_now
+            || match &self.qr {
+                QrNames::All(images) => images.contains_key(name),
+                QrNames::Known(names) => names.contains(name),
+            }
     }
 
     /// Keeps an image uploaded with qrcode.upload.
     pub fn put_qr_image(&mut self, name: String, bytes: bytes::Bytes) {
-        self.data.put_qr_image(name, bytes);
+        self.effects.push(Effect::QrImage(name, bytes));
     }
 }
 

@@ -196,23 +196,23 @@ async fn run_returns_on_shutdown_without_waiting_for_pending_retries() {
     let platform = mock_platform::Platform::new(PlatformConfig::default());
     let mut merchant = mock_platform::NewMerchant::new("k", "s", "n", "http://127.0.0.1:9/notify");
     merchant.phase = Some(mock_platform::model::Phase::Live);
-    platform.add_merchant(merchant).unwrap();
+    platform.add_merchant(merchant).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(mock_platform::run(listener, platform.clone(), async move {
         let _ = stopped.await;
     }));
-    let order = platform.create_order(mock_platform::NewOrderBody::new("k", 1, "13800000000", "t")).unwrap();
+    let order = platform.create_order(mock_platform::NewOrderBody::new("k", 1, "13800000000", "t")).await.unwrap();
     let id = id_of(&order);
     // Port 9 refuses: the first attempt fails fast and a retry is scheduled 15 s later.
     for _ in 0..500 {
-        if platform.exchanges_json(id).unwrap()["exchanges"].as_array().is_some_and(|e| !e.is_empty()) {
+        if platform.exchanges_json(id).await.unwrap()["exchanges"].as_array().is_some_and(|e| !e.is_empty()) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(platform.exchanges_json(id).unwrap()["exchanges"][0]["acknowledged"], false);
+    assert_eq!(platform.exchanges_json(id).await.unwrap()["exchanges"][0]["acknowledged"], false);
     stop.send(()).unwrap();
     let result = tokio::time::timeout(Duration::from_secs(5), server).await.expect("run returns within 5 s");
     assert!(result.unwrap().is_ok());
-    assert_eq!(platform.order_json(id).unwrap()["notifications"]["queued"][0]["attempts"], 1);
+    assert_eq!(platform.order_json(id).await.unwrap()["notifications"]["queued"][0]["attempts"], 1);
 }

@@ -207,7 +207,7 @@ async fn a_case_keeps_a_retried_unsigned_attempt_and_a_call_signed_with_the_noti
         assert!(error_of(&right).is_null(), "{right}");
         let exchanges = h.wait_exchanges(id, "both calls recorded", |e| e.len() == 4).await;
         signs.extend(exchanges.iter().filter_map(|e| e["params"]["sign"].as_str()).map(str::to_owned));
-        let case = h.platform.export_case(id).unwrap();
+        let case = h.platform.export_case(id).await.unwrap();
         assert_case_shape(&case);
         let e = &case["exchanges"];
         assert_eq!((e[0]["verdict"].as_str(), e[0]["alteration"].as_str()), (Some("not_ack"), Some("drop_sign")));
@@ -236,7 +236,7 @@ async fn a_reply_echoing_the_sign_and_the_notify_key_is_masked_in_the_case() {
         let id = id_of(&h.buy(json!({})).await);
         let sign = h.next_notification().await.get("sign").to_owned();
         h.wait_exchanges(id, "the send attempt recorded", |e| !e.is_empty()).await;
-        let case = h.platform.export_case(id).unwrap();
+        let case = h.platform.export_case(id).await.unwrap();
         assert_case_shape(&case);
         assert_eq!(case["exchanges"][0]["verdict"], "not_ack");
         assert_eq!(case["exchanges"][0]["body"], "bad sign? got <sign>, key <secret>");
@@ -332,12 +332,13 @@ async fn mock_platform_export_reads_the_sqlite_store_of_a_running_platform() {
         "session": SESSION, "phase": "live",
     }))
     .unwrap();
-    platform.add_merchant(new_merchant).unwrap();
+    platform.add_merchant(new_merchant).await.unwrap();
     let order = platform
         .create_order(
             serde_json::from_value(json!({"app_key": APP_KEY, "num": 1, "mobile": "13800000000", "item_title": "t"}))
                 .unwrap(),
         )
+        .await
         .unwrap();
     let id = id_of(&order);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -346,7 +347,7 @@ async fn mock_platform_export_reads_the_sqlite_store_of_a_running_platform() {
         let _ = stopped.await;
     }));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while platform.exchanges_json(id).is_none_or(|e| e["exchanges"].as_array().is_none_or(Vec::is_empty)) {
+    while platform.exchanges_json(id).await.is_none_or(|e| e["exchanges"].as_array().is_none_or(Vec::is_empty)) {
         assert!(tokio::time::Instant::now() < deadline, "the send attempt was never recorded");
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
@@ -380,7 +381,7 @@ async fn mock_platform_export_reads_the_sqlite_store_of_a_running_platform() {
     assert!(stopped.status.success(), "{stopped:?}");
     let again: Value = serde_json::from_slice(&stopped.stdout).unwrap();
     assert_eq!(again["exchanges"], case["exchanges"]);
-    assert!(Platform::open(PlatformConfig::default(), &db).unwrap().order_json(id).is_some());
+    assert!(Platform::open(PlatformConfig::default(), &db).unwrap().order_json(id).await.is_some());
     let missing = export(vec![
         "export".into(),
         "--order".into(),

@@ -36,7 +36,7 @@ async fn setup() -> Setup {
         "session": SESSION, "phase": "live", "seller_nick": "漓江景区",
     }))
     .unwrap();
-    platform.add_merchant(merchant).unwrap();
+    platform.add_merchant(merchant).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(mock_platform::run(listener, platform.clone(), async move {
         let _ = stopped.await;
@@ -86,9 +86,9 @@ fn row_in_state(title: &str, state: &str) -> String {
     )
 }
 
-fn order_id_titled(platform: &Platform, title: &str) -> i64 {
+async fn order_id_titled(platform: &Platform, title: &str) -> i64 {
     let ids: Vec<Option<i64>> =
-        platform.store().orders(None, None, |o| (&*o.item_title == title).then_some(o.id.get()));
+        platform.store().orders(None, None, |o| (&*o.item_title == title).then_some(o.id.get())).await;
     ids.into_iter().flatten().last().unwrap_or_else(|| panic!("no order titled {title}"))
 }
 
@@ -109,8 +109,8 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     // An order bought through the form, then issued by the merchant through the gateway.
     buy(&mut browser, 2, "13800000000", "银子岩门票").await;
     browser.wait_until(&row_in_state("银子岩门票", "NOTIFIED"), "the first order acknowledged").await;
-    let first = order_id_titled(&s.platform, "银子岩门票");
-    let token = s.platform.store().order(first, |o| o.token.as_str().to_owned()).expect("order");
+    let first = order_id_titled(&s.platform, "银子岩门票").await;
+    let token = s.platform.store().order(first, |o| o.token.as_str().to_owned()).await.expect("order");
     let sent = gateway(
         &s.base,
         "taobao.vmarket.eticket.send",
@@ -123,7 +123,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     // A second order, refunded through the button: the cancel notification shows up in its timeline.
     buy(&mut browser, 1, "13900000000", "漓江竹筏漂流").await;
     browser.wait_until(&row_in_state("漓江竹筏漂流", "NOTIFIED"), "the second order acknowledged").await;
-    let second = order_id_titled(&s.platform, "漓江竹筏漂流");
+    let second = order_id_titled(&s.platform, "漓江竹筏漂流").await;
     browser
         .wait_until(&format!("document.getElementById('detail-id').textContent === '{second}'"), "it selected")
         .await;
@@ -135,7 +135,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
         )
         .await;
     browser.wait_until(&row_in_state("漓江竹筏漂流", "CANCELLED"), "the second order cancelled").await;
-    assert_eq!(s.platform.store().order(second, |o| o.state.as_str()).expect("order"), "CANCELLED");
+    assert_eq!(s.platform.store().order(second, |o| o.state.as_str()).await.expect("order"), "CANCELLED");
     let timeline = browser
         .eval("[...document.querySelectorAll('#timeline tbody tr[data-kind]')].map(r => r.dataset.method)")
         .await;
@@ -199,7 +199,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
             )
             .await;
     }
-    assert_eq!(s.platform.store().order(first, |o| o.mobile.to_string()).expect("order"), "13911112222");
+    assert_eq!(s.platform.store().order(first, |o| o.mobile.to_string()).await.expect("order"), "13911112222");
     browser
         .wait_until(
             "document.querySelector('#order-fields dd[data-field=valid_ends]').textContent === \
@@ -227,7 +227,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     // Merchant-supplied text stays text: no element is created from it, no script runs.
     buy(&mut browser, 1, "13700000000", XSS).await;
     browser.wait_until(&row_in_state(XSS, "NOTIFIED"), "the order with markup in its title").await;
-    let xss = order_id_titled(&s.platform, XSS);
+    let xss = order_id_titled(&s.platform, XSS).await;
     browser.wait_until(&format!("document.getElementById('detail-id').textContent === '{xss}'"), "it selected").await;
     browser.wait_until("document.querySelector('#timeline tr[data-method=send]')", "its send notification").await;
     browser.eval("document.querySelector('#timeline details').open = true; true").await;

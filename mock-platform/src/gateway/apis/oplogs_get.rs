@@ -128,9 +128,10 @@ mod tests {
     use crate::store::Data;
 
     fn op_types(data: &mut Data) -> Vec<i64> {
-        let mut tx = crate::store::GatewayTx::new(data);
-        let mut ctx = Ctx { tx: &mut tx, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
-        let fields = run(&mut ctx, &Params::from_pairs([("type", "0")])).unwrap();
+        let fields = data.gateway_tx("k", |tx| {
+            let mut ctx = Ctx { tx, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
+            run(&mut ctx, &Params::from_pairs([("type", "0")])).unwrap()
+        });
         let Value::List { items, .. } = &fields[0].1 else { panic!("{fields:?}") };
         items
             .iter()
@@ -146,10 +147,16 @@ mod tests {
         let mut data = Data::new(1);
         let mut order = issued("A:2,B:1");
         let consume = |code| ConsumeRequest { code, num: 1, serial: None, mobile: None, new_code: None, posid: None };
-        let first = order.consume(&ConsumeRequest { num: 2, ..consume("A") }, "s1".into(), data.op_time(5)).unwrap();
+        // Stamps as a gateway call's `op_time` makes them: the sequence goes on within a millisecond.
+        let mut last = 0;
+        let mut at = |ms| {
+            last += 1;
+            crate::model::OpTime { ms, seq: last }
+        };
+        let first = order.consume(&ConsumeRequest { num: 2, ..consume("A") }, "s1".into(), at(5)).unwrap();
         // A consume of B, then the reverse of the first consume, in the same millisecond: the reverse is the later.
-        order.consume(&consume("B"), "s2".into(), data.op_time(7)).unwrap();
-        order.reverse("A", 2, &first.serial, None, None, data.op_time(7)).unwrap();
+        order.consume(&consume("B"), "s2".into(), at(7)).unwrap();
+        order.reverse("A", 2, &first.serial, None, None, at(7)).unwrap();
         data.orders.insert(1, order);
         assert_eq!(op_types(&mut data), [1, 1, 2]);
     }
