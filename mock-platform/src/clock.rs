@@ -1,4 +1,5 @@
-//! The platform clock (order state) and the wall clock (notification timestamps, 10-minute windows).
+//! The order clocks (order state; platform-wide and per merchant) and the wall clock (notification timestamps,
+//! 10-minute windows).
 //!
 //! PROTOCOL §2.2: the order clock is the wall clock plus an offset the admin API moves forward; it drives
 //! validity, auto-close, retry due times and the daily call count. Timestamps on the wire are always the

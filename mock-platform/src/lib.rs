@@ -26,9 +26,12 @@ pub mod faults;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod gateway;
+pub mod health;
 pub mod metrics;
 pub mod model;
 pub mod notify;
+pub mod postgres;
+pub mod replica;
 pub mod serve;
 pub mod store;
 
@@ -39,6 +42,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 pub use admin::ApiError;
 pub use admin::merchants::NewMerchant;
@@ -67,6 +71,8 @@ struct Inner {
     /// harmless: it only orders exchanges that started in the same millisecond.
     exchange_seq: AtomicU64,
     metrics: metrics::Metrics,
+    /// This process's replica id ([`replica::new_id`]), carried by every log line of [`run`].
+    replica: String,
 }
 
 impl Platform {
@@ -105,6 +111,7 @@ impl Platform {
                 attempts,
                 exchange_seq: AtomicU64::new(0),
                 metrics: metrics::Metrics::default(),
+                replica: replica::new_id(),
             }),
         }
     }
@@ -120,6 +127,17 @@ impl Platform {
     /// The platform's state: every read and change goes through it.
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// `hostname:pid:<4 hex>`: which process logged a line.
+    pub fn replica_id(&self) -> &str {
+        &self.inner.replica
+    }
+
+    /// The span around the serve loop and the dispatcher: every log line they and their tasks write carries the
+    /// replica id.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!("replica", id = %self.inner.replica)
     }
 
     /// The counters served at `GET /metrics`.
@@ -172,7 +190,7 @@ impl Platform {
 
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).
     pub fn spawn_dispatcher(&self) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(notify::dispatcher(self.clone()))
+        tokio::spawn(notify::dispatcher(self.clone()).instrument(self.span()))
     }
 }
 
@@ -181,6 +199,7 @@ pub fn app(platform: Platform) -> Router {
     Router::new()
         .merge(gateway::routes())
         .merge(admin::routes(platform.clone()))
+        .route("/healthz", axum::routing::get(health::serve))
         .route("/metrics", axum::routing::get(metrics::serve))
         .fallback(admin::not_found)
         .with_state(platform)
@@ -195,7 +214,8 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let dispatcher = platform.spawn_dispatcher();
     let timeout = platform.config().connection_timeout;
-    let result = serve::serve(listener, app(platform), timeout, shutdown).await;
+    let span = platform.span();
+    let result = serve::serve(listener, app(platform), timeout, shutdown).instrument(span).await;
     dispatcher.abort();
     result
 }

@@ -22,7 +22,7 @@ enum Command {
         #[arg(long, env = "MOCK_PLATFORM_LISTEN")]
         listen: SocketAddr,
         /// Keep everything in this SQLite file (created if missing) instead of in memory: merchants, orders,
-        /// codes, consumes, exchanges, queued notifications, faults and the platform clock survive a restart;
+        /// codes, consumes, exchanges, queued notifications, faults and the clock offsets survive a restart;
         /// pending notifications and auto-closes resume.
         #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH")]
         db: Option<std::path::PathBuf>,
@@ -80,7 +80,7 @@ async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: 
         Some(path) => Platform::open(config, path).with_context(|| format!("opening {}", path.display()))?,
         None => Platform::new(config),
     };
-    tracing::info!(%addr, db = ?db, "mock-platform listening");
+    platform.span().in_scope(|| tracing::info!(%addr, db = ?db, "mock-platform listening"));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

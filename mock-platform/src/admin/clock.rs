@@ -43,7 +43,7 @@ pub struct ClockAnswer {
 
 #[utoipa::path(post, path = "/admin/clock", tag = "clock", request_body = AdvanceClock,
     responses(
-        (status = 200, description = "The order clock moved (that merchant's, or the platform-wide one) after the advance", body = ClockAnswer),
+        (status = 200, description = "The clock moved (that merchant's, or the platform-wide one)", body = ClockAnswer),
         (status = 404, description = "No such merchant", body = ErrorBody),
         (status = "4XX", description = "advance_seconds out of range, or an unknown field", body = ErrorBody),
     ))]

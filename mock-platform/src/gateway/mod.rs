@@ -57,8 +57,8 @@ fn envelope(body: String, format: ResponseFormat) -> Response {
 }
 
 /// A call refused before its params could be read (XML: no `format` is known yet), counted in `/metrics`.
-fn refused(platform: &Platform, error: TopError, request_id: &str) -> Response {
-    platform.metrics().gateway_call(None, error.code);
+fn refused(platform: &Platform, error: TopError, request_id: &str, arrived: Instant) -> Response {
+    platform.metrics().gateway_call(None, error.code, arrived.elapsed());
     envelope(error.render(ResponseFormat::Xml, request_id), ResponseFormat::Xml)
 }
 
@@ -87,21 +87,22 @@ async fn router_rest(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let arrived = Instant::now();
     let request_id = request_id();
     // 1. GET and POST only (9).
     if method != Method::GET && method != Method::POST {
-        return refused(&platform, TopError::HTTP_ACTION_NOT_ALLOWED, &request_id);
+        return refused(&platform, TopError::HTTP_ACTION_NOT_ALLOWED, &request_id, arrived);
     }
     let (started, started_seq) = platform.exchange_started();
     let Ok(bytes) = axum::body::to_bytes(body, platform.config().max_body_bytes).await else {
-        return refused(&platform, TopError::INVALID_PARAMETER, &request_id);
+        return refused(&platform, TopError::INVALID_PARAMETER, &request_id, arrived);
     };
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
     let params = match Params::from_request(uri.query(), content_type, bytes) {
         Ok(params) => params,
         Err(e) => {
             let error = e.param_name().map_or(TopError::INVALID_PARAMETER, TopError::invalid_argument);
-            return refused(&platform, error, &request_id);
+            return refused(&platform, error, &request_id, arrived);
         }
     };
     let api = params.non_empty("method").and_then(apis::find);
@@ -121,7 +122,7 @@ async fn router_rest(
         Err(e) => e.render(outcome.format, &request_id),
     };
     let code = outcome.result.as_ref().err().map(|e| e.code);
-    platform.metrics().gateway_call(api.map(|a| a.name), code.unwrap_or(0));
+    platform.metrics().gateway_call(api.map(|a| a.name), code.unwrap_or(0), arrived.elapsed());
     if let Some(id) = order_id {
         let finished = platform.clock().wall_now().timestamp_millis();
         let error = outcome.result.as_ref().err();

@@ -1,4 +1,4 @@
-//! The notification dispatcher (PROTOCOL §3): signed form POSTs with retries on the platform clock,
+//! The notification dispatcher (PROTOCOL §3): signed form POSTs with retries on the order's merchant clock,
 //! one notification per order in flight, orders independent and concurrent.
 
 pub mod alteration;
@@ -6,6 +6,7 @@ pub mod alteration;
 use std::time::Duration;
 
 use protocol::AckReply;
+use tracing::Instrument;
 
 pub use alteration::Alteration;
 
@@ -20,7 +21,8 @@ pub async fn dispatcher(platform: Platform) {
         platform.store().run_closes(wall_ms, platform.config().auto_close_ms());
         let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms());
         for plan in plans {
-            tokio::spawn(attempt(platform.clone(), plan));
+            // In the dispatcher's span (the replica's): a spawned task does not inherit it by itself.
+            tokio::spawn(attempt(platform.clone(), plan).in_current_span());
         }
         // Sleep until the due time (timers are kept in wall ms); an advance of a clock wakes us early.
         let wait = next.map_or(60_000, |t| (t - platform.clock().wall_now().timestamp_millis()).clamp(0, 60_000));
@@ -52,7 +54,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     let done_tx = platform.store().attempt_started(plan.order_id, method);
     let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
+    let on_the_wire = std::time::Instant::now();
     let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
+    let elapsed = on_the_wire.elapsed();
     let finished = platform.clock().wall_now().timestamp_millis();
     let (reply, error) = match result {
         Ok(Ok(reply)) => (Some(reply), None),
@@ -75,7 +79,7 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
         acknowledged,
         "notification attempt"
     );
-    platform.metrics().notification_attempt(method.as_str(), verdict_name);
+    platform.metrics().notification_attempt(method.as_str(), verdict_name, elapsed);
     let exchange = NotificationExchange {
         method: method.as_str(),
         notification: plan.seq,

@@ -23,6 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::time::{Instant, Sleep};
 use tower::ServiceExt;
+use tracing::Instrument;
 
 pub use answers::ParseErrorAnswers;
 
@@ -57,10 +58,14 @@ pub async fn serve(
         });
         let connection = http.serve_connection(TokioIo::new(ParseErrorAnswers::new(stream)), service);
         let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            // A connection error (reset, timeout) concerns that client only.
-            let _ = connection.await;
-        });
+        // In the caller's span (the replica's, `lib.rs`): a spawned task does not inherit it by itself.
+        tokio::spawn(
+            async move {
+                // A connection error (reset, timeout) concerns that client only.
+                let _ = connection.await;
+            }
+            .in_current_span(),
+        );
     }
     drop(listener);
     graceful.shutdown().await;

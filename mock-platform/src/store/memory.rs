@@ -51,6 +51,10 @@ impl Store {
         self.inflight().remove(&order_id);
     }
 
+    pub(super) fn attempts_open(&self) -> u64 {
+        self.inflight().len() as u64
+    }
+
     pub(super) fn attempt_open(&self, order_id: i64, causes: &[NotifyMethod]) -> Option<watch::Receiver<bool>> {
         self.inflight().get(&order_id).filter(|f| causes.contains(&f.method)).map(|f| f.done.clone())
     }

@@ -77,6 +77,26 @@ impl Store {
         self.memory_part().locked(|data| f(data))
     }
 
+    /// Whether the store answers (`GET /healthz`): in memory it always does; SQLite runs a trivial query on its
+    /// connection, under the store's lock like every access.
+    pub fn ready(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sqlite(s) => s.memory().locked(|data| data.store.as_ref().map_or(Ok(()), |db| db.ping())),
+        }
+    }
+
+    /// Notifications queued on orders, not yet acknowledged or given up (the ones being attempted included): a
+    /// scan at scrape time (`GET /metrics`), so the hot paths keep no gauge.
+    pub fn queued_notifications(&self) -> u64 {
+        self.read(|data| data.orders.values().map(|o| o.delivery.queue.len() as u64).sum())
+    }
+
+    /// Notification attempts whose request is out and whose outcome is not recorded yet.
+    pub fn attempts_open(&self) -> u64 {
+        self.memory_part().attempts_open()
+    }
+
     // Clocks.
 
     /// The order clocks' offsets, shared with the [`crate::PlatformClock`] that reads them.

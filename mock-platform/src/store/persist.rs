@@ -197,6 +197,14 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A trivial query on the connection, reading the schema (`GET /healthz`).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        self.conn.query_row("SELECT count(*) FROM meta", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
+
 /// Opens (or creates) the database at `path` and loads everything into a fresh [`Data`].
 /// Returns the data, tracking its changes, with the clock offsets restored.
 pub fn open(path: &Path, first_order_id: i64, auto_close_ms: i64) -> Result<Data, StoreError> {

@@ -125,6 +125,10 @@ async fn an_admin_token_guards_admin_and_console_but_not_the_gateway() {
     let r = http.get(format!("{base}/router/rest")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("<code>21</code>"));
+    // Probes and scrapers carry no token.
+    for path in ["/healthz", "/metrics"] {
+        assert_eq!(http.get(format!("{base}{path}")).send().await.unwrap().status(), 200, "{path}");
+    }
 }
 
 #[tokio::test]

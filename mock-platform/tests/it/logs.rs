@@ -30,4 +30,7 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
     assert!(line.contains("mock-platform listening"), "{line:?}");
     assert!(!line.contains('\u{1b}'), "escape codes in a piped log: {line:?}");
+    // The replica id: host, this child's pid, 4 hex digits.
+    let pid = child.0.id();
+    assert!(line.contains("replica{id=") && line.contains(&format!(":{pid}:")), "no replica id: {line:?}");
 }
