@@ -28,6 +28,8 @@ pub async fn serve(State(platform): State<Platform>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"error": error}))).into_response()
 }
 
-fn store_answers(platform: &Platform) -> Result<(), crate::store::StoreError> {
-    platform.store().ping()
+/// In memory the store is the process itself; with SQLite, a trivial query on its connection (under the store's
+/// lock, as every access).
+fn store_answers(platform: &Platform) -> Result<(), crate::StoreError> {
+    platform.store().ready()
 }

@@ -92,6 +92,7 @@ impl Platform {
 
     fn with_store(config: PlatformConfig, store: Store) -> Self {
         let clock = PlatformClock::with_offsets(config.wall.clone(), store.offsets());
+        store.use_clock(clock.clone());
         let http = reqwest::Client::builder()
             // A new connection per attempt (PROTOCOL §3.1): nothing pooled the merchant may have closed.
             .pool_max_idle_per_host(0)
@@ -173,7 +174,7 @@ impl Platform {
         if !self.advance(Some(app_key), seconds).await {
             return None;
         }
-        chrono::DateTime::from_timestamp_millis(self.clock().now_ms_for(app_key))
+        chrono::DateTime::from_timestamp_millis(self.store().now_ms(Some(app_key)).await)
     }
 
     /// The offset and the timers it shifts change in one store operation, so the dispatcher never sees one

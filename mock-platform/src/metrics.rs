@@ -242,8 +242,8 @@ fn header(out: &mut String, name: &str, help: &str, kind: &str) {
 /// about a millisecond per 100,000 orders), so the hot paths keep no gauge up to date.
 pub async fn serve(State(platform): State<Platform>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    let queued = platform.store().queue_depth().await;
-    let in_flight = platform.store().in_flight().await;
+    let queued = platform.store().queued_notifications().await;
+    let in_flight = platform.store().attempts_open().await;
     let text = platform.metrics().render(Gauges { queued, in_flight });
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }

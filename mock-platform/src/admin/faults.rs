@@ -337,7 +337,7 @@ impl Platform {
         let order_id = body.order_id.ok_or_else(|| ApiError::field("order_id", "is required"))?;
         let name = body.fault.as_deref().ok_or_else(|| ApiError::field("fault", "is required"))?;
         let change = |tx: &mut OrderTx<'_>| -> Result<(u64, bool), ApiError> {
-            let now = self.clock().now_ms_for(&tx.order().app_key);
+            let now = tx.now_ms();
             let id = tx.next_fault_id();
             let order = tx.order();
             if name == "duplicate" {

@@ -142,7 +142,7 @@ impl Platform {
         if url.query().is_some() {
             return Err(ApiError::field("notify_url", "must not carry a query string (PROTOCOL §1.1)"));
         }
-        let now = self.clock().now_ms_for(&body.app_key);
+        let now = self.store().now_ms(Some(&body.app_key)).await;
         let session_expires_at = match &body.session_expires_at {
             Some(text) => {
                 parse_ms(text).ok_or_else(|| ApiError::field("session_expires_at", "must be yyyy-MM-dd HH:mm:ss"))?

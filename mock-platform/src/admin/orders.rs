@@ -277,7 +277,7 @@ async fn act(
     let alteration = alteration_of(&body.alteration)?;
     let change = |tx: &mut OrderTx<'_>| -> Result<(NotifyMethod, Value), ApiError> {
         // The order's merchant clock.
-        let now = platform.clock().now_ms_for(&tx.order().app_key);
+        let now = tx.now_ms();
         if !tx.order().eticket {
             return Err(ApiError::Conflict(format!("order {id} is a plain trade (eticket_enabled false)")));
         }
@@ -503,7 +503,7 @@ impl Platform {
         };
         let alteration = alteration_of(&body.alteration)?;
         let gateway_faults = body.gateway_faults.as_deref().map(check_order_faults).transpose()?;
-        let now = self.clock().now_ms_for(&body.app_key);
+        let now = self.store().now_ms(Some(&body.app_key)).await;
         let valid_start = match &body.valid_start {
             Some(s) => datetime("valid_start", s)?,
             None => gmt8_midnight_ms(now),

@@ -52,7 +52,7 @@ impl Platform {
                 let case = json!({
                     "schema": SCHEMA,
                     "exported_at": exported_at,
-                    "platform_clock": format_ms(self.clock().now_ms_for(&r.order.app_key)),
+                    "platform_clock": format_ms(r.now_ms),
                     "order": order_view(r.order),
                     "merchant": r.merchant.map(merchant_view),
                     "exchanges_dropped": r.dropped,

@@ -191,7 +191,7 @@ struct Outcome {
 async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
     let wall = platform.clock().wall_now();
     // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
-    let now = platform.clock().now_ms_for(params.get("app_key").unwrap_or_default());
+    let now = platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await;
     let mut outcome = Outcome {
         api_name: params.get("method").unwrap_or_default().to_owned(),
         format: ResponseFormat::Xml,
@@ -258,7 +258,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         None => {}
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
-    let now = platform.clock().now_ms_for(&checked.app_key);
+    let now = platform.store().now_ms(Some(&checked.app_key)).await;
     let wall_ms = platform.clock().wall_now().timestamp_millis();
     let queued = platform
         .store()

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use protocol::OrderId;
 
 use super::tx::{Effect, GatewayTx, Ids, OrderTx, Orders, QrNames};
+use crate::clock::PlatformClock;
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
 use crate::metrics::Unrecorded;
@@ -201,12 +202,13 @@ impl Data {
     }
 
     /// Runs a change on order `id` (`None` when there is none) and applies what it asked.
-    pub fn order_tx<R>(&mut self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
+    pub fn order_tx<R>(&mut self, id: i64, clock: &PlatformClock, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
         let Data { orders, merchants, next_fault_id, .. } = self;
         let app_key = orders.get(&id)?.app_key.clone();
         let merchant = merchants.get(&*app_key);
+        let now_ms = clock.now_ms_for(&app_key);
         let order = orders.get_mut(&id)?;
-        let mut tx = OrderTx::new(order, merchant, Ids::Counter(next_fault_id));
+        let mut tx = OrderTx::new(order, merchant, now_ms, Ids::Counter(next_fault_id));
         let result = f(&mut tx);
         let effects = tx.into_effects();
         self.apply(effects);

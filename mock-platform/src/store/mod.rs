@@ -79,28 +79,42 @@ impl Store {
         self.memory_part().locked(|data| f(data))
     }
 
-    // Health and gauges.
-
-    /// Whether the store answers (`/healthz`): in memory always; with SQLite, a trivial query on its connection
-    /// (under the store's lock, as every access).
-    pub fn ping(&self) -> Result<(), StoreError> {
-        self.read(|data| match &data.store {
-            Some(store) => store.ping(),
-            None => Ok(()),
-        })
+    /// Whether the store answers (`GET /healthz`): in memory it always does; SQLite runs a trivial query on its
+    /// connection, under the store's lock like every access.
+    pub fn ready(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(_) => Ok(()),
+            Store::Sqlite(s) => s.memory().locked(|data| data.store.as_ref().map_or(Ok(()), |db| db.ping())),
+        }
     }
 
-    /// Notifications queued over every order (a scan, at scrape time: the hot paths keep no gauge).
-    pub async fn queue_depth(&self) -> u64 {
+    /// Notifications queued on orders, not yet acknowledged or given up (the ones being attempted included): a
+    /// scan at scrape time (`GET /metrics`), so the hot paths keep no gauge.
+    pub async fn queued_notifications(&self) -> u64 {
         self.read(|data| data.orders.values().map(|o| o.delivery.queue.len() as u64).sum())
     }
 
-    /// Notification attempts out on this replica.
-    pub async fn in_flight(&self) -> u64 {
-        self.memory_part().in_flight()
+    /// Notification attempts whose request is out and whose outcome is not recorded yet.
+    pub async fn attempts_open(&self) -> u64 {
+        self.memory_part().attempts_open()
     }
 
     // Clocks.
+
+    /// Sets the platform's clock (over this store's [`Store::offsets`]): the order clocks the store reads.
+    pub fn use_clock(&self, clock: crate::PlatformClock) {
+        self.memory_part().use_clock(clock);
+    }
+
+    /// Now on merchant `app_key`'s order clock (the platform-wide one when `None`), in epoch ms. Every order-clock
+    /// read goes through the store: a shared store keeps the offsets every replica moves.
+    pub async fn now_ms(&self, app_key: Option<&str>) -> i64 {
+        let clock = self.memory_part().clock();
+        match app_key {
+            Some(key) => clock.now_ms_for(key),
+            None => clock.now_ms(),
+        }
+    }
 
     /// The order clocks' offsets, shared with the [`crate::PlatformClock`] that reads them.
     pub fn offsets(&self) -> Offsets {
@@ -178,6 +192,7 @@ impl Store {
         create: impl FnOnce(OrderId, P) -> Order,
         then: impl FnOnce(&mut OrderTx<'_>) -> R,
     ) -> Option<Result<R, E>> {
+        let clock = self.memory_part().clock();
         self.locked(|data| {
             let key = data.merchant_key(app_key)?;
             let checked = match check(&key, &data.merchants[&key]) {
@@ -186,13 +201,14 @@ impl Store {
             };
             let id = data.next_id();
             data.insert_order(create(id, checked), auto_close_ms);
-            data.order_tx(id.get(), then).map(Ok)
+            data.order_tx(id.get(), clock, then).map(Ok)
         })
     }
 
     /// Runs a change on order `id` atomically; `None` when there is no such order.
     pub async fn with_order<R>(&self, id: i64, f: impl FnOnce(&mut OrderTx<'_>) -> R) -> Option<R> {
-        self.locked(|data| data.order_tx(id, f))
+        let clock = self.memory_part().clock();
+        self.locked(|data| data.order_tx(id, clock, f))
     }
 
     /// Reads order `id`.
@@ -221,9 +237,11 @@ impl Store {
 
     /// Reads order `id` with its merchant and exchanges (admin exchanges, the case file).
     pub async fn order_record<R>(&self, id: i64, f: impl FnOnce(OrderRecord<'_>) -> R) -> Option<R> {
+        let clock = self.memory_part().clock();
         self.read(|data| {
             let order = data.orders.get(&id)?;
             Some(f(OrderRecord {
+                now_ms: clock.now_ms_for(&order.app_key),
                 order,
                 merchant: data.merchants.get(&*order.app_key),
                 exchanges: data.exchanges.get(&id).map(Vec::as_slice).unwrap_or_default(),

@@ -89,13 +89,20 @@ fn enqueue(
 pub struct OrderTx<'a> {
     order: &'a mut Order,
     merchant: Option<&'a Merchant>,
+    now_ms: i64,
     fault_ids: Ids<'a>,
     effects: Vec<Effect>,
 }
 
 impl<'a> OrderTx<'a> {
-    pub(crate) fn new(order: &'a mut Order, merchant: Option<&'a Merchant>, fault_ids: Ids<'a>) -> Self {
-        Self { order, merchant, fault_ids, effects: Vec::new() }
+    pub(crate) fn new(order: &'a mut Order, merchant: Option<&'a Merchant>, now_ms: i64, fault_ids: Ids<'a>) -> Self {
+        Self { order, merchant, now_ms, fault_ids, effects: Vec::new() }
+    }
+
+    /// Now on the order's merchant clock (epoch ms), read with the order locked (on PostgreSQL, the database's
+    /// clock).
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
     }
 
     /// What the change asked, for the backend to apply.
@@ -258,6 +265,8 @@ impl<'a> GatewayTx<'a> {
 /// An order with everything recorded about it, for reading.
 #[derive(Debug, Clone, Copy)]
 pub struct OrderRecord<'a> {
+    /// Now on the order's merchant clock (epoch ms).
+    pub now_ms: i64,
     pub order: &'a Order,
     pub merchant: Option<&'a Merchant>,
     pub exchanges: &'a [Exchange],

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::support::TempDb;
-use crate::support::{Harness, Responder, answer, id_of};
+use crate::support::{Harness, Responder, TempDb, answer, backends, id_of};
 
 /// `GET /metrics` as text.
 async fn metrics(h: &Harness) -> String {
@@ -50,52 +49,56 @@ async fn healthz_is_ok_in_memory_and_with_sqlite_and_503_when_the_sqlite_store_d
 
 #[tokio::test]
 async fn metrics_have_latency_histograms_by_api_and_by_method_and_no_lost_lease() {
-    let h = Harness::start().await;
-    let id = id_of(&h.buy(json!({})).await);
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
-    h.call("taobao.vmarket.eticket.tasks.get", &[("type", "1")]).await;
-    h.call("taobao.vmarket.eticket.tasks.get", &[("type", "2")]).await;
-    let text = metrics(&h).await;
-    let calls = "mock_platform_gateway_call_duration_seconds";
-    let api = r#"api="taobao.vmarket.eticket.tasks.get""#;
-    assert_eq!(sample(&text, &format!("{calls}_count{{{api}}}")), Some(2.0), "{text}");
-    assert_eq!(sample(&text, &format!(r#"{calls}_bucket{{{api},le="+Inf"}}"#)), Some(2.0), "{text}");
-    assert!(sample(&text, &format!("{calls}_sum{{{api}}}")).is_some_and(|s| s > 0.0), "{text}");
-    assert!(text.contains(&format!("# TYPE {calls} histogram\n")), "{text}");
-    let attempts = "mock_platform_notification_attempt_duration_seconds";
-    assert_eq!(sample(&text, &format!(r#"{attempts}_count{{method="send"}}"#)), Some(1.0), "{text}");
-    assert_eq!(sample(&text, &format!(r#"{attempts}_bucket{{method="send",le="+Inf"}}"#)), Some(1.0), "{text}");
-    assert_eq!(sample(&text, "mock_platform_leases_lost_total"), Some(0.0), "{text}");
-    assert_eq!(sample(&text, "mock_platform_notifications_queued"), Some(0.0), "{text}");
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        let id = id_of(&h.buy(json!({})).await);
+        h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
+        h.call("taobao.vmarket.eticket.tasks.get", &[("type", "1")]).await;
+        h.call("taobao.vmarket.eticket.tasks.get", &[("type", "2")]).await;
+        let text = metrics(&h).await;
+        let calls = "mock_platform_gateway_call_duration_seconds";
+        let api = r#"api="taobao.vmarket.eticket.tasks.get""#;
+        assert_eq!(sample(&text, &format!("{calls}_count{{{api}}}")), Some(2.0), "{text}");
+        assert_eq!(sample(&text, &format!(r#"{calls}_bucket{{{api},le="+Inf"}}"#)), Some(2.0), "{text}");
+        assert!(sample(&text, &format!("{calls}_sum{{{api}}}")).is_some_and(|s| s > 0.0), "{text}");
+        assert!(text.contains(&format!("# TYPE {calls} histogram\n")), "{text}");
+        let attempts = "mock_platform_notification_attempt_duration_seconds";
+        assert_eq!(sample(&text, &format!(r#"{attempts}_count{{method="send"}}"#)), Some(1.0), "{text}");
+        assert_eq!(sample(&text, &format!(r#"{attempts}_bucket{{method="send",le="+Inf"}}"#)), Some(1.0), "{text}");
+        assert_eq!(sample(&text, "mock_platform_leases_lost_total"), Some(0.0), "{text}");
+        assert_eq!(sample(&text, "mock_platform_notifications_queued"), Some(0.0), "{text}");
+    }
 }
 
 #[tokio::test]
 async fn the_queue_depth_gauges_count_queued_notifications_and_attempts_in_flight() {
-    let h = Harness::start().await;
-    // The merchant holds its reply until the test lets it go.
-    let release = Arc::new(tokio::sync::Notify::new());
-    let held = release.clone();
-    let holding: Responder = Arc::new(move |_| {
-        let held = held.clone();
-        Box::pin(async move {
-            held.notified().await;
-            (200, br#"{"code":501}"#.to_vec())
-        })
-    });
-    h.respond_with(holding);
-    let id = id_of(&h.buy(json!({})).await);
-    h.next_notification().await;
-    wait_sample(&h, "mock_platform_notification_attempts_in_flight", 1.0).await;
-    let (status, _) = h.post(&format!("/admin/orders/{id}/refund"), json!({})).await;
-    assert_eq!(status, 202);
-    assert_eq!(sample(&metrics(&h).await, "mock_platform_notifications_queued"), Some(2.0));
-    h.respond_with(answer(200, br#"{"code":200}"#));
-    release.notify_one();
-    // The send was refused: it waits for its retry, the cancel behind it; nothing is out.
-    wait_sample(&h, "mock_platform_notification_attempts_in_flight", 0.0).await;
-    assert_eq!(sample(&metrics(&h).await, "mock_platform_notifications_queued"), Some(2.0));
-    h.post("/admin/clock", json!({"advance_seconds": 15})).await;
-    wait_sample(&h, "mock_platform_notifications_queued", 0.0).await;
+    for backend in backends() {
+        let h = Harness::start_on(backend).await;
+        // The merchant holds its reply until the test lets it go.
+        let release = Arc::new(tokio::sync::Notify::new());
+        let held = release.clone();
+        let holding: Responder = Arc::new(move |_| {
+            let held = held.clone();
+            Box::pin(async move {
+                held.notified().await;
+                (200, br#"{"code":501}"#.to_vec())
+            })
+        });
+        h.respond_with(holding);
+        let id = id_of(&h.buy(json!({})).await);
+        h.next_notification().await;
+        wait_sample(&h, "mock_platform_notification_attempts_in_flight", 1.0).await;
+        let (status, _) = h.post(&format!("/admin/orders/{id}/refund"), json!({})).await;
+        assert_eq!(status, 202);
+        assert_eq!(sample(&metrics(&h).await, "mock_platform_notifications_queued"), Some(2.0));
+        h.respond_with(answer(200, br#"{"code":200}"#));
+        release.notify_one();
+        // The send was refused: it waits for its retry, the cancel behind it; nothing is out.
+        wait_sample(&h, "mock_platform_notification_attempts_in_flight", 0.0).await;
+        assert_eq!(sample(&metrics(&h).await, "mock_platform_notifications_queued"), Some(2.0));
+        h.post("/admin/clock", json!({"advance_seconds": 15})).await;
+        wait_sample(&h, "mock_platform_notifications_queued", 0.0).await;
+    }
 }
 
 /// A `MakeWriter` into a shared buffer.
