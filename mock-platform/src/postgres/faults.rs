@@ -125,6 +125,18 @@ impl PgStore {
         Ok(client.execute("DELETE FROM gateway_faults WHERE id = $1", &[&id]).await? > 0)
     }
 
+    /// Reserves `n` fault ids (the sequence gateway and notification faults share) for a change to take: its closure
+    /// never awaits, so the ids it may hand out are read before it runs.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn reserve_fault_ids(&self, n: i64) -> Result<Vec<i64>, PgError> {
+        let client = self.client().await?;
+        let statement =
+            client.prepare_cached("SELECT nextval('fault_ids') FROM generate_series(1::int8, $1::int8)").await?;
+        Ok(client.query(&statement, &[&n]).await?.into_iter().map(|r| r.get(0)).collect())
+    }
+
     /// Indexes a notification fault of order `order_id` (its alteration goes in the order's document); returns its
     /// id.
     ///

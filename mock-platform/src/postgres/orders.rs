@@ -42,6 +42,17 @@ pub(super) struct Effects {
     pub(super) state: Option<String>,
     exchanges: Vec<(ExchangeKind, serde_json::Value)>,
     consumes: Option<Vec<ConsumeRow>>,
+    /// Fault and image rows, written in the order asked (a notification fault may wait, then be used, in one change).
+    rows: Vec<RowEffect>,
+}
+
+/// A fault or image row a change writes in its transaction (the store seam's `Effect`s that are not the order's).
+#[derive(Debug)]
+enum RowEffect {
+    GatewayFault { id: i64, method: String, app_key: Option<String>, times: i32, action: serde_json::Value },
+    FaultWaiting(i64),
+    FaultUsed(i64),
+    QrImage(String, Vec<u8>),
 }
 
 impl Tx {
@@ -80,6 +91,33 @@ impl Tx {
     pub fn consumes(&mut self, rows: Vec<ConsumeRow>) {
         self.effects.consumes = Some(rows);
     }
+
+    /// Arms a gateway fault for this order under `id` (reserved with [`PgStore::reserve_fault_ids`]).
+    pub fn arm_gateway_fault(
+        &mut self,
+        id: i64,
+        method: impl Into<String>,
+        app_key: Option<String>,
+        times: i32,
+        action: serde_json::Value,
+    ) {
+        self.effects.rows.push(RowEffect::GatewayFault { id, method: method.into(), app_key, times, action });
+    }
+
+    /// Notification fault `id`'s alteration now waits on this order: index it.
+    pub fn notification_fault_waiting(&mut self, id: i64) {
+        self.effects.rows.push(RowEffect::FaultWaiting(id));
+    }
+
+    /// Notification fault `id`'s alteration was taken by a notification: no longer indexed.
+    pub fn notification_fault_used(&mut self, id: i64) {
+        self.effects.rows.push(RowEffect::FaultUsed(id));
+    }
+
+    /// Keeps (or replaces) an image uploaded with qrcode.upload, in this change's transaction.
+    pub fn put_qr_image(&mut self, name: impl Into<String>, bytes: Vec<u8>) {
+        self.effects.rows.push(RowEffect::QrImage(name.into(), bytes));
+    }
 }
 
 /// Appends the statements applying what a closure asked for, after its order's document was written.
@@ -110,6 +148,34 @@ pub(super) async fn apply<C: GenericClient>(
     }
     for (kind, doc) in effects.exchanges {
         exchanges::record(batch, client, order_id, kind, doc).await?;
+    }
+    for row in effects.rows {
+        let (sql, params): (&str, Vec<Param>) = match row {
+            RowEffect::GatewayFault { id, method, app_key, times, action } => (
+                "INSERT INTO gateway_faults (id, method, app_key, order_id, times_left, action) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+                vec![
+                    Box::new(id),
+                    Box::new(method),
+                    Box::new(app_key),
+                    Box::new(order_id),
+                    Box::new(times),
+                    Box::new(JsonBytes::of(&action)?),
+                ],
+            ),
+            RowEffect::FaultWaiting(id) => (
+                "INSERT INTO notification_faults (id, order_id) VALUES ($1, $2) \
+                 ON CONFLICT (id) DO UPDATE SET order_id = EXCLUDED.order_id",
+                vec![Box::new(id), Box::new(order_id)],
+            ),
+            RowEffect::FaultUsed(id) => ("DELETE FROM notification_faults WHERE id = $1", vec![Box::new(id)]),
+            RowEffect::QrImage(name, bytes) => (
+                "INSERT INTO qr_images (name, bytes) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes",
+                vec![Box::new(name), Box::new(bytes)],
+            ),
+        };
+        batch.push(client, sql, params).await?;
     }
     if let Some(rows) = effects.consumes {
         batch.push(client, "DELETE FROM consumes WHERE order_id = $1", vec![Box::new(order_id)]).await?;

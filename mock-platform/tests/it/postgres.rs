@@ -415,6 +415,55 @@ async fn merchants_faults_consumes_and_qr_images_round_trip() {
 }
 
 #[tokio::test]
+async fn a_change_arms_faults_indexes_notification_faults_and_keeps_images_in_its_own_transaction() {
+    let database = testkit::postgres::database();
+    let store = replica(database.url(), "a", LONG_LEASE).await;
+    merchant(&store, "m").await;
+    let id = order(&store, "m", None, None).await;
+    let ids = store.reserve_fault_ids(3).await.unwrap();
+    assert_eq!(ids.len(), 3);
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    let (gateway, waiting, used) = (ids[0], ids[1], ids[2]);
+    store
+        .with_order(id, |_: &mut Doc, tx| {
+            tx.arm_gateway_fault(gateway, "consume", None, 1, json!({"delay_ms": 5}));
+            tx.notification_fault_waiting(waiting);
+            // Waiting, then used by a notification in the same change: applied in the order asked.
+            tx.notification_fault_waiting(used);
+            tx.notification_fault_used(used);
+            tx.put_qr_image("qr-tx.png", b"bytes".to_vec());
+        })
+        .await
+        .unwrap();
+    let faults = store.gateway_faults::<serde_json::Value>().await.unwrap();
+    assert_eq!(
+        faults.iter().map(|f| (f.id, f.order_id, f.times_left)).collect::<Vec<_>>(),
+        vec![(gateway, Some(id), 1)]
+    );
+    assert_eq!(store.notification_faults().await.unwrap(), vec![(waiting, id)]);
+    assert_eq!(store.qr_image("qr-tx.png").await.unwrap().as_deref(), Some(&b"bytes"[..]));
+    // The next reservation goes on after the ids taken: none is handed out twice.
+    assert!(store.reserve_fault_ids(1).await.unwrap()[0] > used);
+
+    // A change that fails to commit writes none of its rows.
+    let gone = testkit::postgres::database();
+    let doomed = replica(gone.url(), "b", LONG_LEASE).await;
+    merchant(&doomed, "m").await;
+    let doomed_order = order(&doomed, "m", None, None).await;
+    let result = doomed
+        .with_order(doomed_order, |_: &mut Doc, tx| {
+            // Fault ids are bigint keys: a second row under one id violates the primary key at commit.
+            tx.arm_gateway_fault(1, "consume", None, 1, json!({}));
+            tx.arm_gateway_fault(1, "consume", None, 1, json!({}));
+            tx.put_qr_image("never.png", b"x".to_vec());
+        })
+        .await;
+    assert!(result.is_err(), "{result:?}");
+    assert!(doomed.gateway_faults::<serde_json::Value>().await.unwrap().is_empty());
+    assert_eq!(doomed.qr_image("never.png").await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn an_order_keeping_10000_exchanges_drops_a_new_attempt_and_counts_it() {
     let database = testkit::postgres::database();
     let store = replica(database.url(), "a", LONG_LEASE).await;
