@@ -58,10 +58,7 @@ pub async fn advance(
         Some(k) => Some(merchant(&platform, k).await?),
         None => None,
     };
-    let headroom = match &key {
-        Some(key) => platform.clock().headroom_seconds_for(key),
-        None => platform.clock().headroom_seconds(),
-    };
+    let headroom = platform.store().clock(key.as_deref()).await.headroom_seconds;
     if seconds > headroom {
         return Err(ApiError::field(
             "advance_seconds",
@@ -79,7 +76,7 @@ pub async fn advance(
             platform.advance_clock(seconds).await;
         }
     }
-    Ok(Json(now(&platform, key.as_deref())))
+    Ok(Json(now(&platform, key.as_deref()).await))
 }
 
 #[utoipa::path(get, path = "/admin/clock", tag = "clock", params(ClockQuery),
@@ -96,7 +93,7 @@ pub async fn get(
         Some(k) => Some(merchant(&platform, k).await?),
         None => None,
     };
-    Ok(Json(now(&platform, key.as_deref())))
+    Ok(Json(now(&platform, key.as_deref()).await))
 }
 
 /// The registered app named, or 404.
@@ -109,9 +106,7 @@ async fn merchant(platform: &Platform, app_key: &str) -> Result<Arc<str>, ApiErr
 }
 
 /// That merchant's clock, or the platform-wide one.
-fn now(platform: &Platform, app_key: Option<&str>) -> ClockAnswer {
-    let clock = platform.clock();
-    let offset_ms = app_key.map_or_else(|| clock.offset_ms(), |k| clock.offset_ms_for(k));
-    let wall_ms = clock.wall_now().timestamp_millis();
-    ClockAnswer { now: format_ms(wall_ms.saturating_add(offset_ms)), offset_seconds: offset_ms / 1000 }
+async fn now(platform: &Platform, app_key: Option<&str>) -> ClockAnswer {
+    let clock = platform.store().clock(app_key).await;
+    ClockAnswer { now: format_ms(clock.now_ms), offset_seconds: clock.offset_ms / 1000 }
 }

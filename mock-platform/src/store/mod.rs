@@ -41,6 +41,17 @@ pub enum Store {
     Sqlite(sqlite::Store),
 }
 
+/// An order clock read at one instant ([`Store::clock`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClockReading {
+    /// Now on that clock, epoch ms.
+    pub now_ms: i64,
+    /// Its offset from the wall clock (platform-wide plus the merchant's own), ms.
+    pub offset_ms: i64,
+    /// Seconds it may still be advanced before a total offset reaches `clock::MAX_OFFSET_MS`.
+    pub headroom_seconds: u64,
+}
+
 /// Why a merchant could not be registered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MerchantConflict {
@@ -114,6 +125,18 @@ impl Store {
             Some(key) => clock.now_ms_for(key),
             None => clock.now_ms(),
         }
+    }
+
+    /// Merchant `app_key`'s order clock (the platform-wide one when `None`) read at one instant: `GET` and
+    /// `POST /admin/clock`.
+    pub async fn clock(&self, app_key: Option<&str>) -> ClockReading {
+        let clock = self.memory_part().clock();
+        let (offset_ms, headroom_seconds) = match app_key {
+            Some(key) => (clock.offset_ms_for(key), clock.headroom_seconds_for(key)),
+            None => (clock.offset_ms(), clock.headroom_seconds()),
+        };
+        let now_ms = clock.wall_now().timestamp_millis().saturating_add(offset_ms);
+        ClockReading { now_ms, offset_ms, headroom_seconds }
     }
 
     /// The order clocks' offsets, shared with the [`crate::PlatformClock`] that reads them.
