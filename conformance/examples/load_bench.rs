@@ -1,9 +1,13 @@
 //! "The tool is never the bottleneck" (issue 12): `conformance load`'s achieved order rate against a minimal
 //! merchant that acknowledges and calls back at once, next to a bare loop that only POSTs the same signed `send`
 //! notifications with the same connection policy (a new connection per attempt, `Connection: close`,
-//! PROTOCOL §3.1). Also the RSS of the process at the start and the end of the load run.
+//! PROTOCOL §3.1). Also the RSS of the process at the start and the end of each load run, and the CPU per order
+//! against the CPU per bare ack (the figure other processes on a shared machine disturb least).
 //!
-//! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64]`
+//! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64] [REPETITIONS=3]
+//! [FRACTIONS=1,0.5,0.25]`: each repetition measures the bare loop, then a load run at each fraction of its rate.
+//! `LOAD_BENCH_CALLBACKS=0`: the minimal merchant does not call back (the notification path alone; every order
+//! then stays unissued and the runs "break", which is expected).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
