@@ -217,13 +217,21 @@ async fn start_platform(config: &LoadConfig, listener: Option<TcpListener>) -> R
 pub async fn run_load(config: &LoadConfig, listener: Option<TcpListener>) -> Result<LoadReport, LoadSetupError> {
     let platform = start_platform(config, listener).await?;
     let result = run_on(config, &platform).await;
-    if let Some((stop, task)) = platform.stop {
+    if let Some((stop, mut task)) = platform.stop {
+        // Let `mock_platform::run` end by itself: it stops the platform's dispatcher as it returns. Aborting it
+        // at once skipped that, and the dispatcher kept the platform — every order of the run — alive for as
+        // long as the process (a leak per run for a library user such as `load_bench` or the tests).
         let _ = stop.send(());
-        task.abort();
-        let _ = task.await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
     }
     result
 }
+
+/// How long the in-process platform gets to finish the requests still open when a run ends.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 async fn run_on(config: &LoadConfig, platform: &Platform) -> Result<LoadReport, LoadSetupError> {
     preflight(&config.merchant.url).await?;
