@@ -630,3 +630,37 @@ async fn every_operation_runs_on_a_spawned_task() {
     let doc: Doc = store.order(id).await.unwrap().unwrap();
     assert_eq!((doc.n, doc.closed), (1, 1));
 }
+
+#[tokio::test]
+async fn an_order_the_platform_made_comes_back_from_jsonb_exactly_as_it_went_in() {
+    use mock_platform::model::Order;
+    use mock_platform::{NewMerchant, NewOrderBody, Platform, PlatformConfig};
+
+    // An order with a delivery history: paid, its send leased, attempted once without an ack, retry scheduled.
+    let platform = Platform::new(PlatformConfig::default());
+    let mut new = NewMerchant::new("k", "secret", "notify-key", "http://127.0.0.1:9/notify");
+    new.phase = Some(mock_platform::model::Phase::Live);
+    platform.add_merchant(new).await.unwrap();
+    let view = platform.create_order(NewOrderBody::new("k", 3, "13800000000", "银子岩门票")).await.unwrap();
+    let id = view["order_id"].as_i64().unwrap();
+    let schedule = platform.config().schedule_ms();
+    let now = platform.clock().wall_now().timestamp_millis();
+    let (plans, _) = platform.store().lease_due(now, &schedule).await;
+    assert_eq!(plans.len(), 1);
+    for plan in plans {
+        platform.store().settle(&plan, None, false, now, &schedule).await;
+    }
+    let order: Order = platform.store().order(id, Clone::clone).await.unwrap();
+    assert_eq!(order.delivery.queue.len(), 1, "the send waits for its retry");
+
+    let database = testkit::postgres::database();
+    let store = replica(database.url(), "a", LONG_LEASE).await;
+    merchant(&store, "k").await;
+    let (pg_id, _) = store.new_order("k", |_, _| order.clone()).await.unwrap();
+    let back: Order = store.order(pg_id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&order).unwrap());
+    // And through a change: the document written back is the one read.
+    store.with_order(pg_id, |_: &mut Order, _| ()).await.unwrap().unwrap();
+    let again: Order = store.order(pg_id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&order).unwrap());
+}
