@@ -14,6 +14,7 @@
 
 mod data;
 mod memory;
+mod merchant_row;
 mod persist;
 mod sqlite;
 mod tx;

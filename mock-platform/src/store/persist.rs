@@ -25,15 +25,13 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
-use protocol::Secret;
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::{Deserialize, Serialize};
 
 use super::Data;
+use super::merchant_row::MerchantRow;
 use crate::exchange::Exchange;
 use crate::faults::GatewayFault;
-use crate::model::merchant::{NotifyCharset, Phase};
-use crate::model::{Merchant, Order};
+use crate::model::Order;
 
 /// Why the store could not be opened or read.
 #[derive(Debug, thiserror::Error)]
@@ -71,91 +69,6 @@ struct Meta {
     /// The [`crate::clock::Offsets`] version written: the offsets are written when it moves.
     clock_version: u64,
     faults: String,
-}
-
-/// A merchant as stored: the secrets in clear (the JSON view masks them), the quota counters kept.
-#[derive(Debug, Serialize, Deserialize)]
-struct MerchantRow {
-    app_key: String,
-    app_secret: String,
-    notify_key: String,
-    notify_url: String,
-    notify_charset: NotifyCharset,
-    session: String,
-    session_expires_at: i64,
-    codemerchant_id: Option<i64>,
-    posids: Vec<String>,
-    eticket_permission: bool,
-    #[serde(default = "yes")]
-    joined: bool,
-    daily_quota: u32,
-    #[serde(default)]
-    calls_per_second: Option<u32>,
-    phase: Phase,
-    test_mobiles: Vec<String>,
-    seller_nick: String,
-    taobao_sid: i64,
-    callback_url: Option<String>,
-    quota_day: i64,
-    quota_used: u32,
-}
-
-impl MerchantRow {
-    fn of(m: &Merchant) -> Self {
-        MerchantRow {
-            app_key: m.app_key.clone(),
-            app_secret: m.app_secret.expose().to_owned(),
-            notify_key: m.notify_key.expose().to_owned(),
-            notify_url: m.notify_url.clone(),
-            notify_charset: m.notify_charset,
-            session: m.session.expose().to_owned(),
-            session_expires_at: m.session_expires_at,
-            codemerchant_id: m.codemerchant_id,
-            posids: m.posids.clone(),
-            eticket_permission: m.eticket_permission,
-            joined: m.joined,
-            daily_quota: m.daily_quota,
-            calls_per_second: m.calls_per_second,
-            phase: m.phase,
-            test_mobiles: m.test_mobiles.clone(),
-            seller_nick: m.seller_nick.clone(),
-            taobao_sid: m.taobao_sid,
-            callback_url: m.callback_url.clone(),
-            quota_day: m.quota_day,
-            quota_used: m.quota_used,
-        }
-    }
-
-    fn into_merchant(self) -> Merchant {
-        Merchant {
-            app_key: self.app_key,
-            app_secret: Secret::new(self.app_secret),
-            notify_key: Secret::new(self.notify_key),
-            notify_url: self.notify_url,
-            notify_charset: self.notify_charset,
-            session: protocol::Secret::new(self.session),
-            session_expires_at: self.session_expires_at,
-            codemerchant_id: self.codemerchant_id,
-            posids: self.posids,
-            eticket_permission: self.eticket_permission,
-            joined: self.joined,
-            daily_quota: self.daily_quota,
-            calls_per_second: self.calls_per_second,
-            phase: self.phase,
-            test_mobiles: self.test_mobiles,
-            seller_nick: self.seller_nick,
-            taobao_sid: self.taobao_sid,
-            callback_url: self.callback_url,
-            quota_day: self.quota_day,
-            quota_used: self.quota_used,
-            quota_second: 0,
-            second_used: 0,
-        }
-    }
-}
-
-fn yes() -> bool {
-    true
 }
 
 const SCHEMA: &str = "
