@@ -1,9 +1,13 @@
 //! "The tool is never the bottleneck" (issue 12): `conformance load`'s achieved order rate against a minimal
 //! merchant that acknowledges and calls back at once, next to a bare loop that only POSTs the same signed `send`
 //! notifications with the same connection policy (a new connection per attempt, `Connection: close`,
-//! PROTOCOL §3.1). Also the RSS of the process at the start and the end of the load run.
+//! PROTOCOL §3.1). Also the RSS of the process at the start and the end of each load run, and the CPU per order
+//! against the CPU per bare ack (the figure other processes on a shared machine disturb least).
 //!
-//! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64]`
+//! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64] [REPETITIONS=3]
+//! [FRACTIONS=1,0.5,0.25]`: each repetition measures the bare loop, then a load run at each fraction of its rate.
+//! `LOAD_BENCH_CALLBACKS=0`: the minimal merchant does not call back (the notification path alone; every order
+//! then stays unissued and the runs "break", which is expected).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -67,6 +71,16 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// CPU seconds this process has used (user + system), from `/proc/self/stat` (clock ticks of 10 ms): on a
+/// shared machine, CPU per order is the figure other processes disturb least.
+fn cpu_s() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at its closing parenthesis.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, r)| r.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// A signed `send` notification body like the platform's (the bare loop's payload).
 fn send_body(i: u64) -> String {
     let ts = Gmt8Timestamp::from_utc(chrono::Utc::now()).format();
@@ -94,8 +108,10 @@ fn send_body(i: u64) -> String {
     params.to_urlencoded(protocol::params::Charset::Utf8)
 }
 
-/// POSTs as fast as `concurrency` workers can for `seconds`, one connection per attempt; acks per second.
-async fn bare_loop(url: &str, seconds: f64, concurrency: usize) -> f64 {
+/// POSTs as fast as `concurrency` workers can for `seconds`, one connection per attempt; acks per second and
+/// CPU µs per ack.
+async fn bare_loop(url: &str, seconds: f64, concurrency: usize) -> (f64, f64) {
+    let cpu_start = cpu_s();
     let http = reqwest::Client::builder().pool_max_idle_per_host(0).http1_only().no_proxy().build().unwrap();
     let acks = Arc::new(AtomicU64::new(0));
     let counter = Arc::new(AtomicU64::new(0));
@@ -126,7 +142,8 @@ async fn bare_loop(url: &str, seconds: f64, concurrency: usize) -> f64 {
     for w in workers {
         let _ = w.await;
     }
-    acks.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+    let acks = acks.load(Ordering::Relaxed) as f64;
+    (acks / started.elapsed().as_secs_f64(), (cpu_s() - cpu_start) * 1e6 / acks.max(1.0))
 }
 
 /// Starts a minimal merchant calling back to `gateway` (when `callbacks`); its notify URL.
@@ -144,11 +161,19 @@ async fn start_stub(gateway: String, callbacks: bool) -> String {
     url
 }
 
+/// What one load run showed.
+struct LoadRun {
+    bought: f64,
+    held: bool,
+    /// CPU µs per order over the whole run (buying, the drain and reading every order at the end).
+    cpu_us: f64,
+}
+
 /// One load run at `rate` for `seconds` on a fresh in-process platform and merchant.
-async fn load_at(rate: f64, seconds: f64) {
+async fn load_at(rate: f64, seconds: f64, callbacks: bool) -> LoadRun {
     let platform_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let platform_addr = platform_listener.local_addr().unwrap();
-    let url = start_stub(format!("http://{platform_addr}/router/rest"), true).await;
+    let url = start_stub(format!("http://{platform_addr}/router/rest"), callbacks).await;
     let merchant = MerchantConfig {
         url,
         app_key: APP_KEY.into(),
@@ -169,28 +194,36 @@ async fn load_at(rate: f64, seconds: f64) {
         daily_quota: None,
         calls_per_second: None,
         thresholds: Thresholds::default(),
-        drain: Duration::from_secs(20),
+        drain: Duration::from_secs(if callbacks { 20 } else { 1 }),
         json_report: None,
         html_report: None,
     };
     let rss_start = rss_kib();
+    let cpu_start = cpu_s();
     let report = run_load(&config, Some(platform_listener)).await.expect("the load run starts");
     let rss_end = rss_kib();
     let step = &report.steps[0];
+    let cpu_us = (cpu_s() - cpu_start) * 1e6 / (step.scheduled as f64).max(1.0);
     println!(
-        "load at {rate:>6.0}/s: bought {:>6.0}/s (start lag p99 {:>3.0} ms, max {:>4.0} ms{}), {}/{} issued; \
-         ack p50 {:?} p99 {:?} ms, callback p99 {:?} ms; thresholds {}; RSS {rss_start} -> {rss_end} KiB",
+        "  load at {rate:>6.0}/s: bought {:>6.0}/s (start lag p99 {:>3.0} ms, max {:>4.0} ms{}), {}/{} issued; \
+         ack p50 {} p99 {} ms, callback p99 {} ms; thresholds {}; {cpu_us:.0} µs CPU/order; \
+         RSS {rss_start} -> {rss_end} KiB",
         step.achieved_rate,
         step.schedule.p99_start_lag_ms,
         step.schedule.max_start_lag_ms,
         if step.schedule.behind { ", behind" } else { "" },
         step.issued,
         step.scheduled,
-        step.ack_ms.p50,
-        step.ack_ms.p99,
-        step.callback_lag_ms.p99,
+        ms(step.ack_ms.p50),
+        ms(step.ack_ms.p99),
+        ms(step.callback_lag_ms.p99),
         if step.held { "held" } else { "broke" },
     );
+    LoadRun { bought: step.achieved_rate, held: step.held, cpu_us }
+}
+
+fn ms(v: Option<u64>) -> String {
+    v.map_or("-".into(), |v| v.to_string())
 }
 
 #[tokio::main]
@@ -198,14 +231,38 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let seconds: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(5.0);
     let concurrency: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(64);
+    let repetitions: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(3);
+    let fractions: Vec<f64> = args
+        .get(3)
+        .map(|s| s.split(',').filter_map(|f| f.parse().ok()).collect())
+        .unwrap_or_else(|| vec![1.0, 0.5, 0.25]);
+    let callbacks = std::env::var("LOAD_BENCH_CALLBACKS").map_or(true, |v| v != "0");
 
     // The bare loop posts to a merchant that does not call back (the notifications name no real order).
     let url = start_stub("http://127.0.0.1:9/router/rest".into(), false).await;
-    let bare = bare_loop(&url, seconds, concurrency).await;
-    println!("bare loop: {bare:.0} acks/s ({concurrency} workers, a connection per POST, {seconds} s)");
-    // The load mode at the bare loop's rate and below it: whether the tool keeps its schedule (bought/s and
-    // its start lag), and which rate the whole path (buy, platform dispatch, ack, callback, gateway) holds.
-    for fraction in [1.0, 0.5, 0.25, 0.1] {
-        load_at(bare * fraction, seconds).await;
+    let mut held_ratios = Vec::new();
+    // Interleaved and repeated: the machine is shared, so each load run is compared with the bare loop measured
+    // just before it, and the spread over repetitions says how far the ratio can be trusted.
+    for rep in 1..=repetitions {
+        let (bare, bare_cpu) = bare_loop(&url, seconds, concurrency).await;
+        println!(
+            "run {rep}: bare loop {bare:.0} acks/s, {bare_cpu:.0} µs CPU/ack \
+             ({concurrency} workers, a connection per POST, {seconds} s)"
+        );
+        let mut best_held = 0.0f64;
+        for &fraction in &fractions {
+            let run = load_at(bare * fraction, seconds, callbacks).await;
+            println!(
+                "  {fraction:.2}x: bought/bare {:.2}, CPU per order / per bare ack {:.2}",
+                run.bought / bare,
+                run.cpu_us / bare_cpu
+            );
+            if run.held {
+                best_held = best_held.max(fraction);
+            }
+        }
+        println!("run {rep}: highest rate that held {:.2}x the bare loop", best_held);
+        held_ratios.push(best_held);
     }
+    println!("highest rate that held, per run: {held_ratios:?}");
 }

@@ -140,11 +140,12 @@ pub enum ConfigError {
     File { path: PathBuf, reason: String },
 }
 
-/// `conformance run` flags. Every one can also come from the `--config` TOML file (same names, `_` for `-`);
-/// flags win.
+/// The merchant under test and the platform it meets: the flags `run`, `scenario` and `load` share.
+///
+/// Flattened into [`RunArgs`] for serde too: the outer struct's `deny_unknown_fields` still refuses a key
+/// neither knows (serde checks what the flattened struct left), so this one must not deny them itself.
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunArgs {
+pub struct TargetArgs {
     /// The merchant's notify URL, used verbatim (path included).
     #[arg(long)]
     pub merchant_url: Option<String>,
@@ -168,6 +169,71 @@ pub struct RunArgs {
     /// For a 码商 (code merchant): its codemerchant_id.
     #[arg(long)]
     pub codemerchant_id: Option<i64>,
+}
+
+impl TargetArgs {
+    /// Fills the flags not given from `other` (the config file).
+    fn or(self, other: TargetArgs) -> TargetArgs {
+        TargetArgs {
+            merchant_url: self.merchant_url.or(other.merchant_url),
+            gateway_listen: self.gateway_listen.or(other.gateway_listen),
+            platform_url: self.platform_url.or(other.platform_url),
+            admin_token: self.admin_token.or(other.admin_token),
+            app_key: self.app_key.or(other.app_key),
+            app_secret: self.app_secret.or(other.app_secret),
+            session: self.session.or(other.session),
+            notify_key: self.notify_key.or(other.notify_key),
+            codemerchant_id: self.codemerchant_id.or(other.codemerchant_id),
+        }
+    }
+
+    /// The merchant and the platform, validated.
+    pub fn validate(self) -> Result<(MerchantConfig, PlatformTarget), ConfigError> {
+        let url = self.merchant_url.ok_or(ConfigError::Missing("--merchant-url"))?;
+        check_http_url("--merchant-url", &url)?;
+        if url.contains('?') {
+            return Err(ConfigError::Invalid {
+                name: "--merchant-url",
+                reason: "a notify URL must not carry a query string (it would enter the sign)".into(),
+            });
+        }
+        let platform = match (self.gateway_listen, self.platform_url) {
+            (Some(_), Some(_)) => return Err(ConfigError::BothPlatforms),
+            (Some(addr), None) => PlatformTarget::InProcess(addr.parse().map_err(|_| ConfigError::Invalid {
+                name: "--gateway-listen",
+                reason: format!("{addr:?} is not an IP:port address"),
+            })?),
+            (None, Some(url)) => {
+                check_http_url("--platform-url", &url)?;
+                PlatformTarget::Remote { url: url.trim_end_matches('/').to_owned(), admin_token: self.admin_token }
+            }
+            (None, None) => return Err(ConfigError::Missing("--gateway-listen or --platform-url")),
+        };
+        let non_empty = |value: Option<String>, name: &'static str| match value {
+            Some(v) if !v.is_empty() => Ok(v),
+            Some(_) => Err(ConfigError::Invalid { name, reason: "empty".into() }),
+            None => Err(ConfigError::Missing(name)),
+        };
+        let merchant = MerchantConfig {
+            url,
+            app_key: non_empty(self.app_key, "--app-key")?,
+            app_secret: Secret::new(non_empty(self.app_secret, "--app-secret")?),
+            session: non_empty(self.session, "--session")?,
+            notify_key: Secret::new(non_empty(self.notify_key, "--notify-key")?),
+            codemerchant_id: self.codemerchant_id,
+        };
+        Ok((merchant, platform))
+    }
+}
+
+/// `conformance run` flags. Every one can also come from the `--config` TOML file (same names, `_` for `-`);
+/// flags win.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub target: TargetArgs,
     #[arg(long, value_name = "FILE")]
     pub json_report: Option<PathBuf>,
     #[arg(long, value_name = "FILE")]
@@ -210,15 +276,7 @@ impl RunArgs {
     /// Fills the flags not given from `other` (the config file).
     fn or(self, other: RunArgs) -> RunArgs {
         RunArgs {
-            merchant_url: self.merchant_url.or(other.merchant_url),
-            gateway_listen: self.gateway_listen.or(other.gateway_listen),
-            platform_url: self.platform_url.or(other.platform_url),
-            admin_token: self.admin_token.or(other.admin_token),
-            app_key: self.app_key.or(other.app_key),
-            app_secret: self.app_secret.or(other.app_secret),
-            session: self.session.or(other.session),
-            notify_key: self.notify_key.or(other.notify_key),
-            codemerchant_id: self.codemerchant_id.or(other.codemerchant_id),
+            target: self.target.or(other.target),
             json_report: self.json_report.or(other.json_report),
             junit: self.junit.or(other.junit),
             html_report: self.html_report.or(other.html_report),
@@ -248,39 +306,7 @@ impl RunArgs {
     }
 
     fn validate(self) -> Result<Config, ConfigError> {
-        let url = self.merchant_url.ok_or(ConfigError::Missing("--merchant-url"))?;
-        check_http_url("--merchant-url", &url)?;
-        if url.contains('?') {
-            return Err(ConfigError::Invalid {
-                name: "--merchant-url",
-                reason: "a notify URL must not carry a query string (it would enter the sign)".into(),
-            });
-        }
-        let platform = match (self.gateway_listen, self.platform_url) {
-            (Some(_), Some(_)) => return Err(ConfigError::BothPlatforms),
-            (Some(addr), None) => PlatformTarget::InProcess(addr.parse().map_err(|_| ConfigError::Invalid {
-                name: "--gateway-listen",
-                reason: format!("{addr:?} is not an IP:port address"),
-            })?),
-            (None, Some(url)) => {
-                check_http_url("--platform-url", &url)?;
-                PlatformTarget::Remote { url: url.trim_end_matches('/').to_owned(), admin_token: self.admin_token }
-            }
-            (None, None) => return Err(ConfigError::Missing("--gateway-listen or --platform-url")),
-        };
-        let non_empty = |value: Option<String>, name: &'static str| match value {
-            Some(v) if !v.is_empty() => Ok(v),
-            Some(_) => Err(ConfigError::Invalid { name, reason: "empty".into() }),
-            None => Err(ConfigError::Missing(name)),
-        };
-        let merchant = MerchantConfig {
-            url,
-            app_key: non_empty(self.app_key, "--app-key")?,
-            app_secret: Secret::new(non_empty(self.app_secret, "--app-secret")?),
-            session: non_empty(self.session, "--session")?,
-            notify_key: Secret::new(non_empty(self.notify_key, "--notify-key")?),
-            codemerchant_id: self.codemerchant_id,
-        };
+        let (merchant, platform) = self.target.validate()?;
         let defaults = Windows::default();
         let windows = Windows {
             ack_deadline: seconds("--ack-deadline", self.ack_deadline)?.unwrap_or(defaults.ack_deadline),
@@ -405,14 +431,18 @@ mod tests {
     use super::*;
 
     fn args() -> RunArgs {
-        RunArgs {
+        RunArgs { target: target(), ..RunArgs::default() }
+    }
+
+    fn target() -> TargetArgs {
+        TargetArgs {
             merchant_url: Some("http://127.0.0.1:9000/notify".into()),
             gateway_listen: Some("127.0.0.1:0".into()),
             app_key: Some("12345678".into()),
             app_secret: Some("app-secret".into()),
             session: Some("session".into()),
             notify_key: Some("notify-key".into()),
-            ..RunArgs::default()
+            ..TargetArgs::default()
         }
     }
 
@@ -426,13 +456,14 @@ mod tests {
 
     #[test]
     fn both_platform_flags_are_refused() {
-        let a = RunArgs { platform_url: Some("http://127.0.0.1:1".into()), ..args() };
+        let a =
+            RunArgs { target: TargetArgs { platform_url: Some("http://127.0.0.1:1".into()), ..target() }, ..args() };
         assert!(matches!(a.into_config(), Err(ConfigError::BothPlatforms)));
     }
 
     #[test]
     fn missing_credentials_are_named() {
-        let a = RunArgs { notify_key: None, ..args() };
+        let a = RunArgs { target: TargetArgs { notify_key: None, ..target() }, ..args() };
         assert_eq!(
             a.into_config().unwrap_err().to_string(),
             "missing --notify-key (give it as a flag or in the config file)"
@@ -454,7 +485,7 @@ mod tests {
     #[test]
     fn a_notify_url_with_a_query_string_or_without_http_is_refused() {
         for url in ["http://h/notify?x=1", "https://h/notify", "h:1/notify", "http:///x"] {
-            let a = RunArgs { merchant_url: Some(url.into()), ..args() };
+            let a = RunArgs { target: TargetArgs { merchant_url: Some(url.into()), ..target() }, ..args() };
             assert!(a.into_config().is_err(), "{url}");
         }
     }
@@ -464,10 +495,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("conformance-config-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("c.toml");
-        std::fs::write(&path, "app_key = \"from-file\"\nseed = 9\ncallback_window = 10.0\nonly = \"C2\"\n").unwrap();
-        let a = RunArgs { config: Some(path.clone()), ..args() };
+        let file =
+            "app_key = \"from-file\"\nsession = \"file-session\"\nseed = 9\ncallback_window = 10.0\nonly = \"C2\"\n";
+        std::fs::write(&path, file).unwrap();
+        // The merchant flags are flattened from `TargetArgs`: the file fills them too.
+        let a = RunArgs { config: Some(path.clone()), target: TargetArgs { session: None, ..target() }, ..args() };
         let config = a.into_config().unwrap();
         assert_eq!(config.merchant.app_key, "12345678");
+        assert_eq!(config.merchant.session, "file-session");
         assert_eq!(config.seed, 9);
         assert_eq!(config.windows.callback, Duration::from_secs(10));
         assert_eq!(config.only, ["C2"]);

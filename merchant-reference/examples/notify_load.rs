@@ -2,14 +2,15 @@
 //! SQLite inserts of the same rows, measured in the same run.
 //!
 //! ```text
-//! cargo run --release -p merchant-reference --example notify_load -- [N]
+//! cargo run --release -p merchant-reference --example notify_load -- [N=5000] [REPETITIONS=3]
 //! ```
 //!
 //! The handler is driven in-process through `tower::ServiceExt::oneshot` on the real `Router` (no
 //! sockets: the figure is our work, not the loopback's): form parsing, GBK sign check, timestamp
 //! check, the one transaction (notification log, order, code, outbox row) and the 12-byte answer. The
-//! outbox worker is not running, so callbacks pile up unsent and cost nothing here. Both phases use
-//! `journal_mode=WAL`, `synchronous=NORMAL` (see `store.rs`), each on a fresh file in the temp dir.
+//! outbox worker is not running, so callbacks pile up unsent and cost nothing here. Every phase uses
+//! `journal_mode=WAL`, `synchronous=NORMAL` (see `store.rs`), each on a fresh file in the temp dir. The three
+//! phases (sequential, concurrent, raw) run interleaved, REPETITIONS times, and the ratios come with their spread.
 
 use std::time::Instant;
 
@@ -90,11 +91,8 @@ async fn post(router: axum::Router, body: String) {
     assert_eq!(&bytes[..], protocol::ack::ACK_200);
 }
 
-#[tokio::main]
-async fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5000);
-
-    // Phase 1: the handler, one notification at a time.
+/// The handler, one notification at a time: acks per second.
+async fn handler_sequential(n: usize) -> f64 {
     let db = temp_db("handler");
     let router = app(state(&db));
     let work = bodies(1, n);
@@ -102,13 +100,16 @@ async fn main() {
     for body in work {
         post(router.clone(), body).await;
     }
-    let sequential = n as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
     let rows: i64 =
         store::open_connection(&db).unwrap().query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
     assert_eq!(rows as usize, n);
     remove_db(&db);
+    rate
+}
 
-    // Phase 2: the handler, CONCURRENCY notifications in flight.
+/// The handler, [`CONCURRENCY`] notifications in flight: acks per second.
+async fn handler_concurrent(n: usize) -> f64 {
     let db = temp_db("handler-concurrent");
     let router = app(state(&db));
     let mut work = bodies(1, n);
@@ -126,10 +127,17 @@ async fn main() {
     for lane in lanes {
         lane.await.unwrap();
     }
-    let concurrent = n as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    let rows: i64 =
+        store::open_connection(&db).unwrap().query_row("SELECT count(*) FROM outbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows as usize, n);
     remove_db(&db);
+    rate
+}
 
-    // Phase 3: raw SQLite, the same four rows per notification, one transaction each.
+/// Raw SQLite, the same four rows per notification, one transaction each: transactions per second, and the
+/// connection's `synchronous` setting.
+fn raw_sqlite(n: usize) -> (f64, i64) {
     let db = temp_db("raw");
     let mut conn = store::open_connection(&db).unwrap();
     let synchronous: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).unwrap();
@@ -172,10 +180,47 @@ async fn main() {
         .unwrap();
         tx.commit().unwrap();
     }
-    let raw = n as f64 / start.elapsed().as_secs_f64();
+    let rate = n as f64 / start.elapsed().as_secs_f64();
     drop(conn);
     remove_db(&db);
+    (rate, synchronous)
+}
 
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn spread(v: &[f64]) -> String {
+    let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let hi = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!("median {:.2} (min {lo:.2}, max {hi:.2})", median(v.to_vec()))
+}
+
+#[tokio::main]
+async fn main() {
+    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(5000);
+    let repetitions: usize = std::env::args().nth(2).and_then(|a| a.parse().ok()).unwrap_or(3);
+    let mut synchronous = 0;
+    let (mut seq_raw, mut conc_raw, mut conc_seq) = (Vec::new(), Vec::new(), Vec::new());
+    // The three phases interleaved, repeated: on a shared machine a ratio is only meaningful between phases
+    // measured side by side, and the spread over repetitions says how far to trust it.
+    for rep in 1..=repetitions {
+        let sequential = handler_sequential(n).await;
+        let concurrent = handler_concurrent(n).await;
+        let (raw, sync) = raw_sqlite(n);
+        synchronous = sync;
+        println!(
+            "run {rep}: handler sequential {sequential:>7.0} acks/s, {CONCURRENCY} concurrent {concurrent:>7.0} acks/s, \
+             raw SQLite {raw:>7.0} tx/s; concurrent/raw {:.2}, sequential/raw {:.2}, concurrent/sequential {:.2}",
+            concurrent / raw,
+            sequential / raw,
+            concurrent / sequential,
+        );
+        seq_raw.push(sequential / raw);
+        conc_raw.push(concurrent / raw);
+        conc_seq.push(concurrent / sequential);
+    }
     let synchronous = match synchronous {
         0 => "OFF",
         1 => "NORMAL",
@@ -183,10 +228,10 @@ async fn main() {
         _ => "EXTRA",
     };
     println!(
-        "notifications: {n} sends, journal_mode=WAL, synchronous={synchronous}, handler driven in-process (oneshot)"
+        "{n} sends per phase, {repetitions} interleaved runs, journal_mode=WAL, synchronous={synchronous}, \
+         handler driven in-process (oneshot)"
     );
-    println!("handler, sequential:        {sequential:>10.0} acks/s");
-    println!("handler, {CONCURRENCY} concurrent:     {concurrent:>10.0} acks/s");
-    println!("raw SQLite, same rows:      {raw:>10.0} tx/s");
-    println!("ratio handler/raw:          {:>10.2} sequential, {:.2} concurrent", sequential / raw, concurrent / raw);
+    println!("concurrent/raw:        {}", spread(&conc_raw));
+    println!("sequential/raw:        {}", spread(&seq_raw));
+    println!("concurrent/sequential: {}", spread(&conc_seq));
 }

@@ -145,14 +145,16 @@ async fn dispatch(state: &AppState, busy: &mut Busy, tasks: &mut JoinSet<()>) ->
     Ok(next_due)
 }
 
-/// The oldest pending row of each order, soonest due first.
+/// The oldest pending row of each order, soonest due first, at most 256: read through the `outbox_due` index
+/// in due order, so its cost does not grow with the backlog.
+const HEADS: &str = "SELECT id, order_id, api, attempts, created_at, next_attempt_at FROM outbox o
+     WHERE status = 'pending'
+       AND id = (SELECT min(id) FROM outbox p WHERE p.order_id = o.order_id AND p.status = 'pending')
+     ORDER BY next_attempt_at LIMIT 256";
+
+/// The rows of [`HEADS`].
 fn load_heads(conn: &mut rusqlite::Connection) -> Result<Vec<Due>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, order_id, api, attempts, created_at, next_attempt_at FROM outbox o
-         WHERE status = 'pending'
-           AND id = (SELECT min(id) FROM outbox p WHERE p.order_id = o.order_id AND p.status = 'pending')
-         ORDER BY next_attempt_at LIMIT 256",
-    )?;
+    let mut stmt = conn.prepare_cached(HEADS)?;
     let rows = stmt.query_map([], |r| {
         Ok(Due {
             id: r.get(0)?,
@@ -296,5 +298,40 @@ fn log(due: &Due, settled: &Settled) {
             error = %e,
             "callback failed"
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn the_due_rows_are_read_in_due_order_through_an_index_without_sorting_the_backlog() {
+        let store = Store::open(Path::new(":memory:")).unwrap();
+        store.with_connection(|conn| {
+            let plan: Vec<String> = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {HEADS}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert!(plan.iter().any(|step| step.contains("outbox_due")), "{plan:?}");
+            assert!(!plan.iter().any(|step| step.contains("TEMP B-TREE")), "{plan:?}");
+            // Order 2's second row waits behind its first; order 3's row is done; the rest come soonest first.
+            for (order_id, status, due) in [(1, "pending", 30), (2, "pending", 20), (2, "pending", 5), (3, "done", 1)] {
+                conn.execute(
+                    "INSERT INTO outbox (order_id, api, status, next_attempt_at, created_at) VALUES (?1, 'send', ?2, ?3, 0)",
+                    params![order_id, status, due],
+                )
+                .unwrap();
+            }
+            let heads = load_heads(conn).unwrap();
+            let order: Vec<(i64, i64)> = heads.iter().map(|d| (d.order_id, d.next_attempt_at)).collect();
+            assert_eq!(order, [(2, 20), (1, 30)]);
+        });
     }
 }

@@ -55,6 +55,9 @@ CREATE TABLE IF NOT EXISTS outbox (
     last_error      TEXT
 );
 CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (status, order_id, id);
+-- The worker's read of due rows walks this in due order and stops at its limit: without it every read sorted
+-- the whole backlog, so a backlog (a flash sale) made each read slower, and the worker fell further behind.
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at);
 
 -- Redemptions made at our POS, named by the serial we chose, so a reverse can name them again.
 CREATE TABLE IF NOT EXISTS consumes (

@@ -7,7 +7,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::live::Live;
@@ -16,6 +15,9 @@ use super::target::Target;
 
 /// Time between the start call and the first scheduled order, to set up before the clock runs.
 const LEAD: Duration = Duration::from_millis(100);
+
+/// Every order's item title.
+const TITLE: &str = "聚划算 flash sale ticket";
 
 /// One scheduled order and what buying it gave.
 #[derive(Debug, Clone)]
@@ -57,12 +59,8 @@ pub async fn drive(target: &Target, stage_index: usize, stage: Stage, order: &Or
         tokio::time::sleep_until(due.into()).await;
         let start_lag_ms = Instant::now().saturating_duration_since(due).as_secs_f64() * 1000.0;
         let scheduled_ms = start_wall + offset.as_millis() as i64;
-        let body = json!({
-            "app_key": order.app_key,
-            "num": order.num,
-            "mobile": format!("138{:08}", n % 100_000_000),
-            "item_title": "聚划算 flash sale ticket",
-        });
+        let mobile = format!("138{:08}", n % 100_000_000);
+        let body = mock_platform::NewOrderBody::new(&order.app_key, i64::from(order.num), &mobile, TITLE);
         let target = target.clone();
         let live = live.clone();
         let done = done.clone();

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::net::TcpListener;
 
-use crate::config::{MerchantConfig, PlatformTarget, RunArgs};
+use crate::config::{MerchantConfig, PlatformTarget, TargetArgs};
 use crate::exit;
 use crate::platform_client::PlatformClient;
 use crate::session::{SELLER_NICK, preflight};
@@ -37,29 +37,9 @@ use target::Target;
 /// `conformance load` flags (INTERFACES §2).
 #[derive(Debug, Clone, clap::Args)]
 pub struct LoadArgs {
-    /// The merchant's notify URL, used verbatim (path included).
-    #[arg(long)]
-    pub merchant_url: Option<String>,
-    /// Run the mock platform in this process, listening on ADDR (the merchant calls http://ADDR/router/rest).
-    #[arg(long, value_name = "ADDR")]
-    pub gateway_listen: Option<String>,
-    /// Drive an already running mock platform through its admin API instead (its clock is never moved).
-    #[arg(long, value_name = "URL")]
-    pub platform_url: Option<String>,
-    /// Bearer token for a running platform's admin API.
-    #[arg(long, env = "CONFORMANCE_ADMIN_TOKEN", hide_env_values = true)]
-    pub admin_token: Option<String>,
-    #[arg(long)]
-    pub app_key: Option<String>,
-    #[arg(long, env = "CONFORMANCE_APP_SECRET", hide_env_values = true)]
-    pub app_secret: Option<String>,
-    #[arg(long, env = "CONFORMANCE_SESSION", hide_env_values = true)]
-    pub session: Option<String>,
-    #[arg(long, env = "CONFORMANCE_NOTIFY_KEY", hide_env_values = true)]
-    pub notify_key: Option<String>,
-    /// For a 码商 (code merchant): its codemerchant_id.
-    #[arg(long)]
-    pub codemerchant_id: Option<i64>,
+    /// The merchant and platform flags are `run`'s (a running platform's clock is never moved).
+    #[command(flatten)]
+    pub target: TargetArgs,
     /// Orders per second (the arrival rate; with --find-max, the first step's).
     #[arg(long, value_name = "R", default_value_t = 50.0)]
     pub rate: f64,
@@ -141,20 +121,7 @@ fn positive(name: &str, value: f64) -> Result<f64, LoadSetupError> {
 impl LoadArgs {
     pub fn into_config(self) -> Result<LoadConfig, LoadSetupError> {
         // The merchant and platform flags are `run`'s: validated the same way.
-        let run = RunArgs {
-            merchant_url: self.merchant_url,
-            gateway_listen: self.gateway_listen,
-            platform_url: self.platform_url,
-            admin_token: self.admin_token,
-            app_key: self.app_key,
-            app_secret: self.app_secret,
-            session: self.session,
-            notify_key: self.notify_key,
-            codemerchant_id: self.codemerchant_id,
-            ..RunArgs::default()
-        }
-        .into_config()
-        .map_err(|e| LoadSetupError::Config(e.to_string()))?;
+        let (merchant, platform) = self.target.validate().map_err(|e| LoadSetupError::Config(e.to_string()))?;
         let rate = positive("--rate", self.rate)?;
         let ramp_to = self.ramp_to.map(|r| positive("--ramp-to", r)).transpose()?;
         if self.find_max && ramp_to.is_some() {
@@ -174,8 +141,8 @@ impl LoadArgs {
             return Err(LoadSetupError::Config("invalid --max-error-rate: a percentage from 0 to 100".into()));
         }
         Ok(LoadConfig {
-            merchant: run.merchant,
-            platform: run.platform,
+            merchant,
+            platform,
             rate,
             ramp_to,
             duration,
@@ -250,13 +217,21 @@ async fn start_platform(config: &LoadConfig, listener: Option<TcpListener>) -> R
 pub async fn run_load(config: &LoadConfig, listener: Option<TcpListener>) -> Result<LoadReport, LoadSetupError> {
     let platform = start_platform(config, listener).await?;
     let result = run_on(config, &platform).await;
-    if let Some((stop, task)) = platform.stop {
+    if let Some((stop, mut task)) = platform.stop {
+        // Let `mock_platform::run` end by itself: it stops the platform's dispatcher as it returns. Aborting it
+        // at once skipped that, and the dispatcher kept the platform — every order of the run — alive for as
+        // long as the process (a leak per run for a library user such as `load_bench` or the tests).
         let _ = stop.send(());
-        task.abort();
-        let _ = task.await;
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+            task.abort();
+            let _ = task.await;
+        }
     }
     result
 }
+
+/// How long the in-process platform gets to finish the requests still open when a run ends.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 async fn run_on(config: &LoadConfig, platform: &Platform) -> Result<LoadReport, LoadSetupError> {
     preflight(&config.merchant.url).await?;

@@ -43,6 +43,42 @@ pub async fn start_merchant(defect: Defect, creds: Credentials) -> MerchantConfi
     }
 }
 
+/// A mock platform running on its own, as `--platform-url` meets it: serving on `127.0.0.1:0` until stopped.
+pub struct RunningPlatform {
+    /// `http://127.0.0.1:PORT`, the admin API's and the gateway's base.
+    pub base: String,
+    /// The same platform through the library, to arrange what a shared platform already holds.
+    pub platform: mock_platform::Platform,
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningPlatform {
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
+            gateway_base_url: Some(base.clone()),
+            ..Default::default()
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(mock_platform::run(listener, platform.clone(), async {
+            stopped.await.ok();
+        }));
+        Self { base, platform, stop, server }
+    }
+
+    /// How the suite is pointed at it.
+    pub fn target(&self) -> PlatformTarget {
+        PlatformTarget::Remote { url: self.base.clone(), admin_token: None }
+    }
+
+    pub async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.server.await;
+    }
+}
+
 /// Short windows: the test merchants answer in milliseconds, so a shorter quiet window proves the same.
 pub fn quick_windows() -> Windows {
     Windows { quiet: Duration::from_millis(2500), callback: Duration::from_secs(8), ..Windows::default() }

@@ -11,7 +11,7 @@ use conformance::load::{LoadConfig, LoadSetupError, run_load};
 use serde_json::{Value, json};
 
 use crate::faulty_merchant::Defect;
-use crate::harness::{credentials, start_merchant};
+use crate::harness::{RunningPlatform, credentials, start_merchant};
 
 struct Run {
     rate: f64,
@@ -102,16 +102,8 @@ async fn an_exhausted_quota_answers_7_and_a_merchant_retrying_at_once_is_flagged
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves_the_clock() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
-        gateway_base_url: Some(base.clone()),
-        ..Default::default()
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(mock_platform::run(listener, platform.clone(), async {
-        stopped.await.ok();
-    }));
+    let running = RunningPlatform::start().await;
+    let (base, platform) = (running.base.clone(), &running.platform);
     let merchant = start_merchant(Defect::None, credentials(format!("{base}/router/rest"))).await;
     // The app was registered before and sold an order of its own: that order must not count in this run.
     let mut earlier = mock_platform::NewMerchant::new(
@@ -123,7 +115,7 @@ async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves
     earlier.session = Some(merchant.session.clone());
     platform.add_merchant(earlier).unwrap();
     platform.create_order(mock_platform::NewOrderBody::new(&merchant.app_key, 1, "13800000000", "other")).unwrap();
-    let remote = PlatformTarget::Remote { url: base.clone(), admin_token: None };
+    let remote = running.target();
     let run = Run { rate: 20.0, seconds: 1.0, ..SHORT };
 
     // The app is registered already, so its limits cannot be set for this run: said before any order.
@@ -137,8 +129,7 @@ async fn on_a_shared_platform_the_run_judges_only_its_own_orders_and_never_moves
     assert!(step.integrity.held, "{:?}", step.integrity);
     let clock: Value = reqwest::get(format!("{base}/admin/clock")).await.unwrap().json().await.unwrap();
     assert_eq!(clock["offset_seconds"], json!(0));
-    let _ = stop.send(());
-    let _ = server.await;
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! `--platform-url`: the suite drives an already running platform through its admin API only.
 
-use conformance::config::{Config, PlatformTarget, ReportPaths};
+use conformance::config::{Config, ReportPaths};
 use conformance::outcome::Outcome;
 use conformance::plan::all_checks;
 use conformance::runner::Reporters;
@@ -10,23 +10,14 @@ use protocol::Secret;
 use serde_json::{Value, json};
 
 use crate::faulty_merchant::{Credentials, Defect};
-use crate::harness::{quick_windows, start_merchant};
+use crate::harness::{RunningPlatform, quick_windows, start_merchant};
 use crate::scenarios::scenario_dir;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
-        gateway_base_url: Some(base.clone()),
-        ..Default::default()
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(mock_platform::run(listener, platform, async {
-        stopped.await.ok();
-    }));
+    let platform = RunningPlatform::start().await;
     let creds = Credentials {
-        gateway: format!("{base}/router/rest"),
+        gateway: format!("{}/router/rest", platform.base),
         app_key: "34567890".into(),
         app_secret: Secret::new("remote-app-secret"),
         session: "remote-session".into(),
@@ -34,7 +25,7 @@ async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
     };
     let config = Config {
         merchant: start_merchant(Defect::None, creds).await,
-        platform: PlatformTarget::Remote { url: base, admin_token: None },
+        platform: platform.target(),
         reports: ReportPaths::default(),
         only: vec!["C1.send.ack".into(), "C8.transient.isp-timeout".into(), "C6.resend".into()],
         seed: 3,
@@ -45,8 +36,7 @@ async fn a_running_platform_is_driven_through_its_admin_api_faults_included() {
     assert_eq!(summary.pass, 3, "{summary:?}");
     assert_eq!(summary.count(Outcome::Skip), all_checks().len() - 3);
     assert!(summary.is_success());
-    let _ = stop.send(());
-    let _ = server.await;
+    platform.stop().await;
 }
 
 /// `offset_seconds` of `GET /admin/clock[?app_key=K]`.
@@ -58,16 +48,8 @@ async fn clock_offset(http: &reqwest::Client, base: &str, app_key: Option<&str>)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scenario_on_a_shared_platform_moves_only_its_own_merchants_clock() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let platform = mock_platform::Platform::new(mock_platform::PlatformConfig {
-        gateway_base_url: Some(base.clone()),
-        ..Default::default()
-    });
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(mock_platform::run(listener, platform, async {
-        stopped.await.ok();
-    }));
+    let platform = RunningPlatform::start().await;
+    let base = platform.base.clone();
     // Another merchant certifying on the same platform.
     let http = reqwest::Client::new();
     let other = json!({"app_key": "45678901", "app_secret": "s", "notify_key": "k",
@@ -83,7 +65,7 @@ async fn a_scenario_on_a_shared_platform_moves_only_its_own_merchants_clock() {
     };
     let config = Config {
         merchant: start_merchant(Defect::None, creds).await,
-        platform: PlatformTarget::Remote { url: base.clone(), admin_token: None },
+        platform: platform.target(),
         reports: ReportPaths::default(),
         only: Vec::new(),
         seed: 3,
@@ -99,6 +81,5 @@ async fn a_scenario_on_a_shared_platform_moves_only_its_own_merchants_clock() {
     assert_eq!(clock_offset(&http, &base, Some("34567891")).await, 7201);
     assert_eq!(clock_offset(&http, &base, Some("45678901")).await, 0, "the other merchant's clock moved");
     assert_eq!(clock_offset(&http, &base, None).await, 0, "the platform-wide clock moved");
-    let _ = stop.send(());
-    let _ = server.await;
+    platform.stop().await;
 }
