@@ -162,10 +162,11 @@ impl Platform {
     }
 
     /// Moves the platform-wide clock (every merchant's) forward; auto-closes fire before this returns, due
-    /// retries right after. Returns the platform-wide order time.
+    /// retries right after. Returns the platform-wide order time (read through the store, to the millisecond).
     pub async fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
         self.advance(None, seconds).await;
-        self.clock().now()
+        let now_ms = self.store().now_ms(None).await;
+        chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(|| self.clock().now())
     }
 
     /// Moves one merchant's clock forward (INTERFACES §1): only its orders' timers move; its auto-closes fire
