@@ -359,6 +359,23 @@ pub(crate) mod tests {
         })
     }
 
+    #[tokio::test]
+    async fn a_gateway_call_comes_back_from_postgresql_with_its_params_in_wire_order() {
+        use crate::postgres::{ExchangeKind, PgOptions, PgStore};
+        let Exchange::Gateway(mut call) = call("taobao.vmarket.eticket.send", 1, 1) else { unreachable!() };
+        // Names out of any sorted order, an empty one and a non-ASCII one: the exchange shows them as sent.
+        call.params =
+            ParamList::of(&Params::from_pairs([("verify_codes", "a1:1"), ("", ""), ("名", "x"), ("app_key", "k")]));
+        let exchange = Exchange::Gateway(call);
+        let database = testkit::postgres::database();
+        let store =
+            PgStore::connect(database.url(), PgOptions::new("a", std::time::Duration::from_secs(60))).await.unwrap();
+        store.record_exchange(7, ExchangeKind::Gateway, serde_json::to_value(&exchange).unwrap()).await.unwrap();
+        let (list, dropped) = store.exchanges::<Exchange>(7).await.unwrap();
+        assert_eq!((list.len(), dropped), (1, 0));
+        assert_eq!(serde_json::to_string(&list[0].1).unwrap(), serde_json::to_string(&exchange).unwrap());
+    }
+
     #[test]
     fn exchanges_that_start_in_one_millisecond_are_shown_in_the_order_they_started() {
         // Recorded in finish order: the second call to start finished first.
