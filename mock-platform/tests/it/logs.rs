@@ -34,3 +34,67 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     let pid = child.0.id();
     assert!(line.contains("replica{id=") && line.contains(&format!(":{pid}:")), "no replica id: {line:?}");
 }
+
+/// Every line the binary logs while it registers a merchant, sells an order and attempts its notification carries
+/// the same replica span. A child process, not a subscriber set for one test thread: `tracing` caches whether a
+/// callsite is enabled across all threads, so a thread-local subscriber can miss a span another test's thread
+/// registered first (such a test was flaky here).
+#[tokio::test]
+async fn every_log_line_of_a_served_order_carries_the_replica_id() {
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_mock-platform"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env_remove("NO_COLOR")
+            .env("RUST_LOG", "mock_platform=info")
+            .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    let stdout = child.0.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut next_line = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(30), lines.recv())
+            .await
+            .expect("a log line within 30 s")
+            .expect("the child logs until it is killed")
+    };
+    let first = next_line().await;
+    let span = first.split_whitespace().find(|w| w.starts_with("replica{id=")).expect("a replica span").to_owned();
+    let span = span.split('}').next().unwrap().to_owned();
+    let addr = first.split_whitespace().find_map(|w| w.strip_prefix("addr=")).expect("the address").to_owned();
+    let http = reqwest::Client::new();
+    let post = async |path: &str, body: serde_json::Value| {
+        let response = http.post(format!("http://{addr}{path}")).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{path}: {}", response.text().await.unwrap());
+    };
+    post(
+        "/admin/merchants",
+        serde_json::json!({"app_key": "12345678", "app_secret": "s", "notify_key": "k",
+            "notify_url": "http://127.0.0.1:1/notify", "session": "sk", "phase": "live"}),
+    )
+    .await;
+    post(
+        "/admin/orders",
+        serde_json::json!({"app_key": "12345678", "num": 1, "mobile": "13800000000", "item_title": "门票"}),
+    )
+    .await;
+    let mut seen = vec![first];
+    while !seen.last().unwrap().contains("notification attempt") {
+        seen.push(next_line().await);
+    }
+    for what in ["merchant registered", "order paid (T1)", "notification attempt"] {
+        assert!(seen.iter().any(|l| l.contains(what)), "no {what:?} line: {seen:#?}");
+    }
+    for line in &seen {
+        assert!(line.contains(&span), "a line without {span}: {line}");
+    }
+}

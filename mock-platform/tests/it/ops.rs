@@ -1,6 +1,6 @@
 //! Operating the platform: `GET /healthz`, the histograms and gauges of `GET /metrics`, the replica id in logs.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -98,51 +98,5 @@ async fn the_queue_depth_gauges_count_queued_notifications_and_attempts_in_fligh
         assert_eq!(sample(&metrics(&h).await, "mock_platform_notifications_queued"), Some(2.0));
         h.post("/admin/clock", json!({"advance_seconds": 15})).await;
         wait_sample(&h, "mock_platform_notifications_queued", 0.0).await;
-    }
-}
-
-/// A `MakeWriter` into a shared buffer.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-// One thread (the default test runtime): the subscriber set for this thread sees every task of the platform.
-#[tokio::test]
-async fn every_log_line_of_the_server_and_the_dispatcher_carries_the_replica_id() {
-    let captured = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(captured.clone())
-        .with_ansi(false)
-        .with_env_filter("mock_platform=info")
-        .finish();
-    let _default = tracing::subscriber::set_default(subscriber);
-    let h = Harness::start().await;
-    let id = id_of(&h.buy(json!({})).await);
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    let span = format!("replica{{id={}}}", h.platform.replica_id());
-    for what in ["merchant registered", "order paid (T1)", "notification attempt"] {
-        assert!(text.lines().any(|l| l.contains(what)), "no {what:?} line:\n{text}");
-    }
-    for line in text.lines() {
-        assert!(line.contains(&span), "a line without {span}: {line}");
     }
 }
