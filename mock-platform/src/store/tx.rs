@@ -273,3 +273,59 @@ pub struct OrderRecord<'a> {
     /// Exchanges not kept ([`super::MAX_EXCHANGES`], [`super::MAX_GATEWAY_CALLS`]).
     pub dropped: u64,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::consume::tests::issued;
+
+    /// Runs the same gateway-call steps on a transaction and returns what they saw and asked.
+    fn steps(tx: &mut GatewayTx<'_>) -> (Vec<String>, u64, bool, bool) {
+        let key: Arc<str> = Arc::from("k");
+        let seen = tx.orders_of(&key).map(|o| o.id.get().to_string()).collect();
+        tx.enqueue(1, (NotifyMethod::Send, 0), None, 5);
+        // Another merchant's order is not there to change.
+        tx.enqueue(2, (NotifyMethod::Send, 0), None, 5);
+        let seq = tx.op_time(5).seq;
+        tx.put_qr_image("new.png".into(), bytes::Bytes::from_static(b"x"));
+        (seen, seq, tx.has_qr_image("old.png"), tx.has_qr_image("new.png"))
+    }
+
+    fn summary(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .map(|e| match e {
+                Effect::Queued { order_id, due_ms } => format!("queued {order_id} {due_ms}"),
+                Effect::QrImage(name, _) => format!("image {name}"),
+                other => format!("{other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_gateway_call_on_one_locked_order_sees_and_asks_what_it_does_on_every_order_in_process() {
+        // In process: every order, ids from the counter, every image.
+        let mut orders = Tracked::default();
+        orders.insert(1, issued("A:1"));
+        let mut last_op = 40;
+        let images = HashMap::from([("old.png".to_owned(), bytes::Bytes::from_static(b"o"))]);
+        let mut all = GatewayTx::new(None, Orders::All(&mut orders), Ids::Counter(&mut last_op), QrNames::All(&images));
+        let in_process = steps(&mut all);
+        let in_process_effects = summary(&all.into_effects());
+
+        // PostgreSQL's shape: the one order locked, a snapshot of the caller's orders, ids reserved, the names known.
+        let mut locked = issued("A:1");
+        let snapshot = [issued("A:1")];
+        let one = Orders::One { order: Some(&mut locked), merchant_orders: &snapshot };
+        let known = QrNames::Known(HashSet::from(["old.png".to_owned()]));
+        let mut shared = GatewayTx::new(None, one, Ids::Reserved(VecDeque::from([41])), known);
+        let on_one = steps(&mut shared);
+        let on_one_effects = summary(&shared.into_effects());
+
+        assert_eq!(in_process, (vec!["1".to_owned()], 41, true, true));
+        assert_eq!(on_one, in_process);
+        assert_eq!(on_one_effects, in_process_effects);
+        assert_eq!(in_process_effects, ["queued 1 5", "image new.png"]);
+        assert_eq!(locked.delivery.queue.len(), orders.get(&1).map_or(0, |o| o.delivery.queue.len()));
+    }
+}
