@@ -82,29 +82,26 @@ impl PgStore {
             let mut order_tx = Tx::new(row.get(4), false);
             let attempt = f(&mut doc, &mut order_tx, row.get(2));
             let mut effects = order_tx.effects;
-            let close_at = effects.close_at.take();
-            orders::write_back(&mut batch, &tx, order_id, &doc, effects.state.take(), close_at).await?;
-            match attempt {
-                Some(attempt) => {
-                    effects.next_due = None;
-                    orders::apply(&mut batch, &tx, order_id, &app_key, effects).await?;
-                    let token = new_token();
-                    let sql = "UPDATE deliveries SET lease_token = $2::text::uuid, lease_holder = $3, \
+            if attempt.is_some() {
+                // The head stays where it is, leased below.
+                effects.next_due = None;
+            } else {
+                effects.next_due.get_or_insert(None);
+            }
+            orders::write_change(&mut batch, &tx, order_id, &app_key, &doc, effects).await?;
+            if let Some(attempt) = attempt {
+                let token = new_token();
+                let sql = "UPDATE deliveries SET lease_token = $2::text::uuid, lease_holder = $3, \
                                lease_expires = clock_timestamp() + $4::float8 * interval '1 millisecond' \
                                WHERE order_id = $1";
-                    let params: Vec<Param> = vec![
-                        Box::new(order_id),
-                        Box::new(token.clone()),
-                        Box::new(self.inner.options.replica_id.clone()),
-                        Box::new(lease_ms),
-                    ];
-                    batch.push(&tx, sql, params).await?;
-                    leased.push((Lease { order_id, token }, attempt));
-                }
-                None => {
-                    effects.next_due.get_or_insert(None);
-                    orders::apply(&mut batch, &tx, order_id, &app_key, effects).await?;
-                }
+                let params: Vec<Param> = vec![
+                    Box::new(order_id),
+                    Box::new(token.clone()),
+                    Box::new(self.inner.options.replica_id.clone()),
+                    Box::new(lease_ms),
+                ];
+                batch.push(&tx, sql, params).await?;
+                leased.push((Lease { order_id, token }, attempt));
             }
         }
         batch.run(&tx).await?;
@@ -143,11 +140,9 @@ impl PgStore {
         let mut order_tx = Tx::new(row.get(2), row.get::<_, Option<bool>>(3).unwrap_or(false));
         let out = f(&mut doc, &mut order_tx);
         let mut effects = order_tx.effects;
-        let close_at = effects.close_at.take();
-        let mut batch = Batch::default();
-        orders::write_back(&mut batch, &tx, lease.order_id, &doc, effects.state.take(), close_at).await?;
         effects.next_due.get_or_insert(None);
-        orders::apply(&mut batch, &tx, lease.order_id, &app_key, effects).await?;
+        let mut batch = Batch::default();
+        orders::write_change(&mut batch, &tx, lease.order_id, &app_key, &doc, effects).await?;
         batch.push(&tx, "SELECT pg_notify('settled', $1)", vec![Box::new(lease.order_id.to_string())]).await?;
         batch.run(&tx).await?;
         tx.commit().await?;
@@ -185,9 +180,9 @@ impl PgStore {
                 let mut order_tx = Tx::new(row.get(3), true);
                 f(id, &mut doc, &mut order_tx);
                 let mut effects = order_tx.effects;
-                let close_at = effects.close_at.take().unwrap_or(None);
-                orders::write_back(&mut batch, &tx, id, &doc, effects.state.take(), Some(close_at)).await?;
-                orders::apply(&mut batch, &tx, id, &app_key, effects).await?;
+                // The timer has fired: cleared unless the closure set another.
+                effects.close_at.get_or_insert(None);
+                orders::write_change(&mut batch, &tx, id, &app_key, &doc, effects).await?;
             }
             batch.run(&tx).await?;
             tx.commit().await?;

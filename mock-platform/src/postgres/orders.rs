@@ -120,8 +120,23 @@ impl Tx {
     }
 }
 
+/// Appends everything a change on a locked order writes: its document with its state and auto-close columns
+/// ([`write_back`]), then the effects it asked for ([`apply`]).
+pub(super) async fn write_change<C: GenericClient, D: Serialize>(
+    batch: &mut Batch,
+    client: &C,
+    order_id: i64,
+    app_key: &str,
+    doc: &D,
+    mut effects: Effects,
+) -> Result<(), PgError> {
+    let close_at = effects.close_at.take();
+    write_back(batch, client, order_id, doc, effects.state.take(), close_at).await?;
+    apply(batch, client, order_id, app_key, effects).await
+}
+
 /// Appends the statements applying what a closure asked for, after its order's document was written.
-pub(super) async fn apply<C: GenericClient>(
+async fn apply<C: GenericClient>(
     batch: &mut Batch,
     client: &C,
     order_id: i64,
@@ -191,7 +206,7 @@ pub(super) async fn apply<C: GenericClient>(
 
 /// Appends the statement writing an order's document back with its state and auto-close columns (`close_at`:
 /// `None` = unchanged).
-pub(super) async fn write_back<C: GenericClient, D: Serialize>(
+async fn write_back<C: GenericClient, D: Serialize>(
     batch: &mut Batch,
     client: &C,
     order_id: i64,
@@ -312,11 +327,8 @@ impl PgStore {
         let app_key: String = row.get(1);
         let mut order_tx = Tx::new(row.get(2), row.get::<_, Option<bool>>(3).unwrap_or(false));
         let out = f(&mut doc, &mut order_tx);
-        let mut effects = order_tx.effects;
-        let close_at = effects.close_at.take();
         let mut batch = Batch::default();
-        write_back(&mut batch, client, id, &doc, effects.state.take(), close_at).await?;
-        apply(&mut batch, client, id, &app_key, effects).await?;
+        write_change(&mut batch, client, id, &app_key, &doc, order_tx.effects).await?;
         batch.push(client, "COMMIT", Vec::new()).await?;
         batch.run(client).await?;
         open.done();
