@@ -29,6 +29,11 @@ async fn replica(url: &str, id: &str, lease: Duration) -> PgStore {
     PgStore::connect(url, PgOptions::new(id, lease)).await.unwrap_or_else(|e| panic!("connecting {id}: {e}"))
 }
 
+/// Replicas "a", "b" and "c" on one database, with long leases.
+async fn three_replicas(url: &str) -> [PgStore; 3] {
+    [replica(url, "a", LONG_LEASE).await, replica(url, "b", LONG_LEASE).await, replica(url, "c", LONG_LEASE).await]
+}
+
 async fn merchant(store: &PgStore, app_key: &str) {
     let doc = Merchant { app_key: app_key.to_owned(), quota_used: 0 };
     store.put_merchant(app_key, &format!("session-{app_key}"), &doc).await.unwrap();
@@ -130,11 +135,7 @@ async fn two_replicas_changing_one_order_at_once_lose_no_update() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn three_replicas_lease_300_due_deliveries_each_exactly_once() {
     let database = testkit::postgres::database();
-    let replicas = [
-        replica(database.url(), "a", LONG_LEASE).await,
-        replica(database.url(), "b", LONG_LEASE).await,
-        replica(database.url(), "c", LONG_LEASE).await,
-    ];
+    let replicas = three_replicas(database.url()).await;
     merchant(&replicas[0], "m").await;
     let mut ids = BTreeSet::new();
     for _ in 0..300 {
@@ -278,11 +279,7 @@ async fn advancing_one_merchants_clock_moves_only_its_due_and_close_times() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 3)]
 async fn three_replicas_running_closes_at_once_close_each_order_exactly_once() {
     let database = testkit::postgres::database();
-    let replicas = [
-        replica(database.url(), "a", LONG_LEASE).await,
-        replica(database.url(), "b", LONG_LEASE).await,
-        replica(database.url(), "c", LONG_LEASE).await,
-    ];
+    let replicas = three_replicas(database.url()).await;
     merchant(&replicas[0], "m").await;
     let mut ids = Vec::new();
     for _ in 0..250 {
