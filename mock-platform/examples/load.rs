@@ -107,15 +107,16 @@ async fn gateway(seconds: u64, orders: usize) -> (f64, f64) {
         // No clock was advanced: the wall clock (the store's timers) is the merchant's clock.
         let now = platform.clock().wall_now().timestamp_millis();
         {
-            let (plans, _) = platform.store().lease_due(now, &schedule).await;
+            let (plans, _) = platform.store().lease_due(now, &schedule).await.expect("in-memory store");
             for plan in plans {
-                platform.store().settle(&plan, None, true, now, &schedule).await;
+                platform.store().settle(&plan, None, true, now, &schedule).await.expect("in-memory store");
             }
             let verify = VerifyCodes::parse(&codes).expect("codes");
             platform
                 .store()
-                .with_order(id, |tx| tx.order_mut().issue(&verify, &[], now))
+                .with_order(id, 0, |tx| tx.order_mut().issue(&verify, &[], now))
                 .await
+                .expect("in-memory store")
                 .expect("order")
                 .expect("issue");
         }
@@ -212,7 +213,8 @@ async fn notifications(orders: usize) -> (f64, f64) {
     }
     let key = Secret::new(NOTIFY_KEY);
     let bodies: Vec<Bytes> = {
-        let merchant = platform.store().merchant(APP_KEY, Clone::clone).await.expect("merchant");
+        let merchant =
+            platform.store().merchant(APP_KEY, Clone::clone).await.expect("in-memory store").expect("merchant");
         platform
             .store()
             .orders(None, None, |o| {
@@ -222,6 +224,7 @@ async fn notifications(orders: usize) -> (f64, f64) {
                 Bytes::from(wire.body)
             })
             .await
+            .expect("in-memory store")
     };
 
     let bare = bare_loop(&url, Arc::new(bodies)).await;
@@ -237,6 +240,7 @@ async fn notifications(orders: usize) -> (f64, f64) {
             .store()
             .orders(None, None, |o| o.delivery.has_acked(NotifyMethod::Send))
             .await
+            .expect("in-memory store")
             .into_iter()
             .filter(|acked| *acked)
             .count();

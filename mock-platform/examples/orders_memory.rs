@@ -63,9 +63,9 @@ async fn measure_in(n: usize, acked: bool) {
         platform.create_order(NewOrderBody::new("k", 2, &format!("138{i:08}"), "银子岩门票")).await.expect("order");
         if acked {
             let now = platform.clock().wall_now().timestamp_millis();
-            let (plans, _) = platform.store().lease_due(now, &schedule).await;
+            let (plans, _) = platform.store().lease_due(now, &schedule).await.expect("in-memory store");
             for plan in plans {
-                platform.store().settle(&plan, None, true, now, &schedule).await;
+                platform.store().settle(&plan, None, true, now, &schedule).await.expect("in-memory store");
             }
         }
     }

@@ -34,8 +34,11 @@ pub struct PlatformConfig {
     pub connection_timeout: Duration,
     /// The first order id handed out (16 digits like real trade ids).
     pub first_order_id: i64,
-    /// Real time; tests inject their own.
+    /// Real time; tests inject their own (the shared store reads order clocks on the database's clock).
     pub wall: WallClock,
+    /// How long a replica's lease on a notification attempt lasts on a shared store (INTERFACES §1.2:
+    /// `notify_deadline + 10 s`); `None` takes that default. A holder that dies is replaced once it expires.
+    pub lease: Option<Duration>,
 }
 
 impl std::fmt::Debug for PlatformConfig {
@@ -51,6 +54,7 @@ impl std::fmt::Debug for PlatformConfig {
             .field("default_daily_quota", &self.default_daily_quota)
             .field("max_concurrent_attempts", &self.max_concurrent_attempts)
             .field("connection_timeout", &self.connection_timeout)
+            .field("lease", &self.lease)
             .finish_non_exhaustive()
     }
 }
@@ -71,7 +75,15 @@ impl Default for PlatformConfig {
             connection_timeout: Duration::from_secs(30),
             first_order_id: 2_600_000_000_000_001,
             wall: system_wall_clock(),
+            lease: None,
         }
+    }
+}
+
+impl PlatformConfig {
+    /// A shared store's lease on an attempt: [`PlatformConfig::lease`], or `notify_deadline + 10 s`.
+    pub fn lease_duration(&self) -> Duration {
+        self.lease.unwrap_or(self.notify_deadline + Duration::from_secs(10))
     }
 }
 

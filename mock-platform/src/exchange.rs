@@ -201,14 +201,16 @@ impl ParamList {
             ends: Vec::with_capacity(2 * pairs.len()),
         };
         for (name, value) in pairs {
-            list.push(name, value);
+            list.push(&cut(name), &cut(value));
         }
         list
     }
 
+    /// Appends a pair as it is: [`ParamList::of`] cuts first; a list read back from a store was cut when recorded
+    /// (cutting it again would cut the mark of a value already cut).
     fn push(&mut self, name: &str, value: &str) {
         for part in [name, value] {
-            self.text.push_str(&cut(part));
+            self.text.push_str(part);
             self.ends.push(u32::try_from(self.text.len()).unwrap_or(u32::MAX));
         }
     }
@@ -333,6 +335,10 @@ pub(crate) mod tests {
         let list = ParamList::of(&params());
         let back: ParamList = serde_json::from_str(&serde_json::to_string(&list).unwrap()).unwrap();
         assert_eq!(back, list);
+        // A value cut when recorded comes back as it was recorded, not cut again.
+        let long = ParamList::of(&Params::from_pairs([("pad", "p".repeat(BODY_CAP * 2).as_str())]));
+        let back: ParamList = serde_json::from_str(&serde_json::to_string(&long).unwrap()).unwrap();
+        assert_eq!(back, long);
         assert!(serde_json::from_str::<ParamList>(r#"{"a":1}"#).is_err());
         assert!(serde_json::from_str::<ParamList>("{}").unwrap().is_empty());
     }

@@ -21,6 +21,7 @@ pub mod case;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod db_url;
 pub mod exchange;
 pub mod faults;
 #[doc(hidden)]
@@ -49,7 +50,7 @@ pub use admin::merchants::NewMerchant;
 pub use admin::orders::NewOrderBody;
 pub use clock::{PlatformClock, WallClock};
 pub use config::{ConfigError, PlatformConfig};
-pub use store::{Store, StoreError};
+pub use store::{Store, StoreError, Unavailable};
 
 /// The platform: shared state behind an `Arc`, cheap to clone into handlers and tasks.
 #[derive(Clone, Debug)]
@@ -90,7 +91,30 @@ impl Platform {
         Ok(Self::with_store(config, store))
     }
 
+    /// A replica of the shared platform in the PostgreSQL database at `url` (`postgres://…` or
+    /// `postgresql://…`, INTERFACES §1.2): the schema is migrated first (under a lock: replicas starting together
+    /// migrate once). Every replica on the database is the same platform; nothing of its state lives only here.
+    ///
+    /// # Errors
+    /// A bad URL, an unreachable database, a failed migration, or a database migrated by a newer binary.
+    pub async fn connect(config: PlatformConfig, url: &str) -> Result<Self, postgres::PgError> {
+        let replica = replica::new_id();
+        let store = Store::connect_postgres(
+            url,
+            &replica,
+            config.lease_duration(),
+            config.first_order_id,
+            config.auto_close_ms(),
+        )
+        .await?;
+        Ok(Self::with_store_as(config, store, replica))
+    }
+
     fn with_store(config: PlatformConfig, store: Store) -> Self {
+        Self::with_store_as(config, store, replica::new_id())
+    }
+
+    fn with_store_as(config: PlatformConfig, store: Store, replica: String) -> Self {
         let clock = PlatformClock::with_offsets(config.wall.clone(), store.offsets());
         store.use_clock(clock.clone());
         let http = reqwest::Client::builder()
@@ -112,7 +136,7 @@ impl Platform {
                 attempts,
                 exchange_seq: AtomicU64::new(0),
                 metrics: metrics::Metrics::default(),
-                replica: replica::new_id(),
+                replica,
             }),
         }
     }
@@ -163,31 +187,41 @@ impl Platform {
 
     /// Moves the platform-wide clock (every merchant's) forward; auto-closes fire before this returns, due
     /// retries right after. Returns the platform-wide order time (read through the store, to the millisecond).
-    pub async fn advance_clock(&self, seconds: u64) -> chrono::DateTime<chrono::Utc> {
-        self.advance(None, seconds).await;
-        let now_ms = self.store().now_ms(None).await;
-        chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(|| self.clock().now())
+    ///
+    /// # Errors
+    /// The store did not answer (a shared store's database).
+    pub async fn advance_clock(&self, seconds: u64) -> Result<chrono::DateTime<chrono::Utc>, store::Unavailable> {
+        self.advance(None, seconds).await?;
+        let now_ms = self.store().now_ms(None).await?;
+        Ok(chrono::DateTime::from_timestamp_millis(now_ms).unwrap_or_else(|| self.clock().now()))
     }
 
     /// Moves one merchant's clock forward (INTERFACES §1): only its orders' timers move; its auto-closes fire
     /// before this returns, its due retries right after. `None` when no such merchant.
-    pub async fn advance_merchant_clock(&self, app_key: &str, seconds: u64) -> Option<chrono::DateTime<chrono::Utc>> {
-        if !self.advance(Some(app_key), seconds).await {
-            return None;
+    ///
+    /// # Errors
+    /// The store did not answer (a shared store's database).
+    pub async fn advance_merchant_clock(
+        &self,
+        app_key: &str,
+        seconds: u64,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, store::Unavailable> {
+        if !self.advance(Some(app_key), seconds).await? {
+            return Ok(None);
         }
-        chrono::DateTime::from_timestamp_millis(self.store().now_ms(Some(app_key)).await)
+        Ok(chrono::DateTime::from_timestamp_millis(self.store().now_ms(Some(app_key)).await?))
     }
 
     /// The offset and the timers it shifts change in one store operation, so the dispatcher never sees one
     /// without the other. False when there is no such merchant.
-    async fn advance(&self, app_key: Option<&str>, seconds: u64) -> bool {
+    async fn advance(&self, app_key: Option<&str>, seconds: u64) -> Result<bool, store::Unavailable> {
         let wall_ms = self.clock().wall_now().timestamp_millis();
         let ms = clock::seconds_to_ms(seconds);
-        if !self.store().advance_clock(app_key, ms, wall_ms, self.config().auto_close_ms()).await {
-            return false;
+        if !self.store().advance_clock(app_key, ms, wall_ms, self.config().auto_close_ms()).await? {
+            return Ok(false);
         }
         self.wake();
-        true
+        Ok(true)
     }
 
     /// Starts the notification dispatcher (done by [`run`]; for users of [`app`] alone).

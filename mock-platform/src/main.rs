@@ -23,9 +23,10 @@ enum Command {
         listen: SocketAddr,
         /// Keep everything in this SQLite file (created if missing) instead of in memory: merchants, orders,
         /// codes, consumes, exchanges, queued notifications, faults and the clock offsets survive a restart;
-        /// pending notifications and auto-closes resume.
-        #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH")]
-        db: Option<std::path::PathBuf>,
+        /// pending notifications and auto-closes resume. Or a PostgreSQL URL (postgres://user:pass@host/db):
+        /// a shared platform, every `serve` on that database one platform (README "Run a shared sandbox").
+        #[arg(long, env = "MOCK_PLATFORM_DB", value_name = "PATH|URL", hide_env_values = true)]
+        db: Option<String>,
         /// Bearer token required by /admin/* and /console (Authorization: Bearer TOKEN). Without it the admin API
         /// is open, which is only allowed on a loopback address.
         #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
@@ -57,7 +58,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: Option<String>) -> anyhow::Result<()> {
+async fn serve(listen: SocketAddr, db: Option<String>, admin_token: Option<String>) -> anyhow::Result<()> {
     // Colour only for a person at a terminal: piped into a file or a log collector, escape codes are noise.
     tracing_subscriber::fmt()
         .with_ansi(std::io::stdout().is_terminal())
@@ -76,11 +77,15 @@ async fn serve(listen: SocketAddr, db: Option<std::path::PathBuf>, admin_token: 
         ..PlatformConfig::default()
     };
     config.validate().context("invalid configuration")?;
-    let platform = match &db {
-        Some(path) => Platform::open(config, path).with_context(|| format!("opening {}", path.display()))?,
+    let shown = db.as_deref().map(mock_platform::db_url::redacted);
+    let platform = match db.as_deref() {
+        Some(url) if mock_platform::db_url::is_postgres(url) => Platform::connect(config, url)
+            .await
+            .with_context(|| format!("connecting to {}", mock_platform::db_url::redacted(url)))?,
+        Some(path) => Platform::open(config, std::path::Path::new(path)).with_context(|| format!("opening {path}"))?,
         None => Platform::new(config),
     };
-    platform.span().in_scope(|| tracing::info!(%addr, db = ?db, "mock-platform listening"));
+    platform.span().in_scope(|| tracing::info!(%addr, db = ?shown, "mock-platform listening"));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -81,13 +81,14 @@ impl Histogram {
     }
 }
 
-/// What `GET /metrics` reads from the store at scrape time (not counted on the hot path).
+/// What `GET /metrics` reads from the store at scrape time (not counted on the hot path). On a shared store they
+/// count every replica's; `None` when the store did not answer (the gauge is left out of the scrape).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
     /// Notifications queued on orders, not yet acknowledged or given up (the ones being attempted included).
-    pub queued: u64,
+    pub queued: Option<u64>,
     /// Notification attempts whose request is out and whose outcome is not recorded yet.
-    pub in_flight: u64,
+    pub in_flight: Option<u64>,
 }
 
 /// The counters. One per platform, shared by every handler.
@@ -209,21 +210,25 @@ impl Metrics {
         for (method, histogram) in attempt_latency {
             histogram.render(&mut out, name, &format!("method=\"{method}\""));
         }
-        let name = "mock_platform_notifications_queued";
-        header(&mut out, name, "Notifications queued on orders, not yet acknowledged or given up.", "gauge");
-        let _ = writeln!(out, "{name} {}", gauges.queued);
-        let name = "mock_platform_notification_attempts_in_flight";
-        header(
-            &mut out,
-            name,
-            "Notification attempts whose request is out and whose outcome is not recorded.",
-            "gauge",
-        );
-        let _ = writeln!(out, "{name} {}", gauges.in_flight);
+        if let Some(queued) = gauges.queued {
+            let name = "mock_platform_notifications_queued";
+            header(&mut out, name, "Notifications queued on orders, not yet acknowledged or given up.", "gauge");
+            let _ = writeln!(out, "{name} {queued}");
+        }
+        if let Some(in_flight) = gauges.in_flight {
+            let name = "mock_platform_notification_attempts_in_flight";
+            header(
+                &mut out,
+                name,
+                "Notification attempts whose request is out and whose outcome is not recorded.",
+                "gauge",
+            );
+            let _ = writeln!(out, "{name} {in_flight}");
+        }
         counter(
             &mut out,
             "mock_platform_leases_lost_total",
-            "Delivery leases lost before the attempt's outcome was written (always 0 without PostgreSQL).",
+            "Delivery leases lost before the attempt's outcome was written (always 0 in process: only a shared store's leases expire).",
         );
         let _ = writeln!(out, "mock_platform_leases_lost_total {}", self.leases_lost.load(Ordering::Relaxed));
         out
@@ -242,8 +247,8 @@ fn header(out: &mut String, name: &str, help: &str, kind: &str) {
 /// about a millisecond per 100,000 orders), so the hot paths keep no gauge up to date.
 pub async fn serve(State(platform): State<Platform>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
-    let queued = platform.store().queued_notifications().await;
-    let in_flight = platform.store().attempts_open().await;
+    let queued = platform.store().queued_notifications().await.ok();
+    let in_flight = platform.store().attempts_open().await.ok();
     let text = platform.metrics().render(Gauges { queued, in_flight });
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
@@ -261,7 +266,7 @@ mod tests {
         m.gateway_call(Some("taobao.vmarket.eticket.send"), 0, Duration::from_micros(300));
         m.gateway_call(None, 29, Duration::from_millis(2));
         m.notification_attempt("send", "ack_200", Duration::from_millis(20));
-        let text = m.render(Gauges { queued: 3, in_flight: 1 });
+        let text = m.render(Gauges { queued: Some(3), in_flight: Some(1) });
         assert!(text.contains("mock_platform_gateway_calls_unrecorded_total{reason=\"unknown_app\"} 2\n"), "{text}");
         assert!(text.contains("mock_platform_exchanges_dropped_total 1\n"), "{text}");
         assert!(text.contains("mock_platform_gateway_calls_total{api=\"other\",code=\"29\"} 1\n"), "{text}");

@@ -67,7 +67,7 @@ impl Target {
             Target::InProcess(platform) => {
                 let mut issued = 0;
                 for id in ids {
-                    let state = platform.store().order(*id, |o| o.state).await;
+                    let state = platform.store().order(*id, |o| o.state).await.map_err(|e| e.to_string())?;
                     issued += usize::from(state == Some(mock_platform::model::OrderState::Issued));
                 }
                 Ok(issued)

@@ -58,7 +58,7 @@ pub async fn advance(
         Some(k) => Some(merchant(&platform, k).await?),
         None => None,
     };
-    let headroom = platform.store().clock(key.as_deref()).await.headroom_seconds;
+    let headroom = platform.store().clock(key.as_deref()).await?.headroom_seconds;
     if seconds > headroom {
         return Err(ApiError::field(
             "advance_seconds",
@@ -70,13 +70,13 @@ pub async fn advance(
     }
     match &key {
         Some(key) => {
-            platform.advance_merchant_clock(key, seconds).await;
+            platform.advance_merchant_clock(key, seconds).await?;
         }
         None => {
-            platform.advance_clock(seconds).await;
+            platform.advance_clock(seconds).await?;
         }
     }
-    Ok(Json(now(&platform, key.as_deref()).await))
+    Ok(Json(now(&platform, key.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/admin/clock", tag = "clock", params(ClockQuery),
@@ -93,7 +93,7 @@ pub async fn get(
         Some(k) => Some(merchant(&platform, k).await?),
         None => None,
     };
-    Ok(Json(now(&platform, key.as_deref()).await))
+    Ok(Json(now(&platform, key.as_deref()).await?))
 }
 
 /// The registered app named, or 404.
@@ -101,12 +101,12 @@ async fn merchant(platform: &Platform, app_key: &str) -> Result<Arc<str>, ApiErr
     platform
         .store()
         .merchant(app_key, |m| Arc::<str>::from(m.app_key.as_str()))
-        .await
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
 }
 
 /// That merchant's clock, or the platform-wide one.
-async fn now(platform: &Platform, app_key: Option<&str>) -> ClockAnswer {
-    let clock = platform.store().clock(app_key).await;
-    ClockAnswer { now: format_ms(clock.now_ms), offset_seconds: clock.offset_ms / 1000 }
+async fn now(platform: &Platform, app_key: Option<&str>) -> Result<ClockAnswer, ApiError> {
+    let clock = platform.store().clock(app_key).await?;
+    Ok(ClockAnswer { now: format_ms(clock.now_ms), offset_seconds: clock.offset_ms / 1000 })
 }

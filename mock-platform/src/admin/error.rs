@@ -1,4 +1,5 @@
-//! The admin API's one error type: `{"error": "…naming the field…"}` with a 4xx status (INTERFACES §1).
+//! The admin API's one error type: `{"error": "…naming the field…"}` with a 4xx status (INTERFACES §1), or 503 when
+//! the store does not answer.
 
 use axum::Json;
 use axum::extract::rejection::{BytesRejection, JsonRejection, PathRejection, QueryRejection};
@@ -35,6 +36,9 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("missing or wrong admin token (Authorization: Bearer …)")]
     Unauthorized,
+    /// The store did not answer (a shared store's database is down): 503, try again.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl ApiError {
@@ -48,6 +52,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -57,6 +62,13 @@ impl ApiError {
 
     pub fn too_large() -> Self {
         ApiError::PayloadTooLarge(format!("body: larger than {} bytes", super::MAX_BODY_BYTES))
+    }
+}
+
+impl From<crate::store::Unavailable> for ApiError {
+    fn from(e: crate::store::Unavailable) -> Self {
+        tracing::warn!("admin: {e}");
+        ApiError::Unavailable(e.to_string())
     }
 }
 

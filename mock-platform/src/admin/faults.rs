@@ -267,15 +267,16 @@ pub async fn create(
         (status = 200, description = "`{\"gateway\": [fault…], \"notification\": [{\"id\", \"order_id\"}…]}`: the pending faults", body = Value),
         (status = "4XX", description = "A bad request", body = ErrorBody),
     ))]
-pub async fn list(State(platform): State<Platform>) -> Json<Value> {
-    platform
+pub async fn list(State(platform): State<Platform>) -> Result<Json<Value>, ApiError> {
+    let listed = platform
         .store()
         .faults(|gateway, notification| {
             let notification: Vec<Value> =
                 notification.map(|(id, order)| json!({"id": id, "order_id": order})).collect();
             Json(json!({ "gateway": gateway, "notification": notification }))
         })
-        .await
+        .await?;
+    Ok(listed)
 }
 
 #[utoipa::path(delete, path = "/admin/faults/{id}", tag = "faults",
@@ -290,7 +291,7 @@ pub async fn remove(
     AdminPath(id): AdminPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let id: u64 = id.parse().map_err(|_| ApiError::field("id", format!("{id:?} is not a fault id (an integer)")))?;
-    if platform.store().remove_fault(id).await {
+    if platform.store().remove_fault(id).await? {
         return Ok(StatusCode::NO_CONTENT);
     }
     Err(ApiError::NotFound(format!("fault {id}: no such pending fault")))
@@ -328,7 +329,7 @@ impl Platform {
         // A fault for an order that does not exist could never fire (ids are never reused).
         self.store()
             .add_gateway_fault(spec, body.order_id)
-            .await
+            .await?
             .ok_or_else(|| no_order(body.order_id.unwrap_or_default()))
     }
 
@@ -359,7 +360,7 @@ impl Platform {
             }
             Ok((id, false))
         };
-        let (id, queued) = self.store().with_order(order_id, change).await.ok_or_else(|| no_order(order_id))??;
+        let (id, queued) = self.store().with_order(order_id, 1, change).await?.ok_or_else(|| no_order(order_id))??;
         if queued {
             self.wake();
         }

@@ -74,7 +74,7 @@ pub async fn get_one(State(platform): State<Platform>, Path(app_key): Path<Strin
     platform
         .store()
         .merchant(&app_key, |m| Json(serde_json::to_value(m).unwrap_or_default()))
-        .await
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))
 }
 
@@ -142,7 +142,7 @@ impl Platform {
         if url.query().is_some() {
             return Err(ApiError::field("notify_url", "must not carry a query string (PROTOCOL §1.1)"));
         }
-        let now = self.store().now_ms(Some(&body.app_key)).await;
+        let now = self.store().now_ms(Some(&body.app_key)).await?;
         let session_expires_at = match &body.session_expires_at {
             Some(text) => {
                 parse_ms(text).ok_or_else(|| ApiError::field("session_expires_at", "must be yyyy-MM-dd HH:mm:ss"))?
@@ -183,7 +183,7 @@ impl Platform {
         // The one answer that shows the session in full: the merchant may not know it (generated here).
         view["session"] = Value::String(session);
         let app_key = merchant.app_key.clone();
-        match self.store().put_merchant(merchant).await {
+        match self.store().put_merchant(merchant).await? {
             Ok(()) => {}
             Err(MerchantConflict::AppKey) => {
                 return Err(ApiError::Conflict(format!("app_key {app_key:?} is already registered")));

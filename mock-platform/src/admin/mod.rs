@@ -152,6 +152,10 @@ async fn container(State(platform): State<Platform>, Query(q): Query<ContainerQu
             Some(format!("{callback}{separator}top_session={}", url_encode(merchant.session.expose())))
         })
         .await;
+    let target = match target {
+        Ok(target) => target,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     match target {
         None => (StatusCode::NOT_FOUND, "unknown appkey").into_response(),
         Some(None) => (StatusCode::BAD_REQUEST, "the app has no callback_url").into_response(),

@@ -230,7 +230,7 @@ pub async fn get_one(
     AdminPath(id): AdminPath<String>,
 ) -> Result<Json<Value>, ApiError> {
     let id = parse_order_id(&id)?;
-    platform.store().order(id, |o| Json(order_view(o))).await.ok_or_else(|| no_order(id))
+    platform.store().order(id, |o| Json(order_view(o))).await?.ok_or_else(|| no_order(id))
 }
 
 #[utoipa::path(get, path = "/admin/orders", tag = "orders", params(ListQuery),
@@ -246,7 +246,7 @@ pub async fn list(
         Some(s) => Some(OrderState::parse(s).ok_or_else(|| ApiError::field("state", format!("unknown state {s:?}")))?),
         None => None,
     };
-    let orders = platform.store().orders(q.app_key.as_deref(), state, order_view).await;
+    let orders = platform.store().orders(q.app_key.as_deref(), state, order_view).await?;
     Ok(Json(json!({ "orders": orders })))
 }
 
@@ -319,7 +319,7 @@ async fn act(
         tx.enqueue(notification, alteration, false, now);
         Ok((notification.0, order_view(tx.order())))
     };
-    let (method, view) = platform.store().with_order(id, change).await.ok_or_else(|| no_order(id))??;
+    let (method, view) = platform.store().with_order(id, 0, change).await?.ok_or_else(|| no_order(id))??;
     platform.wake();
     tracing::info!(order_id = id, method = method.as_str(), "suite action queued a notification");
     Ok((StatusCode::ACCEPTED, Json(view)))
@@ -449,12 +449,12 @@ pub async fn rights_protection(
 impl Platform {
     /// `GET /admin/orders/{id}` in-process.
     pub async fn order_json(&self, order_id: i64) -> Option<Value> {
-        self.store().order(order_id, order_view).await
+        self.store().order(order_id, order_view).await.ok().flatten()
     }
 
     /// `GET /admin/orders/{id}/exchanges` in-process.
     pub async fn exchanges_json(&self, order_id: i64) -> Option<Value> {
-        self.store().order_record(order_id, |r| exchange::render(order_id, r.exchanges, r.dropped)).await
+        self.store().order_record(order_id, |r| exchange::render(order_id, r.exchanges, r.dropped)).await.ok().flatten()
     }
 
     /// T1 (`pay`): validates, refuses what FAQ 2.28 says the platform would not notify, arms the order's
@@ -503,7 +503,8 @@ impl Platform {
         };
         let alteration = alteration_of(&body.alteration)?;
         let gateway_faults = body.gateway_faults.as_deref().map(check_order_faults).transpose()?;
-        let now = self.store().now_ms(Some(&body.app_key)).await;
+        let fault_count = gateway_faults.as_ref().map_or(0, Vec::len);
+        let now = self.store().now_ms(Some(&body.app_key)).await?;
         let valid_start = match &body.valid_start {
             Some(s) => datetime("valid_start", s)?,
             None => gmt8_midnight_ms(now),
@@ -579,8 +580,8 @@ impl Platform {
         };
         let (id, view) = self
             .store()
-            .new_order(&app_key, self.config().auto_close_ms(), check, create, then)
-            .await
+            .new_order(&app_key, self.config().auto_close_ms(), fault_count, check, create, then)
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("app_key {app_key:?}: no such merchant")))??;
         self.wake();
         tracing::info!(order_id = id, eticket, "order paid (T1)");

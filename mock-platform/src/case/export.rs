@@ -14,8 +14,9 @@ pub struct ExportArgs {
     /// The order to export.
     #[arg(long = "order", value_name = "ID")]
     pub order_id: i64,
-    /// The SQLite file of `serve --db PATH` (the platform may be running on it); wins over --platform-url.
-    #[arg(long, value_name = "PATH", env = "MOCK_PLATFORM_DB")]
+    /// The SQLite file of `serve --db PATH` (the platform may be running on it), or a shared platform's PostgreSQL
+    /// URL; wins over --platform-url.
+    #[arg(long, value_name = "PATH|URL", env = "MOCK_PLATFORM_DB", hide_env_values = true)]
     pub db: Option<PathBuf>,
     /// A running mock-platform, e.g. http://127.0.0.1:8080: the case is fetched from its admin API.
     #[arg(long, value_name = "URL", env = "MOCK_PLATFORM_URL")]
@@ -32,6 +33,9 @@ pub struct ExportArgs {
 pub async fn export(args: ExportArgs) -> anyhow::Result<()> {
     use anyhow::{Context, bail};
     let case = match (&args.db, args.platform_url.as_deref()) {
+        (Some(db), _) if crate::db_url::is_postgres(&db.to_string_lossy()) => {
+            case_from_postgres(&db.to_string_lossy(), args.order_id).await?
+        }
         (Some(path), _) => case_from_db(path, args.order_id).await?,
         (None, Some(base)) => fetch_case(base, args.admin_token.as_deref(), args.order_id).await?,
         (None, None) => bail!("--platform-url URL or --db PATH is required (where to export the case from)"),
@@ -83,6 +87,15 @@ pub async fn case_from_db(path: &Path, order_id: i64) -> anyhow::Result<Value> {
     let case = platform.export_case(order_id).await.map_err(|e| anyhow!("{}: {e}", path.display()))?;
     drop(platform);
     Ok(case)
+}
+
+/// The case of `order_id` from a shared platform's PostgreSQL database (read-only: this process serves nothing).
+pub async fn case_from_postgres(url: &str, order_id: i64) -> anyhow::Result<Value> {
+    use anyhow::{Context, anyhow};
+    let shown = crate::db_url::redacted(url);
+    let platform =
+        Platform::connect(PlatformConfig::default(), url).await.with_context(|| format!("connecting to {shown}"))?;
+    platform.export_case(order_id).await.map_err(|e| anyhow!("{shown}: {e}"))
 }
 
 /// A consistent private copy of a live SQLite store (`VACUUM INTO` reads it in one read transaction, WAL

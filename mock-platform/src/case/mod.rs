@@ -61,7 +61,7 @@ impl Platform {
                 });
                 (case, secrets)
             })
-            .await
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("order_id {order_id}: no such order")))?;
         Ok(scrub(case, secrets))
     }

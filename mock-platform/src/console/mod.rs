@@ -62,10 +62,10 @@ pub async fn page(State(platform): State<Platform>, headers: HeaderMap, Query(qu
         (status = 200, description = "`{\"merchants\": [merchant…]}` by app_key, secrets and sessions masked", body = Value),
         (status = "4XX", description = "A bad request", body = crate::admin::ErrorBody),
     ))]
-pub async fn list_merchants(State(platform): State<Platform>) -> Json<Value> {
-    let mut merchants: Vec<Value> = platform.store().merchants(|m| serde_json::to_value(m).unwrap_or_default()).await;
+pub async fn list_merchants(State(platform): State<Platform>) -> Result<Json<Value>, crate::ApiError> {
+    let mut merchants: Vec<Value> = platform.store().merchants(|m| serde_json::to_value(m).unwrap_or_default()).await?;
     merchants.sort_by(|a, b| a["app_key"].as_str().cmp(&b["app_key"].as_str()));
-    Json(json!({ "merchants": merchants }))
+    Ok(Json(json!({ "merchants": merchants })))
 }
 
 #[cfg(test)]

@@ -33,8 +33,9 @@ async fn qr_image(
     axum::extract::Path(name): axum::extract::Path<String>,
 ) -> Response {
     match platform.store().qr_image(&name).await {
-        Some(bytes) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
-        None => crate::admin::ApiError::NotFound(format!("no QR image {name:?}")).into_response(),
+        Ok(Some(bytes)) => ([(header::CONTENT_TYPE, "image/png")], bytes).into_response(),
+        Ok(None) => crate::admin::ApiError::NotFound(format!("no QR image {name:?}")).into_response(),
+        Err(e) => crate::admin::ApiError::from(e).into_response(),
     }
 }
 
@@ -153,9 +154,10 @@ async fn router_rest(
             .record_gateway_exchange(params.get("app_key").unwrap_or_default(), id, Exchange::Gateway(exchange))
             .await
         {
-            Ok(true) => platform.metrics().dropped(),
-            Ok(false) => {}
-            Err(why) => platform.metrics().unrecorded(why),
+            Ok(Ok(true)) => platform.metrics().dropped(),
+            Ok(Ok(false)) => {}
+            Ok(Err(why)) => platform.metrics().unrecorded(why),
+            Err(e) => tracing::warn!(order_id = id, "gateway call not recorded: {e}"),
         }
     }
     tracing::info!(
@@ -188,10 +190,28 @@ struct Outcome {
     lost: Option<LostAnswer>,
 }
 
+/// A store that does not answer (a shared store's database is down) is a transient platform error for the caller:
+/// `isp.top-remote-connection-timeout` (code 15), which a merchant retries (PROTOCOL §6 C8).
+fn store_unavailable(outcome: &mut Outcome, error: crate::store::Unavailable) {
+    tracing::warn!(api = %outcome.api_name, "gateway: {error}");
+    outcome.result = Err(protocol::SubCode::RemoteConnectionTimeout.error());
+}
+
+/// The value of a store operation, or the call answered [`store_unavailable`].
+macro_rules! answered {
+    ($outcome:ident, $operation:expr) => {
+        match $operation {
+            Ok(value) => value,
+            Err(error) => {
+                store_unavailable(&mut $outcome, error);
+                return $outcome;
+            }
+        }
+    };
+}
+
 async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, hold: Hold) -> Outcome {
     let wall = platform.clock().wall_now();
-    // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
-    let now = platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await;
     let mut outcome = Outcome {
         api_name: params.get("method").unwrap_or_default().to_owned(),
         format: ResponseFormat::Xml,
@@ -203,10 +223,12 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         sign_diagnosis: None,
         lost: None,
     };
+    // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
+    let now = answered!(outcome, platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await);
     // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
     // under it).
     let secret = match params.non_empty("app_key") {
-        Some(k) => platform.store().merchant(k, |m| m.app_secret.clone()).await,
+        Some(k) => answered!(outcome, platform.store().merchant(k, |m| m.app_secret.clone()).await),
         None => None,
     };
     let pre = system::pre_verify(secret, params);
@@ -216,8 +238,11 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     if let (Some(api), Some(id)) = (api, order_id)
         && !api.causes.is_empty()
     {
-        let acked =
-            platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).await.unwrap_or(false);
+        let acked = answered!(
+            outcome,
+            platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).await
+        )
+        .unwrap_or(false);
         outcome.cause_acked = Some(acked);
         outcome.causality = Some(match (acked, hold.held && hold.timed_out) {
             (true, _) => "ok",
@@ -227,8 +252,10 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     }
     // Steps 2–12 on the caller's merchant (session, quota), then B0.
     let app_key = params.non_empty("app_key").unwrap_or_default();
-    let checked =
-        platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now)).await;
+    let checked = answered!(
+        outcome,
+        platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now)).await
+    );
     let checked = match checked {
         Ok(checked) => checked,
         Err(refusal) => {
@@ -238,7 +265,8 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             return outcome;
         }
     };
-    let action = platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id).await;
+    let action =
+        answered!(outcome, platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id).await);
     outcome.format = checked.format;
     outcome.simplify = checked.simplify;
     match action {
@@ -258,11 +286,13 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         None => {}
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
-    let now = platform.store().now_ms(Some(&checked.app_key)).await;
+    let now = answered!(outcome, platform.store().now_ms(Some(&checked.app_key)).await);
     let wall_ms = platform.clock().wall_now().timestamp_millis();
+    let scope = apis::scope(checked.api, params, order_id);
+    let mut result = None;
     let queued = platform
         .store()
-        .gateway_call(&checked.app_key, wall_ms, platform.config().auto_close_ms(), |tx| {
+        .gateway_call(&checked.app_key, &scope, wall_ms, platform.config().auto_close_ms(), |tx| {
             let mut ctx = apis::Ctx {
                 tx,
                 app_key: checked.app_key.clone(),
@@ -272,14 +302,18 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             };
             // §5.0 B1: every e-voucher API refuses a merchant that has not joined the platform.
             let joined = ctx.tx.merchant(&checked.app_key).is_none_or(|m| m.joined);
-            outcome.result = if checked.api.needs_permission && !joined {
+            result = Some(if checked.api.needs_permission && !joined {
                 Err(protocol::SubCode::InvalidEticketSeller.error())
             } else {
                 (checked.api.run)(&mut ctx, params)
-            };
+            });
             ctx.queued
         })
         .await;
+    let queued = answered!(outcome, queued);
+    if let Some(result) = result {
+        outcome.result = result;
+    }
     if queued {
         platform.wake();
     }

@@ -13,24 +13,46 @@ pub use alteration::Alteration;
 use crate::Platform;
 use crate::exchange::{Exchange, NotificationExchange, ParamList, capture_body};
 use crate::model::AttemptPlan;
+use crate::store::Settlement;
 
-/// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake.
+/// How long a dispatcher on a shared store sleeps at most: a `NOTIFY` is lost while the listening connection
+/// reconnects, and another replica's expired lease sends none.
+const SHARED_POLL_MS: i64 = 1_000;
+
+/// The dispatcher loop: fires due attempts, runs auto-closes, sleeps until the next due time or a wake (on a
+/// shared store also another replica's `NOTIFY wake`, polling at least every second).
 pub async fn dispatcher(platform: Platform) {
+    let longest_sleep = if platform.store().is_shared() { SHARED_POLL_MS } else { 60_000 };
     loop {
-        let wall_ms = platform.clock().wall_now().timestamp_millis();
-        platform.store().run_closes(wall_ms, platform.config().auto_close_ms()).await;
-        let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms()).await;
-        for plan in plans {
-            // In the dispatcher's span (the replica's): a spawned task does not inherit it by itself.
-            tokio::spawn(attempt(platform.clone(), plan).in_current_span());
-        }
+        let next = match round(&platform).await {
+            Ok(next) => next,
+            Err(e) => {
+                // The database went away: try again after the poll interval; nothing is lost, leases expire.
+                tracing::warn!("dispatcher: {e}");
+                Some(platform.clock().wall_now().timestamp_millis() + SHARED_POLL_MS)
+            }
+        };
         // Sleep until the due time (timers are kept in wall ms); an advance of a clock wakes us early.
-        let wait = next.map_or(60_000, |t| (t - platform.clock().wall_now().timestamp_millis()).clamp(0, 60_000));
+        let now = platform.clock().wall_now().timestamp_millis();
+        let wait = next.map_or(longest_sleep, |t| (t - now).clamp(0, longest_sleep));
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
             () = platform.inner.wake.notified() => {}
+            () = platform.store().woken() => {}
         }
     }
+}
+
+/// One round: auto-closes, then every due attempt leased and started. Returns when to look again (wall ms).
+async fn round(platform: &Platform) -> Result<Option<i64>, crate::store::Unavailable> {
+    let wall_ms = platform.clock().wall_now().timestamp_millis();
+    platform.store().run_closes(wall_ms, platform.config().auto_close_ms()).await?;
+    let (plans, next) = platform.store().lease_due(wall_ms, &platform.config().schedule_ms()).await?;
+    for plan in plans {
+        // In the dispatcher's span (the replica's): a spawned task does not inherit it by itself.
+        tokio::spawn(attempt(platform.clone(), plan).in_current_span());
+    }
+    Ok(next)
 }
 
 /// The reply of one attempt, or why there was none.
@@ -103,12 +125,20 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     {
         let wall_ms = platform.clock().wall_now().timestamp_millis();
         let schedule = platform.config().schedule_ms();
-        if platform
+        match platform
             .store()
             .settle(&plan, Some(Exchange::Notification(exchange)), acknowledged, wall_ms, &schedule)
             .await
         {
-            platform.metrics().dropped();
+            Ok(Settlement::Done { dropped: true }) => platform.metrics().dropped(),
+            Ok(Settlement::Done { dropped: false }) => {}
+            Ok(Settlement::Lost) => {
+                // Another replica has (or will have) made this attempt: this outcome must change nothing.
+                tracing::warn!(order_id = plan.order_id, attempt = plan.attempt, "lease lost: outcome not recorded");
+                platform.metrics().lease_lost();
+            }
+            // The lease expires and another round (here or on another replica) makes the attempt again.
+            Err(e) => tracing::warn!(order_id = plan.order_id, "outcome not recorded: {e}"),
         }
     }
     // The outcome is recorded before a held callback (C4) is released.

@@ -73,4 +73,23 @@ impl PgStore {
         tx.commit().await?;
         Ok(Clock { now_ms: row.get(0), offset_ms: row.get(1) })
     }
+
+    /// The platform-wide offset and a merchant's own (`Some`), or the largest merchant offset (`None`: a
+    /// platform-wide advance moves every merchant's clock, so the one furthest ahead bounds it).
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn offsets(&self, app_key: Option<&str>) -> Result<(i64, i64), PgError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT coalesce((SELECT offset_ms FROM clocks WHERE app_key = ''), 0), \
+                   CASE WHEN $1::text IS NULL \
+                        THEN coalesce((SELECT max(offset_ms) FROM clocks WHERE app_key <> ''), 0) \
+                        ELSE coalesce((SELECT offset_ms FROM clocks WHERE app_key = $1), 0) END",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&app_key]).await?;
+        Ok((row.get(0), row.get(1)))
+    }
 }

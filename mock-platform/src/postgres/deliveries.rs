@@ -63,8 +63,9 @@ impl PgStore {
         tx.execute("SELECT hold_clocks()", &[]).await?;
         let select = tx
             .prepare_cached(
-                "SELECT d.order_id, o.app_key, d.lease_expires IS NOT NULL, o.doc, clock_now_ms(o.app_key) \
+                "SELECT d.order_id, o.app_key, d.lease_expires IS NOT NULL, o.doc, clock_now_ms(o.app_key), m.doc \
                  FROM deliveries d JOIN orders o ON o.id = d.order_id \
+                   LEFT JOIN merchants m ON m.app_key = o.app_key \
                  WHERE d.due_at <= clock_timestamp() \
                    AND (d.lease_expires IS NULL OR d.lease_expires <= clock_timestamp()) \
                  ORDER BY d.due_at LIMIT $1 FOR UPDATE OF d, o SKIP LOCKED",
@@ -80,6 +81,7 @@ impl PgStore {
             let app_key: String = row.get(1);
             let mut doc: D = row.get::<_, Json<D>>(3).0;
             let mut order_tx = Tx::new(row.get(4), false);
+            order_tx.merchant = row.get(5);
             let attempt = f(&mut doc, &mut order_tx, row.get(2));
             let mut effects = order_tx.effects;
             if attempt.is_some() {
@@ -224,5 +226,33 @@ impl PgStore {
             )
             .await?;
         Ok(client.query_one(&statement, &[&order_id]).await?.get(0))
+    }
+
+    /// Attempts out on any replica: unexpired leases.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn leases_open(&self) -> Result<i64, PgError> {
+        let client = self.client().await?;
+        let row =
+            client.query_one("SELECT count(*) FROM deliveries WHERE lease_expires > clock_timestamp()", &[]).await?;
+        Ok(row.get(0))
+    }
+
+    /// Notifications queued on orders, not yet acknowledged or given up: the length of the `delivery.queue` array
+    /// of every order document with a head indexed (an order whose queue is empty has no `deliveries` row).
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn queued_notifications(&self) -> Result<i64, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT coalesce(sum(jsonb_array_length(o.doc -> 'delivery' -> 'queue')), 0)::int8 \
+                 FROM deliveries d JOIN orders o ON o.id = d.order_id",
+                &[],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 }

@@ -172,4 +172,16 @@ impl PgStore {
         let row = client.query_opt("DELETE FROM notification_faults WHERE id = $1 RETURNING order_id", &[&id]).await?;
         Ok(row.map(|r| r.get(0)))
     }
+
+    /// Reserves `n` operation sequence numbers (the stamps of consumes and reverses), in increasing order.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn reserve_op_seqs(&self, n: i64) -> Result<Vec<i64>, PgError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached("SELECT nextval('op_seqs') FROM generate_series(1, $1::int8)").await?;
+        let mut ids: Vec<i64> = client.query(&statement, &[&n]).await?.into_iter().map(|r| r.get(0)).collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
 }

@@ -84,4 +84,35 @@ impl PgStore {
         tx.commit().await?;
         Ok(Some(out))
     }
+
+    /// Registers a new merchant: `Ok(false)` when its app key or its session is already taken (nothing written),
+    /// and gives it a clock of its own.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn insert_merchant<M: Serialize>(&self, app_key: &str, session: &str, doc: &M) -> Result<bool, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let inserted = tx
+            .execute(
+                "INSERT INTO merchants (app_key, session, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&app_key, &session, &super::JsonBytes::of(doc)?],
+            )
+            .await?;
+        if inserted == 1 {
+            tx.execute("INSERT INTO clocks (app_key) VALUES ($1) ON CONFLICT DO NOTHING", &[&app_key]).await?;
+        }
+        tx.commit().await?;
+        Ok(inserted == 1)
+    }
+
+    /// Whether a merchant has this app key.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn has_merchant(&self, app_key: &str) -> Result<bool, PgError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached("SELECT EXISTS (SELECT 1 FROM merchants WHERE app_key = $1)").await?;
+        Ok(client.query_one(&statement, &[&app_key]).await?.get(0))
+    }
 }

@@ -28,6 +28,8 @@ pub struct Tx {
     /// Whether the order's auto-close timer is due (`close_at <= clock_timestamp()`): whoever holds the row and
     /// clears it fires it, so it fires once.
     pub close_due: bool,
+    /// The order's merchant's document, where the locking query joined it (`with_order`, `lease_due`).
+    pub merchant: Option<serde_json::Value>,
     pub(super) effects: Effects,
 }
 
@@ -57,7 +59,7 @@ enum RowEffect {
 
 impl Tx {
     pub(super) fn new(now_ms: i64, close_due: bool) -> Self {
-        Self { now_ms, close_due, effects: Effects::default() }
+        Self { now_ms, close_due, merchant: None, effects: Effects::default() }
     }
 
     /// The order's delivery queue got a head at `due_ms` (merchant clock) while it was empty: index it (a head
@@ -312,8 +314,9 @@ impl PgStore {
         let commit = client.prepare_cached("COMMIT").await?;
         let select = client
             .prepare_cached(
-                "SELECT doc, app_key, clock_now_ms(app_key), close_at <= clock_timestamp() \
-                 FROM orders WHERE id = $1 AND hold_clocks() FOR UPDATE",
+                "SELECT o.doc, o.app_key, clock_now_ms(o.app_key), o.close_at <= clock_timestamp(), m.doc \
+                 FROM orders o LEFT JOIN merchants m ON m.app_key = o.app_key \
+                 WHERE o.id = $1 AND hold_clocks() FOR UPDATE OF o",
             )
             .await?;
         let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&id];
@@ -326,6 +329,7 @@ impl PgStore {
         let mut doc: D = row.get::<_, Json<D>>(0).0;
         let app_key: String = row.get(1);
         let mut order_tx = Tx::new(row.get(2), row.get::<_, Option<bool>>(3).unwrap_or(false));
+        order_tx.merchant = row.get(4);
         let out = f(&mut doc, &mut order_tx);
         let mut batch = Batch::default();
         write_change(&mut batch, client, id, &app_key, &doc, order_tx.effects).await?;
@@ -379,5 +383,15 @@ impl PgStore {
             )
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), ConsumeRow { at_ms: r.get(1), doc: r.get(2) })).collect())
+    }
+
+    /// The merchant of order `id`, `None` when there is no such order.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn order_app_key(&self, id: i64) -> Result<Option<String>, PgError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached("SELECT app_key FROM orders WHERE id = $1").await?;
+        Ok(client.query_opt(&statement, &[&id]).await?.map(|r| r.get(0)))
     }
 }

@@ -26,4 +26,14 @@ impl PgStore {
         let client = self.client().await?;
         Ok(client.query_opt("SELECT bytes FROM qr_images WHERE name = $1", &[&name]).await?.map(|r| r.get(0)))
     }
+
+    /// Which of `names` are kept images.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn qr_names(&self, names: &[String]) -> Result<Vec<String>, PgError> {
+        let client = self.client().await?;
+        let rows = client.query("SELECT name FROM qr_images WHERE name = ANY($1)", &[&names]).await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
 }

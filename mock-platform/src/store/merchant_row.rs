@@ -8,7 +8,7 @@ use crate::model::Merchant;
 use crate::model::merchant::{NotifyCharset, Phase};
 
 /// A merchant as stored: the secrets in clear (the JSON view masks them), the quota counters kept.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct MerchantRow {
     app_key: String,
     app_secret: String,
@@ -32,6 +32,11 @@ pub(crate) struct MerchantRow {
     callback_url: Option<String>,
     quota_day: i64,
     quota_used: u32,
+    /// The calls-per-second window (`calls_per_second`): kept so that replicas share it.
+    #[serde(default)]
+    quota_second: i64,
+    #[serde(default)]
+    second_used: u32,
 }
 
 impl MerchantRow {
@@ -57,6 +62,8 @@ impl MerchantRow {
             callback_url: m.callback_url.clone(),
             quota_day: m.quota_day,
             quota_used: m.quota_used,
+            quota_second: m.quota_second,
+            second_used: m.second_used,
         }
     }
 
@@ -82,8 +89,8 @@ impl MerchantRow {
             callback_url: self.callback_url,
             quota_day: self.quota_day,
             quota_used: self.quota_used,
-            quota_second: 0,
-            second_used: 0,
+            quota_second: self.quota_second,
+            second_used: self.second_used,
         }
     }
 }
@@ -103,7 +110,7 @@ mod tests {
         merchant.session = Some("the-session".into());
         let platform = crate::Platform::new(crate::PlatformConfig::default());
         platform.add_merchant(merchant).await.unwrap();
-        let merchant: Merchant = platform.store().merchant("k", Clone::clone).await.unwrap();
+        let merchant: Merchant = platform.store().merchant("k", Clone::clone).await.unwrap().unwrap();
         let row = serde_json::to_value(MerchantRow::of(&merchant)).unwrap();
         assert_eq!((row["app_secret"].as_str(), row["notify_key"].as_str()), (Some("app-secret"), Some("notify-key")));
 

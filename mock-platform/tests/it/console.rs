@@ -88,7 +88,7 @@ fn row_in_state(title: &str, state: &str) -> String {
 
 async fn order_id_titled(platform: &Platform, title: &str) -> i64 {
     let ids: Vec<Option<i64>> =
-        platform.store().orders(None, None, |o| (&*o.item_title == title).then_some(o.id.get())).await;
+        platform.store().orders(None, None, |o| (&*o.item_title == title).then_some(o.id.get())).await.unwrap();
     ids.into_iter().flatten().last().unwrap_or_else(|| panic!("no order titled {title}"))
 }
 
@@ -110,7 +110,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
     buy(&mut browser, 2, "13800000000", "银子岩门票").await;
     browser.wait_until(&row_in_state("银子岩门票", "NOTIFIED"), "the first order acknowledged").await;
     let first = order_id_titled(&s.platform, "银子岩门票").await;
-    let token = s.platform.store().order(first, |o| o.token.as_str().to_owned()).await.expect("order");
+    let token = s.platform.store().order(first, |o| o.token.as_str().to_owned()).await.unwrap().expect("order");
     let sent = gateway(
         &s.base,
         "taobao.vmarket.eticket.send",
@@ -135,7 +135,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
         )
         .await;
     browser.wait_until(&row_in_state("漓江竹筏漂流", "CANCELLED"), "the second order cancelled").await;
-    assert_eq!(s.platform.store().order(second, |o| o.state.as_str()).await.expect("order"), "CANCELLED");
+    assert_eq!(s.platform.store().order(second, |o| o.state.as_str()).await.unwrap().expect("order"), "CANCELLED");
     let timeline = browser
         .eval("[...document.querySelectorAll('#timeline tbody tr[data-kind]')].map(r => r.dataset.method)")
         .await;
@@ -199,7 +199,7 @@ async fn the_console_buys_refunds_and_exports_orders_through_its_buttons() {
             )
             .await;
     }
-    assert_eq!(s.platform.store().order(first, |o| o.mobile.to_string()).await.expect("order"), "13911112222");
+    assert_eq!(s.platform.store().order(first, |o| o.mobile.to_string()).await.unwrap().expect("order"), "13911112222");
     browser
         .wait_until(
             "document.querySelector('#order-fields dd[data-field=valid_ends]').textContent === \

@@ -191,7 +191,7 @@ async fn retries_fire_when_the_clock_is_advanced_and_exhaustion_shows_in_tasks_g
         h.wait_exchanges(id, "first attempt recorded", |e| e.len() == 1).await;
         assert!(h.notification_within(200).await.is_none(), "no retry before 15 s");
         // The library call the conformance suite uses in-process.
-        h.platform.advance_clock(15).await;
+        h.platform.advance_clock(15).await.unwrap();
         let second = h.next_notification().await;
         assert_eq!(first.get("order_id"), second.get("order_id"));
         h.wait_exchanges(id, "second attempt recorded", |e| e.len() == 2).await;

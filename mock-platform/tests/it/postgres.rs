@@ -651,12 +651,12 @@ async fn an_order_the_platform_made_comes_back_from_jsonb_exactly_as_it_went_in(
     let id = view["order_id"].as_i64().unwrap();
     let schedule = platform.config().schedule_ms();
     let now = platform.clock().wall_now().timestamp_millis();
-    let (plans, _) = platform.store().lease_due(now, &schedule).await;
+    let (plans, _) = platform.store().lease_due(now, &schedule).await.unwrap();
     assert_eq!(plans.len(), 1);
     for plan in plans {
-        platform.store().settle(&plan, None, false, now, &schedule).await;
+        platform.store().settle(&plan, None, false, now, &schedule).await.unwrap();
     }
-    let order: Order = platform.store().order(id, Clone::clone).await.unwrap();
+    let order: Order = platform.store().order(id, Clone::clone).await.unwrap().unwrap();
     assert_eq!(order.delivery.queue.len(), 1, "the send waits for its retry");
 
     let database = testkit::postgres::database();

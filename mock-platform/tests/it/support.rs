@@ -65,11 +65,13 @@ async fn notify(State(state): State<MerchantState>, headers: HeaderMap, body: By
 pub enum Backend {
     Memory,
     Sqlite,
+    /// A fresh database on the test PostgreSQL server (`testkit::postgres`), one replica on it.
+    Postgres,
 }
 
 /// Every backend, for tests that must behave the same on each.
-pub fn backends() -> [Backend; 2] {
-    [Backend::Memory, Backend::Sqlite]
+pub fn backends() -> [Backend; 3] {
+    [Backend::Memory, Backend::Sqlite, Backend::Postgres]
 }
 
 /// A fresh database path under the system temp dir, removed (with its WAL files) on drop.
@@ -102,21 +104,25 @@ pub struct Harness {
     responder: Arc<Mutex<Responder>>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     config: PlatformConfig,
-    db: Option<std::path::PathBuf>,
+    /// The SQLite path or PostgreSQL URL the platform keeps its state in.
+    db: Option<String>,
     /// The database of a [`Backend::Sqlite`] harness, removed with it.
     _temp: Option<TempDb>,
+    /// The database of a [`Backend::Postgres`] harness, dropped with it.
+    _pg: Option<testkit::postgres::TestDatabase>,
 }
 
 /// Serves a platform (kept in `db` when given) on a fresh loopback port until the sender is dropped.
-async fn serve_platform(
+pub async fn serve_platform(
     config: PlatformConfig,
-    db: Option<&std::path::Path>,
+    db: Option<&str>,
 ) -> (Platform, String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let config = PlatformConfig { gateway_base_url: Some(base.clone()), ..config };
     let platform = match db {
-        Some(path) => Platform::open(config, path).unwrap(),
+        Some(url) if mock_platform::db_url::is_postgres(url) => Platform::connect(config, url).await.unwrap(),
+        Some(path) => Platform::open(config, std::path::Path::new(path)).unwrap(),
         None => Platform::new(config),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -146,8 +152,14 @@ impl Harness {
             Backend::Memory => Self::launch(config, None).await,
             Backend::Sqlite => {
                 let temp = TempDb::new("backend");
-                let mut harness = Self::launch(config, Some(temp.0.clone())).await;
+                let mut harness = Self::launch(config, Some(temp.0.display().to_string())).await;
                 harness._temp = Some(temp);
+                harness
+            }
+            Backend::Postgres => {
+                let database = testkit::postgres::database();
+                let mut harness = Self::launch(config, Some(database.url().to_owned())).await;
+                harness._pg = Some(database);
                 harness
             }
         }
@@ -155,7 +167,7 @@ impl Harness {
 
     /// A platform kept in the SQLite file `db` (see [`Harness::restart`]).
     pub async fn with_db(db: &std::path::Path) -> Self {
-        Self::launch(PlatformConfig::default(), Some(db.to_owned())).await
+        Self::launch(PlatformConfig::default(), Some(db.display().to_string())).await
     }
 
     /// Stops the platform and starts a new one on the same database and a new port; the in-test
@@ -170,7 +182,7 @@ impl Harness {
         self.http = reqwest::Client::new();
     }
 
-    async fn launch(config: PlatformConfig, db: Option<std::path::PathBuf>) -> Self {
+    async fn launch(config: PlatformConfig, db: Option<String>) -> Self {
         let (platform, base, stop) = serve_platform(config.clone(), db.as_deref()).await;
         let (tx, rx) = mpsc::unbounded_channel();
         let responder = Arc::new(Mutex::new(answer(200, br#"{"code":200}"#)));
@@ -190,6 +202,7 @@ impl Harness {
             config,
             db,
             _temp: None,
+            _pg: None,
         };
         let (status, body) = harness.register(json!({})).await;
         assert_eq!(status, 201, "{body}");

@@ -98,6 +98,15 @@ const ALL: [&Api; 13] = [
     &trade_fullinfo_get::API,
 ];
 
+/// What a call of `api` may read besides the order it names (a shared store reads it before locking that order).
+pub fn scope(api: &Api, params: &Params, order_id: Option<i64>) -> crate::store::CallScope {
+    let reads_merchant_orders = api.name == oplogs_get::API.name || api.name == tasks_get::API.name;
+    let qr_names = params.non_empty("qr_images").map(|v| v.split(',').map(str::to_owned).collect()).unwrap_or_default();
+    // consume and reverse each stamp one operation (`GatewayTx::op_time`).
+    let op_seqs = usize::from(api.name == consume::API.name || api.name == reverse::API.name);
+    crate::store::CallScope { order_id, reads_merchant_orders, qr_names, op_seqs }
+}
+
 /// PROTOCOL §4.2: the 13 APIs; any other `method` is 22.
 pub fn find(method: &str) -> Option<&'static Api> {
     ALL.into_iter().find(|api| api.name == method)
