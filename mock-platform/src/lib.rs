@@ -248,10 +248,19 @@ pub async fn run(
     platform: Platform,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let dispatcher = platform.spawn_dispatcher();
+    // Stopped with the server, also when this future is dropped (a replica's task aborted): a platform that no
+    // longer serves must not go on leasing deliveries.
+    let _dispatcher = AbortOnDrop(platform.spawn_dispatcher());
     let timeout = platform.config().connection_timeout;
     let span = platform.span();
-    let result = serve::serve(listener, app(platform), timeout, shutdown).instrument(span).await;
-    dispatcher.abort();
-    result
+    serve::serve(listener, app(platform), timeout, shutdown).instrument(span).await
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }

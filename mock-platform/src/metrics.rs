@@ -85,6 +85,8 @@ impl Histogram {
 /// count every replica's; `None` when the store did not answer (the gauge is left out of the scrape).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Gauges {
+    /// Auto-closes (T4) this process fired (a counter read from the store).
+    pub closes_fired: u64,
     /// Notifications queued on orders, not yet acknowledged or given up (the ones being attempted included).
     pub queued: Option<u64>,
     /// Notification attempts whose request is out and whose outcome is not recorded yet.
@@ -225,6 +227,8 @@ impl Metrics {
             );
             let _ = writeln!(out, "{name} {in_flight}");
         }
+        counter(&mut out, "mock_platform_auto_closes_total", "Orders auto-closed (T4) by this process.");
+        let _ = writeln!(out, "mock_platform_auto_closes_total {}", gauges.closes_fired);
         counter(
             &mut out,
             "mock_platform_leases_lost_total",
@@ -249,7 +253,8 @@ pub async fn serve(State(platform): State<Platform>) -> Response {
     let content_type = "text/plain; version=0.0.4; charset=utf-8";
     let queued = platform.store().queued_notifications().await.ok();
     let in_flight = platform.store().attempts_open().await.ok();
-    let text = platform.metrics().render(Gauges { queued, in_flight });
+    let closes_fired = platform.store().closes_fired();
+    let text = platform.metrics().render(Gauges { closes_fired, queued, in_flight });
     ([(header::CONTENT_TYPE, content_type)], text).into_response()
 }
 
@@ -266,7 +271,7 @@ mod tests {
         m.gateway_call(Some("taobao.vmarket.eticket.send"), 0, Duration::from_micros(300));
         m.gateway_call(None, 29, Duration::from_millis(2));
         m.notification_attempt("send", "ack_200", Duration::from_millis(20));
-        let text = m.render(Gauges { queued: Some(3), in_flight: Some(1) });
+        let text = m.render(Gauges { closes_fired: 2, queued: Some(3), in_flight: Some(1) });
         assert!(text.contains("mock_platform_gateway_calls_unrecorded_total{reason=\"unknown_app\"} 2\n"), "{text}");
         assert!(text.contains("mock_platform_exchanges_dropped_total 1\n"), "{text}");
         assert!(text.contains("mock_platform_gateway_calls_total{api=\"other\",code=\"29\"} 1\n"), "{text}");

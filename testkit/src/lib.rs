@@ -10,8 +10,9 @@
 //! directory, and the program is looked for again once the lock is held.
 //!
 //! [`postgres`] goes one step further for the shared platform's store: a throwaway PostgreSQL server per test process
-//! and a fresh database per test.
+//! and a fresh database per test; [`balancer`] puts a shared platform's replicas behind one address.
 
+pub mod balancer;
 pub mod postgres;
 
 use std::fs::File;

@@ -157,7 +157,28 @@ impl PgStore {
     ///
     /// # Errors
     /// The database's, or a document that does not (de)serialize.
-    pub async fn run_closes<D>(&self, mut f: impl FnMut(i64, &mut D, &mut Tx)) -> Result<usize, PgError>
+    pub async fn run_closes<D>(&self, f: impl FnMut(i64, &mut D, &mut Tx)) -> Result<usize, PgError>
+    where
+        D: Serialize + DeserializeOwned,
+    {
+        self.closes(f, true).await
+    }
+
+    /// [`PgStore::run_closes`], waiting for due rows another transaction holds instead of skipping them: when it
+    /// returns, every timer due when it started has fired, here or elsewhere (`POST /admin/clock` answers after the
+    /// auto-closes it made due, whichever replica fires them). A row fired meanwhile by its holder no longer matches
+    /// once its lock is released (`close_at` cleared), so it is not fired twice.
+    ///
+    /// # Errors
+    /// The database's, or a document that does not (de)serialize.
+    pub async fn run_closes_waiting<D>(&self, f: impl FnMut(i64, &mut D, &mut Tx)) -> Result<usize, PgError>
+    where
+        D: Serialize + DeserializeOwned,
+    {
+        self.closes(f, false).await
+    }
+
+    async fn closes<D>(&self, mut f: impl FnMut(i64, &mut D, &mut Tx), skip_locked: bool) -> Result<usize, PgError>
     where
         D: Serialize + DeserializeOwned,
     {
@@ -167,10 +188,13 @@ impl PgStore {
             let tx = client.transaction().await?;
             tx.execute("SELECT hold_clocks()", &[]).await?;
             let select = tx
-                .prepare_cached(
+                .prepare_cached(if skip_locked {
                     "SELECT id, app_key, doc, clock_now_ms(app_key) FROM orders \
-                     WHERE close_at <= clock_timestamp() ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED",
-                )
+                     WHERE close_at <= clock_timestamp() ORDER BY close_at LIMIT $1 FOR UPDATE SKIP LOCKED"
+                } else {
+                    "SELECT id, app_key, doc, clock_now_ms(app_key) FROM orders \
+                     WHERE close_at <= clock_timestamp() ORDER BY close_at LIMIT $1 FOR UPDATE"
+                })
                 .await?;
             let rows = tx.query(&select, &[&CLOSE_BATCH]).await?;
             let fired_here = rows.len();

@@ -145,6 +145,8 @@ pub(crate) struct Data {
     pub qr_images: HashMap<String, bytes::Bytes>,
     /// The SQLite store and what it has not written yet (`--db`); `None` keeps everything in memory.
     pub store: Option<super::persist::Store>,
+    /// Auto-closes (T4) fired by this process (`/metrics`).
+    pub closes_fired: u64,
 }
 
 /// The most notification attempts kept per order (the first ones).
@@ -262,8 +264,10 @@ impl Data {
                 break;
             }
             self.closes.pop_first();
-            if let Some(order) = self.orders.get_mut(&id) {
-                order.run_close(wall_ms.saturating_add(self.offsets.total_ms(&order.app_key)), auto_close_ms);
+            if let Some(order) = self.orders.get_mut(&id)
+                && order.run_close(wall_ms.saturating_add(self.offsets.total_ms(&order.app_key)), auto_close_ms)
+            {
+                self.closes_fired += 1;
             }
         }
     }

@@ -195,6 +195,14 @@ impl Store {
         Ok(self.read(|data| data.orders.values().map(|o| o.delivery.queue.len() as u64).sum()))
     }
 
+    /// Auto-closes (T4) this process fired (on a shared store, this replica: the replicas' sum is every close).
+    pub fn closes_fired(&self) -> u64 {
+        match self {
+            Store::Postgres(p) => p.closes_fired(),
+            _ => self.read(|data| data.closes_fired),
+        }
+    }
+
     /// Notification attempts whose request is out and whose outcome is not recorded yet (on every replica).
     pub async fn attempts_open(&self) -> Result<u64, Unavailable> {
         match self.memory_part() {

@@ -7,6 +7,7 @@
 //! on the database's clock, in the same statement as the row they apply to.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -38,6 +39,8 @@ pub struct Store {
     clock: OnceLock<PlatformClock>,
     /// Attempts this replica has out: their lease, their method, and a watch turned true once settled.
     open: Mutex<HashMap<i64, OpenAttempt>>,
+    /// Auto-closes (T4) this replica fired.
+    closes_fired: AtomicU64,
 }
 
 #[derive(Debug)]
@@ -96,7 +99,13 @@ impl Store {
         let mut options = crate::postgres::PgOptions::new(replica_id, lease);
         options.first_order_id = first_order_id;
         let db = PgStore::connect(url, options).await?;
-        Ok(Self { db, auto_close_ms, clock: OnceLock::new(), open: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            db,
+            auto_close_ms,
+            clock: OnceLock::new(),
+            open: Mutex::new(HashMap::new()),
+            closes_fired: AtomicU64::new(0),
+        })
     }
 
     pub(super) fn db(&self) -> &PgStore {
@@ -113,6 +122,10 @@ impl Store {
 
     fn open(&self) -> std::sync::MutexGuard<'_, HashMap<i64, OpenAttempt>> {
         self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(super) fn closes_fired(&self) -> u64 {
+        self.closes_fired.load(Ordering::Relaxed)
     }
 
     pub(super) async fn ready(&self) -> Result<(), Unavailable> {
@@ -153,7 +166,8 @@ impl Store {
         let (platform_ms, own_ms) = self.db.offsets(app_key).await.map_err(unavailable)?;
         let applied = ms.clamp(0, (MAX_OFFSET_MS - platform_ms.saturating_add(own_ms)).max(0));
         self.db.advance_clock(app_key, applied).await.map_err(unavailable)?;
-        self.run_closes().await?;
+        // Before answering, every close the advance made due has fired, here or on a replica racing us for it.
+        self.closes(true).await?;
         Ok(true)
     }
 
@@ -259,10 +273,11 @@ impl Store {
     ) -> Result<Option<R>, Unavailable> {
         let reserved = self.reserve_fault_ids(fault_ids).await?;
         let auto_close_ms = self.auto_close_ms;
+        let closes_fired = &self.closes_fired;
         self.db
             .with_order(id, |order: &mut Order, tx: &mut Tx| {
-                if tx.close_due {
-                    order.run_close(tx.now_ms, auto_close_ms);
+                if tx.close_due && order.run_close(tx.now_ms, auto_close_ms) {
+                    closes_fired.fetch_add(1, Ordering::Relaxed);
                 }
                 let merchant = merchant_of(tx.merchant.take());
                 let mut order_tx = OrderTx::new(order, merchant.as_ref(), tx.now_ms, ids(reserved));
@@ -328,7 +343,8 @@ impl Store {
         scope: &CallScope,
         f: impl FnOnce(&mut GatewayTx<'_>) -> R,
     ) -> Result<R, Unavailable> {
-        self.run_closes().await?;
+        // No global auto-close round first (in process there is one): the order the call locks fires its own due
+        // close below, and the dispatchers fire the others within their poll interval.
         // What the call may read beyond its one order, read before that order is locked.
         let merchant_orders =
             if scope.reads_merchant_orders { self.orders(Some(app_key), None).await? } else { Vec::new() };
@@ -345,30 +361,48 @@ impl Store {
         let mut f = Some(f);
         let mut pieces = Some((known, op_seqs));
         let auto_close_ms = self.auto_close_ms;
+        let closes_fired = &self.closes_fired;
         if let Some(id) = scope.order_id {
-            let merchant_fallback = self.merchant(app_key).await?;
-            let out = self
-                .db
-                .with_order(id, |order: &mut Order, tx: &mut Tx| {
-                    if tx.close_due {
-                        order.run_close(tx.now_ms, auto_close_ms);
-                    }
-                    let (known, op_seqs) = pieces.take().unwrap_or_default();
-                    let f = f.take()?;
-                    let orders = Orders::One { order: Some(order), merchant_orders: &merchant_orders };
-                    let mut call =
-                        GatewayTx::new(merchant_fallback.as_ref(), orders, ids(op_seqs), QrNames::Known(known));
-                    let out = f(&mut call);
-                    let effects = call.into_effects();
-                    // The call's order is the locked one: effects name no other.
-                    index(order, tx, auto_close_ms);
-                    apply(effects, tx);
-                    Some(out)
-                })
-                .await
-                .map_err(unavailable)?;
-            if let Some(Some(out)) = out {
-                return Ok(out);
+            // The locking query joins the order's merchant: the caller's, unless the call names another merchant's
+            // order — then the caller's is read first and the order locked again (a refused call, and rare).
+            let mut caller: Option<Option<Merchant>> = None;
+            for _ in 0..2 {
+                let out = self
+                    .db
+                    .with_order(id, |order: &mut Order, tx: &mut Tx| {
+                        if tx.close_due && order.run_close(tx.now_ms, auto_close_ms) {
+                            closes_fired.fetch_add(1, Ordering::Relaxed);
+                        }
+                        let merchant = match &caller {
+                            Some(known) => known.clone(),
+                            None => match merchant_of(tx.merchant.take()) {
+                                Some(m) if m.app_key == app_key => Some(m),
+                                _ => {
+                                    // Written back as is (with its close, if one fired).
+                                    index(order, tx, auto_close_ms);
+                                    return Err(());
+                                }
+                            },
+                        };
+                        let (known, op_seqs) = pieces.take().unwrap_or_default();
+                        let Some(f) = f.take() else { return Ok(None) };
+                        let orders = Orders::One { order: Some(order), merchant_orders: &merchant_orders };
+                        let mut call = GatewayTx::new(merchant.as_ref(), orders, ids(op_seqs), QrNames::Known(known));
+                        let out = f(&mut call);
+                        let effects = call.into_effects();
+                        // The call's order is the locked one: effects name no other.
+                        index(order, tx, auto_close_ms);
+                        apply(effects, tx);
+                        Ok(Some(out))
+                    })
+                    .await
+                    .map_err(unavailable)?;
+                match out {
+                    Some(Ok(Some(out))) => return Ok(out),
+                    Some(Err(())) => caller = Some(self.merchant(app_key).await?),
+                    // No such order (or, never, the call already ran): the call runs on no order below.
+                    None | Some(Ok(None)) => break,
+                }
             }
         }
         // No order named, or none with that id: the call runs on no order (it answers "no such order").
@@ -459,14 +493,21 @@ impl Store {
     // Deliveries.
 
     pub(super) async fn run_closes(&self) -> Result<(), Unavailable> {
+        self.closes(false).await
+    }
+
+    /// Fires the due auto-closes; `wait`: also those another transaction holds, once it lets go.
+    async fn closes(&self, wait: bool) -> Result<(), Unavailable> {
         let auto_close_ms = self.auto_close_ms;
-        self.db
-            .run_closes(|_, order: &mut Order, tx: &mut Tx| {
-                order.run_close(tx.now_ms, auto_close_ms);
-                index(order, tx, auto_close_ms);
-            })
-            .await
-            .map_err(unavailable)?;
+        let closes_fired = &self.closes_fired;
+        let fire = |_, order: &mut Order, tx: &mut Tx| {
+            if order.run_close(tx.now_ms, auto_close_ms) {
+                closes_fired.fetch_add(1, Ordering::Relaxed);
+            }
+            index(order, tx, auto_close_ms);
+        };
+        let fired = if wait { self.db.run_closes_waiting(fire).await } else { self.db.run_closes(fire).await };
+        fired.map_err(unavailable)?;
         Ok(())
     }
 

@@ -21,5 +21,6 @@ mod ops;
 mod persist;
 mod postgres;
 mod redemption;
+mod replicas;
 mod schemathesis;
 mod support;
