@@ -286,17 +286,18 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         None => {}
     }
     // Step 13, under the lock: calls for one order are processed one at a time.
-    let now = answered!(outcome, platform.store().now_ms(Some(&checked.app_key)).await);
     let wall_ms = platform.clock().wall_now().timestamp_millis();
     let scope = apis::scope(checked.api, params, order_id);
     let mut result = None;
     let queued = platform
         .store()
         .gateway_call(&checked.app_key, &scope, wall_ms, platform.config().auto_close_ms(), |tx| {
+            // Now as the store read it with the order locked (on PostgreSQL, the database's clock).
+            let now_ms = tx.now_ms();
             let mut ctx = apis::Ctx {
                 tx,
                 app_key: checked.app_key.clone(),
-                now_ms: now,
+                now_ms,
                 gateway_base_url: platform.config().gateway_base_url.as_deref(),
                 queued: false,
             };

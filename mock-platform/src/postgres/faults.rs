@@ -59,6 +59,16 @@ impl PgStore {
         order_id: Option<i64>,
     ) -> Result<Option<A>, PgError> {
         let client = self.client().await?;
+        // Most calls meet no fault: one unlocked look first, and the locking take only when there may be one.
+        let any = client
+            .prepare_cached(
+                "SELECT id FROM gateway_faults WHERE times_left > 0 AND method = $1 \
+                   AND (app_key IS NULL OR app_key = $2) AND (order_id IS NULL OR order_id = $3) LIMIT 1",
+            )
+            .await?;
+        if client.query_opt(&any, &[&method, &app_key, &order_id]).await?.is_none() {
+            return Ok(None);
+        }
         let take = client
             .prepare_cached(
                 "WITH f AS (SELECT id FROM gateway_faults WHERE times_left > 0 AND method = $1 \

@@ -60,6 +60,9 @@ impl PgStore {
     /// Runs `f` on a merchant's document with its row locked (quota counters), `f` given the merchant's clock now,
     /// and writes the document back. `None` when there is no such merchant.
     ///
+    /// Two round trips, as `with_order`: `BEGIN` with the locking `SELECT`, the `UPDATE` with `COMMIT` (every gateway
+    /// call of a merchant changes its row, so the lock is held for as short as can be).
+    ///
     /// # Errors
     /// The database's, or a document that does not (de)serialize.
     pub async fn with_merchant<M, R>(
@@ -70,18 +73,27 @@ impl PgStore {
     where
         M: Serialize + DeserializeOwned,
     {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let select =
-            tx.prepare_cached("SELECT doc, clock_now_ms(app_key) FROM merchants WHERE app_key = $1 FOR UPDATE").await?;
-        let Some(row) = tx.query_opt(&select, &[&app_key]).await? else {
+        let open = super::orders::Open(Some(self.client().await?));
+        let client = open.client();
+        let begin = client.prepare_cached("BEGIN").await?;
+        let commit = client.prepare_cached("COMMIT").await?;
+        let select = client
+            .prepare_cached("SELECT doc, clock_now_ms(app_key) FROM merchants WHERE app_key = $1 FOR UPDATE")
+            .await?;
+        let update = client.prepare_cached("UPDATE merchants SET doc = $2 WHERE app_key = $1").await?;
+        let key: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&app_key];
+        let (_, row) = tokio::try_join!(client.execute(&begin, &[]), client.query_opt(&select, &key))?;
+        let Some(row) = row else {
+            client.execute(&commit, &[]).await?;
+            open.done();
             return Ok(None);
         };
         let mut doc: M = row.get::<_, Json<M>>(0).0;
         let out = f(&mut doc, row.get(1));
-        let update = tx.prepare_cached("UPDATE merchants SET doc = $2 WHERE app_key = $1").await?;
-        tx.execute(&update, &[&app_key, &super::JsonBytes::of(&doc)?]).await?;
-        tx.commit().await?;
+        let written = super::JsonBytes::of(&doc)?;
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&app_key, &written];
+        tokio::try_join!(client.execute(&update, &params), client.execute(&commit, &[]))?;
+        open.done();
         Ok(Some(out))
     }
 

@@ -238,15 +238,15 @@ async fn write_back<C: GenericClient, D: Serialize>(
 /// statements around them). Dropped before [`Open::done`] — an error, or the caller's future cancelled — the
 /// connection leaves the pool and closes, so the server rolls the transaction back and no later user of the pool
 /// inherits it.
-struct Open(Option<deadpool_postgres::Object>);
+pub(super) struct Open(pub(super) Option<deadpool_postgres::Object>);
 
 impl Open {
-    fn client(&self) -> &deadpool_postgres::Object {
+    pub(super) fn client(&self) -> &deadpool_postgres::Object {
         self.0.as_ref().expect("present until done")
     }
 
     /// The transaction has ended: the connection may go back to the pool.
-    fn done(mut self) {
+    pub(super) fn done(mut self) {
         drop(self.0.take());
     }
 }
@@ -383,6 +383,21 @@ impl PgStore {
             )
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), ConsumeRow { at_ms: r.get(1), doc: r.get(2) })).collect())
+    }
+
+    /// Whether merchant `app_key` exists, and the merchant of order `id` (`None`: no such order), in one query.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn merchant_and_order_owner(&self, app_key: &str, id: i64) -> Result<(bool, Option<String>), PgError> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM merchants WHERE app_key = $1), (SELECT app_key FROM orders WHERE id = $2)",
+            )
+            .await?;
+        let row = client.query_one(&statement, &[&app_key, &id]).await?;
+        Ok((row.get(0), row.get(1)))
     }
 
     /// The merchant of order `id`, `None` when there is no such order.

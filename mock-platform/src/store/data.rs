@@ -218,14 +218,15 @@ impl Data {
     }
 
     /// Runs a gateway call of merchant `app_key` and applies what it asked.
-    pub fn gateway_tx<R>(&mut self, app_key: &str, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
+    pub fn gateway_tx<R>(&mut self, app_key: &str, now_ms: i64, f: impl FnOnce(&mut GatewayTx<'_>) -> R) -> R {
         let Data { orders, merchants, next_op_seq, qr_images, .. } = self;
         let mut tx = GatewayTx::new(
             merchants.get(app_key),
             Orders::All(orders),
             Ids::Counter(next_op_seq),
             QrNames::All(qr_images),
-        );
+        )
+        .at(now_ms);
         let result = f(&mut tx);
         let effects = tx.into_effects();
         self.apply(effects);

@@ -474,12 +474,14 @@ impl Store {
         auto_close_ms: i64,
         f: impl FnOnce(&mut GatewayTx<'_>) -> R,
     ) -> Result<R, Unavailable> {
-        if let Store::Postgres(p) = self {
-            return p.gateway_call(app_key, scope, f).await;
-        }
+        let m = match self.backend() {
+            Backend::Shared(p) => return p.gateway_call(app_key, scope, f).await,
+            Backend::InProcess(m) => m,
+        };
+        let clock = m.clock();
         Ok(self.locked(|data| {
             data.run_closes(wall_ms, auto_close_ms);
-            data.gateway_tx(app_key, f)
+            data.gateway_tx(app_key, clock.now_ms_for(app_key), f)
         }))
     }
 

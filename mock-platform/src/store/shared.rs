@@ -323,10 +323,11 @@ impl Store {
         order_id: i64,
         exchange: Exchange,
     ) -> Result<Result<bool, Unrecorded>, Unavailable> {
-        if !self.db.has_merchant(app_key).await.map_err(unavailable)? {
+        let (known, owner) = self.db.merchant_and_order_owner(app_key, order_id).await.map_err(unavailable)?;
+        if !known {
             return Ok(Err(Unrecorded::UnknownApp));
         }
-        match self.db.order_app_key(order_id).await.map_err(unavailable)? {
+        match owner {
             None => return Ok(Err(Unrecorded::NoSuchOrder)),
             Some(owner) if owner != app_key => return Ok(Err(Unrecorded::OtherMerchant)),
             Some(_) => {}
@@ -387,7 +388,8 @@ impl Store {
                         let (known, op_seqs) = pieces.take().unwrap_or_default();
                         let Some(f) = f.take() else { return Ok(None) };
                         let orders = Orders::One { order: Some(order), merchant_orders: &merchant_orders };
-                        let mut call = GatewayTx::new(merchant.as_ref(), orders, ids(op_seqs), QrNames::Known(known));
+                        let mut call = GatewayTx::new(merchant.as_ref(), orders, ids(op_seqs), QrNames::Known(known))
+                            .at(tx.now_ms);
                         let out = f(&mut call);
                         let effects = call.into_effects();
                         // The call's order is the locked one: effects name no other.
@@ -410,7 +412,8 @@ impl Store {
         let (known, op_seqs) = pieces.take().unwrap_or_default();
         let Some(f) = f.take() else { return Err(Unavailable("the gateway call did not run".into())) };
         let orders = Orders::One { order: None, merchant_orders: &merchant_orders };
-        let mut call = GatewayTx::new(merchant.as_ref(), orders, ids(op_seqs), QrNames::Known(known));
+        let now_ms = self.now_ms(Some(app_key)).await?;
+        let mut call = GatewayTx::new(merchant.as_ref(), orders, ids(op_seqs), QrNames::Known(known)).at(now_ms);
         let out = f(&mut call);
         // With no order there is nothing to queue; an uploaded image is the one effect left.
         for effect in call.into_effects() {

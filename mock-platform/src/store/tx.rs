@@ -184,6 +184,8 @@ pub(crate) enum QrNames<'a> {
 /// A gateway API call (PROTOCOL §4.9 step 13): reads the caller's merchant and orders, changes one order.
 #[derive(Debug)]
 pub struct GatewayTx<'a> {
+    /// Now on the caller's merchant clock (epoch ms), read when the call's order was locked.
+    now_ms: i64,
     merchant: Option<&'a Merchant>,
     orders: Orders<'a>,
     op_seqs: Ids<'a>,
@@ -193,7 +195,18 @@ pub struct GatewayTx<'a> {
 
 impl<'a> GatewayTx<'a> {
     pub(crate) fn new(merchant: Option<&'a Merchant>, orders: Orders<'a>, op_seqs: Ids<'a>, qr: QrNames<'a>) -> Self {
-        Self { merchant, orders, op_seqs, qr, effects: Vec::new() }
+        Self { now_ms: 0, merchant, orders, op_seqs, qr, effects: Vec::new() }
+    }
+
+    /// The call's now on the caller's merchant clock (on PostgreSQL the database's, read with the order locked).
+    pub(crate) fn at(mut self, now_ms: i64) -> Self {
+        self.now_ms = now_ms;
+        self
+    }
+
+    /// Now on the caller's merchant clock (epoch ms), as the store read it for this call.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms
     }
 
     /// What the call asked, for the backend to apply.

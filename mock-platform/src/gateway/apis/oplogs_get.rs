@@ -128,7 +128,7 @@ mod tests {
     use crate::store::Data;
 
     fn op_types(data: &mut Data) -> Vec<i64> {
-        let fields = data.gateway_tx("k", |tx| {
+        let fields = data.gateway_tx("k", 0, |tx| {
             let mut ctx = Ctx { tx, app_key: Arc::from("k"), now_ms: 0, gateway_base_url: None, queued: false };
             run(&mut ctx, &Params::from_pairs([("type", "0")])).unwrap()
         });
