@@ -192,18 +192,22 @@ struct Outcome {
 
 /// A store that does not answer (a shared store's database is down) is a transient platform error for the caller:
 /// `isp.top-remote-connection-timeout` (code 15), which a merchant retries (PROTOCOL §6 C8).
-fn store_unavailable(outcome: &mut Outcome, error: crate::store::Unavailable) {
+/// Answered in the format the call asked for (before the checks, which set it for every other answer, could run).
+fn store_unavailable(outcome: &mut Outcome, params: &Params, error: crate::store::Unavailable) {
     tracing::warn!(api = %outcome.api_name, "gateway: {error}");
+    if let Ok(format) = ResponseFormat::parse(params.get("format")) {
+        outcome.format = format;
+    }
     outcome.result = Err(protocol::SubCode::RemoteConnectionTimeout.error());
 }
 
 /// The value of a store operation, or the call answered [`store_unavailable`].
 macro_rules! answered {
-    ($outcome:ident, $operation:expr) => {
+    ($outcome:ident, $params:ident, $operation:expr) => {
         match $operation {
             Ok(value) => value,
             Err(error) => {
-                store_unavailable(&mut $outcome, error);
+                store_unavailable(&mut $outcome, $params, error);
                 return $outcome;
             }
         }
@@ -224,11 +228,12 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         lost: None,
     };
     // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
-    let now = answered!(outcome, platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await);
+    let now =
+        answered!(outcome, params, platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await);
     // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
     // under it).
     let secret = match params.non_empty("app_key") {
-        Some(k) => answered!(outcome, platform.store().merchant(k, |m| m.app_secret.clone()).await),
+        Some(k) => answered!(outcome, params, platform.store().merchant(k, |m| m.app_secret.clone()).await),
         None => None,
     };
     let pre = system::pre_verify(secret, params);
@@ -240,6 +245,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     {
         let acked = answered!(
             outcome,
+            params,
             platform.store().order(id, |o| api.causes.iter().any(|m| o.delivery.has_acked(*m))).await
         )
         .unwrap_or(false);
@@ -254,6 +260,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
     let app_key = params.non_empty("app_key").unwrap_or_default();
     let checked = answered!(
         outcome,
+        params,
         platform.store().with_merchant(app_key, |merchant| system::check(merchant, params, pre, timestamp, now)).await
     );
     let checked = match checked {
@@ -265,8 +272,11 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             return outcome;
         }
     };
-    let action =
-        answered!(outcome, platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id).await);
+    let action = answered!(
+        outcome,
+        params,
+        platform.store().take_gateway_fault(checked.api.name, &checked.app_key, order_id).await
+    );
     outcome.format = checked.format;
     outcome.simplify = checked.simplify;
     match action {
@@ -311,7 +321,7 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
             ctx.queued
         })
         .await;
-    let queued = answered!(outcome, queued);
+    let queued = answered!(outcome, params, queued);
     if let Some(result) = result {
         outcome.result = result;
     }

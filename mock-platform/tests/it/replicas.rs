@@ -310,3 +310,41 @@ async fn a_merchant_behind_a_round_robin_balancer_sees_one_platform() {
     assert!(merchant.counts("send").values().all(|n| *n == 1));
     assert!(balancer.connections().iter().all(|n| *n > 0), "{:?}", balancer.connections());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_the_database_goes_away_every_interface_answers_in_its_own_format() {
+    let database = testkit::postgres::database();
+    let replica = Replica::start(database.url(), PlatformConfig::default(), true).await;
+    let (_merchant, url, _arrivals) = Merchant::default().start().await;
+    replica.platform.add_merchant(merchant_body(&url)).await.unwrap();
+    let id = buy(&replica.platform, 0).await;
+    let base = format!("http://{}", replica.addr);
+    let http = reqwest::Client::new();
+    assert_eq!(http.get(format!("{base}/healthz")).send().await.unwrap().status(), 200);
+
+    // The database is dropped under the replica (its connections are terminated).
+    drop(database);
+    let health = http.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let body: Value = health.json().await.unwrap();
+    assert!(body["error"].is_string(), "{body}");
+    let admin = http.get(format!("{base}/admin/orders/{id}")).send().await.unwrap();
+    assert_eq!(admin.status(), 503);
+    let body: Value = admin.json().await.unwrap();
+    assert!(body["error"].as_str().unwrap().contains("store"), "{body}");
+    // The gateway answers a TOP envelope with a transient error: the merchant retries.
+    let answer = call(
+        &http,
+        &base,
+        "taobao.vmarket.eticket.send",
+        &[("order_id", &id.to_string()), ("verify_codes", "GONE1:1"), ("token", "whatever")],
+    )
+    .await;
+    assert_eq!(answer["error_response"]["sub_code"], "isp.top-remote-connection-timeout", "{answer}");
+    // The metrics still answer (the store's gauges left out).
+    let metrics = http.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    assert!(text.contains("mock_platform_gateway_calls_total"), "{text}");
+    assert!(!text.contains("mock_platform_notifications_queued "), "{text}");
+}
