@@ -1,7 +1,7 @@
 //! The whole gateway on the PostgreSQL store against `pgbench` running the statements one gateway call makes, on the
 //! same server in the same run (issue 13: ≥ 0.5×):
 //! `cargo run --release -p mock-platform --example pg_gateway -- [clients] [seconds] [orders] [rounds]`
-//! (default 4 10 200 3).
+//! (default 4 10 1000 3).
 //!
 //! Replicas of the platform (`Platform::connect` + `mock_platform::run` on 127.0.0.1:0) on one `testkit` database;
 //! `clients` tasks each send signed `taobao.vmarket.eticket.consume` calls (one unit of a random order's code, a
@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use mock_platform::model::Phase;
+use mock_platform::model::{OrderState, Phase};
 use mock_platform::{NewMerchant, NewOrderBody, Platform, PlatformConfig};
 use protocol::params::Charset;
 use protocol::{Gmt8Timestamp, Secret, SignMethod, TopRequest};
@@ -65,33 +65,36 @@ async fn gateway(http: &reqwest::Client, base: &str, body: String) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("{text}"))
 }
 
-/// An order, its send acknowledged and its one code issued with [`UNITS`] units: (id, token, code).
-async fn issued_order(platform: &Platform, http: &reqwest::Client, base: &str, i: usize) -> (i64, String, String) {
-    let body = NewOrderBody::new(APP_KEY, UNITS, &format!("138{i:08}"), "象山景区门票");
-    let view = platform.create_order(body).await.expect("order");
-    let id = view["order_id"].as_i64().expect("id");
-    let token = view["token"].as_str().expect("token").to_owned();
-    let code = format!("B{id}");
-    // The send must be acknowledged first (C4 otherwise holds the callback): wait for it.
+/// `n` orders, each send acknowledged and its one code issued with [`UNITS`] units: (id, token, code) each.
+async fn issued_orders(
+    platform: &Platform,
+    http: &reqwest::Client,
+    base: &str,
+    n: usize,
+) -> Vec<(i64, String, String)> {
+    let mut orders = Vec::with_capacity(n);
+    for i in 0..n {
+        let body = NewOrderBody::new(APP_KEY, UNITS, &format!("138{i:08}"), "象山景区门票");
+        let view = platform.create_order(body).await.expect("order");
+        let id = view["order_id"].as_i64().expect("id");
+        orders.push((id, view["token"].as_str().expect("token").to_owned(), format!("B{id}")));
+    }
+    // Every send acknowledged first (C4 would otherwise hold the callbacks).
     loop {
-        let order = platform.order_json(id).await.expect("order");
-        if order["state"] == "NOTIFIED" {
+        let notified = platform.store().orders(Some(APP_KEY), Some(OrderState::Notified), |_| ()).await.expect("store");
+        if notified.len() == n {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let codes = format!("{code}:{UNITS}");
-    let answer = gateway(
-        http,
-        base,
-        signed(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", &codes), ("token", &token)],
-        ),
-    )
-    .await;
-    assert_eq!(answer["vmarket_eticket_send_response"]["ret_code"], 1, "{answer}");
-    (id, token, code)
+    for (id, token, code) in &orders {
+        let codes = format!("{code}:{UNITS}");
+        let params = [("order_id", id.to_string()), ("verify_codes", codes), ("token", token.clone())];
+        let params: Vec<(&str, &str)> = params.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let answer = gateway(http, base, signed("taobao.vmarket.eticket.send", &params)).await;
+        assert_eq!(answer["vmarket_eticket_send_response"]["ret_code"], 1, "{answer}");
+    }
+    orders
 }
 
 /// Consume calls per second from `clients` tasks spread over `bases` for `seconds`.
@@ -155,12 +158,6 @@ fn pgbench_script() -> String {
     )
 }
 
-/// A document's JSON as a pgbench `-D` value (its quotes doubled inside a SQL literal).
-fn literal(doc: &str) -> String {
-    format!("'{}'", doc.replace('\'', "''"))
-}
-
-#[allow(clippy::too_many_arguments)]
 fn pgbench_rate(
     database: &testkit::postgres::TestDatabase,
     clients: u64,
@@ -178,8 +175,9 @@ fn pgbench_rate(
         .arg(server.socket_dir())
         .args(["-U", "postgres", "-c", &clients.to_string(), "-j", &clients.to_string()])
         .args(["-T", &seconds.to_string(), "-D", &format!("first={first}"), "-D", &format!("last={last}")])
-        .args(["-D", &format!("doc={}", literal(order)), "-D", &format!("merchant={}", literal(merchant))])
-        .args(["-D", &format!("exchange={}", literal(exchange)), "-f"])
+        // In prepared mode a `:variable` reaches the server as a parameter: the documents go as they are.
+        .args(["-D", &format!("doc={order}"), "-D", &format!("merchant={merchant}")])
+        .args(["-D", &format!("exchange={exchange}"), "-f"])
         .arg(&script)
         .arg(database.name())
         .output()
@@ -209,7 +207,7 @@ async fn stored(database: &testkit::postgres::TestDatabase, sql: &str) -> String
 async fn main() {
     let clients = arg(1, 4);
     let seconds = arg(2, 10);
-    let orders = arg(3, 200) as usize;
+    let orders = arg(3, 1000) as usize;
     let rounds = arg(4, 3).max(1);
     let database = testkit::postgres::database();
     let (one, base_one) = replica(database.url()).await;
@@ -224,16 +222,16 @@ async fn main() {
     tokio::spawn(async move { axum::serve(ack, app).await });
     one.add_merchant(merchant).await.expect("merchant");
     let http = reqwest::Client::builder().no_proxy().build().expect("client");
-    let mut issued = Vec::new();
-    for i in 0..orders {
-        issued.push(issued_order(&one, &http, &base_one, i).await);
-    }
-    let (first, last) = (issued[0].0, issued[issued.len() - 1].0);
+    // pgbench writes one document to every order it picks: it gets orders of its own, made the same way.
+    let mut issued = issued_orders(&one, &http, &base_one, 2 * orders).await;
+    let theirs = issued.split_off(orders);
+    let (first, last) = (theirs[0].0, theirs[theirs.len() - 1].0);
     let issued = Arc::new(issued);
     let (_two, base_two) = replica(database.url()).await;
     // A consume first, so that the documents pgbench writes are the size the gateway's are.
     gateway_rate(std::slice::from_ref(&base_one), &issued, 1, 1).await;
-    let order_doc = stored(&database, &format!("SELECT doc::text FROM orders WHERE id = {first}")).await;
+    let order_of = format!("SELECT doc::text FROM orders WHERE id = {}", issued[0].0);
+    let order_doc = stored(&database, &order_of).await;
     let merchant_doc = stored(&database, &format!("SELECT doc::text FROM merchants WHERE app_key = '{APP_KEY}'")).await;
     let exchange_doc = stored(&database, "SELECT doc::text FROM exchanges ORDER BY seq DESC LIMIT 1").await;
     println!(
@@ -242,10 +240,12 @@ async fn main() {
         merchant_doc.len(),
         exchange_doc.len()
     );
-    let docs = (order_doc.as_str(), merchant_doc.as_str(), exchange_doc.as_str());
     let (mut ones, mut twos) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let single = gateway_rate(std::slice::from_ref(&base_one), &issued, clients, seconds).await;
+        // An order's document grows with its consumes: pgbench writes one as large as the gateway's are now.
+        let order_doc = stored(&database, &order_of).await;
+        let docs = (order_doc.as_str(), merchant_doc.as_str(), exchange_doc.as_str());
         let bench = pgbench_rate(&database, clients, seconds, first, last, docs);
         let double = gateway_rate(&[base_one.clone(), base_two.clone()], &issued, clients, seconds).await;
         println!(
