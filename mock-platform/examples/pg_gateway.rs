@@ -141,8 +141,7 @@ fn pgbench_script() -> String {
     let app = APP_KEY;
     format!(
         "\\set id random(:first, :last)\n\
-         SELECT clock_now_ms('{app}'), clock_offset_ms('{app}');\n\
-         SELECT doc FROM merchants WHERE app_key = '{app}';\n\
+         SELECT clock_now_ms('{app}'), (SELECT doc FROM merchants WHERE app_key = '{app}');\n\
          BEGIN;\n\
          SELECT doc, clock_now_ms(app_key) FROM merchants WHERE app_key = '{app}' FOR UPDATE;\n\
          UPDATE merchants SET doc = :merchant WHERE app_key = '{app}';\n\
@@ -153,8 +152,7 @@ fn pgbench_script() -> String {
          SELECT o.doc, o.app_key, clock_now_ms(o.app_key), o.close_at <= clock_timestamp(), m.doc FROM orders o LEFT JOIN merchants m ON m.app_key = o.app_key WHERE o.id = :id AND hold_clocks() FOR UPDATE OF o;\n\
          UPDATE orders SET doc = :doc, state = coalesce('ISSUED'::text, state), close_at = CASE WHEN NOT true THEN close_at WHEN NULL::int8 IS NULL THEN NULL ELSE clock_wall(app_key, NULL::int8) END WHERE id = :id;\n\
          COMMIT;\n\
-         SELECT EXISTS (SELECT 1 FROM merchants WHERE app_key = '{app}'), (SELECT app_key FROM orders WHERE id = :id);\n\
-         WITH c AS (INSERT INTO exchange_counts (order_id, gateway_seen) VALUES (:id, 1) ON CONFLICT (order_id) DO UPDATE SET gateway_seen = exchange_counts.gateway_seen + 1 RETURNING gateway_seen), i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT :id, 'g', :exchange FROM c) DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = :id AND kind = 'g');\n"
+         WITH ok AS (SELECT 1 FROM orders WHERE id = :id AND app_key = '{app}'), c AS (INSERT INTO exchange_counts (order_id, gateway_seen) SELECT :id, 1 FROM ok ON CONFLICT (order_id) DO UPDATE SET gateway_seen = exchange_counts.gateway_seen + 1 RETURNING gateway_seen), i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT :id, 'g', :exchange FROM c), d AS (DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = :id AND kind = 'g')) SELECT gateway_seen FROM c;\n"
     )
 }
 

@@ -227,15 +227,14 @@ async fn process(platform: &Platform, params: &Params, order_id: Option<i64>, ho
         sign_diagnosis: None,
         lost: None,
     };
-    // The calling merchant's clock (session expiry, daily quota); an unknown app reads the platform-wide one.
-    let now =
-        answered!(outcome, params, platform.store().now_ms(Some(params.get("app_key").unwrap_or_default())).await);
-    // Step 5's sign check and step 6's timestamp check are computed before the lock (only the app secret is read
-    // under it).
-    let secret = match params.non_empty("app_key") {
-        Some(k) => answered!(outcome, params, platform.store().merchant(k, |m| m.app_secret.clone()).await),
-        None => None,
-    };
+    // The calling merchant's clock (session expiry, daily quota; an unknown app reads the platform-wide one) and
+    // its app secret, read together. Step 5's sign check and step 6's timestamp check are computed before the lock
+    // (only the app secret is read under it).
+    let caller = params.get("app_key").unwrap_or_default();
+    let (now, secret) =
+        answered!(outcome, params, platform.store().clock_and_merchant(caller, |m| m.app_secret.clone()).await);
+    // An empty app_key names no merchant (step 3 refuses it).
+    let secret = secret.filter(|_| !caller.is_empty());
     let pre = system::pre_verify(secret, params);
     let timestamp = system::pre_check_timestamp(params, wall);
     // The C4 verdict: was the cause acknowledged when the hold ended?

@@ -62,7 +62,35 @@ pub(super) async fn record<C: GenericClient>(
     batch.push(client, sql, vec![Box::new(order_id), Box::new(doc)]).await
 }
 
+/// [`RECORD_GATEWAY`] only when order `$1` is merchant `$3`'s (INTERFACES §1 "Recorded exchanges"); answers the
+/// order's gateway calls seen so far, none when it recorded nothing.
+const RECORD_OWN_GATEWAY: &str = "\
+WITH ok AS (SELECT 1 FROM orders WHERE id = $1 AND app_key = $3), \
+ c AS (INSERT INTO exchange_counts (order_id, gateway_seen) SELECT $1, 1 FROM ok \
+  ON CONFLICT (order_id) DO UPDATE SET gateway_seen = exchange_counts.gateway_seen + 1 RETURNING gateway_seen), \
+ i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT $1, 'g', $2 FROM c), \
+ d AS (DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 \
+  AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = $1 AND kind = 'g')) \
+SELECT gateway_seen FROM c";
+
 impl PgStore {
+    /// Records a gateway call on order `order_id` if it is merchant `app_key`'s, in one statement: `None` when it
+    /// is not (nothing written), else whether an older gateway call was dropped for it.
+    ///
+    /// # Errors
+    /// The database's.
+    pub async fn record_own_gateway_call(
+        &self,
+        app_key: &str,
+        order_id: i64,
+        doc: serde_json::Value,
+    ) -> Result<Option<bool>, PgError> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(RECORD_OWN_GATEWAY).await?;
+        let row = client.query_opt(&statement, &[&order_id, &doc, &app_key]).await?;
+        Ok(row.map(|r| r.get::<_, i64>(0) > 1000))
+    }
+
     /// Records an exchange in a statement of its own (one not made inside an order's change, e.g. a gateway call
     /// naming an order that does not exist).
     ///

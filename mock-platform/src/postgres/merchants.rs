@@ -36,6 +36,19 @@ impl PgStore {
         Ok(row.map(|r| r.get::<_, Json<M>>(0).0))
     }
 
+    /// Now on merchant `app_key`'s clock (the platform's when there is no such merchant) and the merchant, in one
+    /// query (a gateway call's first read).
+    ///
+    /// # Errors
+    /// The database's, or a document that does not deserialize.
+    pub async fn clock_and_merchant<M: DeserializeOwned>(&self, app_key: &str) -> Result<(i64, Option<M>), PgError> {
+        let client = self.client().await?;
+        let statement =
+            client.prepare_cached("SELECT clock_now_ms($1), (SELECT doc FROM merchants WHERE app_key = $1)").await?;
+        let row = client.query_one(&statement, &[&app_key]).await?;
+        Ok((row.get(0), row.get::<_, Option<Json<M>>>(1).map(|d| d.0)))
+    }
+
     /// A merchant by session key.
     ///
     /// # Errors

@@ -293,6 +293,24 @@ impl Store {
 
     // Merchants.
 
+    /// Now on merchant `app_key`'s order clock (the platform-wide one for an unknown app) and what `f` reads of
+    /// the merchant, read together (a gateway call's first step).
+    pub async fn clock_and_merchant<R>(
+        &self,
+        app_key: &str,
+        f: impl FnOnce(&Merchant) -> R,
+    ) -> Result<(i64, Option<R>), Unavailable> {
+        let m = match self.backend() {
+            Backend::Shared(p) => {
+                let (now_ms, merchant) = p.clock_and_merchant(app_key).await?;
+                return Ok((now_ms, merchant.as_ref().map(f)));
+            }
+            Backend::InProcess(m) => m,
+        };
+        let now_ms = m.clock().now_ms_for(app_key);
+        Ok((now_ms, self.read(|data| data.merchants.get(app_key).map(f))))
+    }
+
     /// Reads merchant `app_key`.
     pub async fn merchant<R>(&self, app_key: &str, f: impl FnOnce(&Merchant) -> R) -> Result<Option<R>, Unavailable> {
         if let Store::Postgres(p) = self {

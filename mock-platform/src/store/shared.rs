@@ -173,6 +173,11 @@ impl Store {
 
     // Merchants.
 
+    pub(super) async fn clock_and_merchant(&self, app_key: &str) -> Result<(i64, Option<Merchant>), Unavailable> {
+        let (now_ms, row) = self.db.clock_and_merchant::<MerchantRow>(app_key).await.map_err(unavailable)?;
+        Ok((now_ms, row.map(MerchantRow::into_merchant)))
+    }
+
     pub(super) async fn merchant(&self, app_key: &str) -> Result<Option<Merchant>, Unavailable> {
         let row = self.db.merchant::<MerchantRow>(app_key).await.map_err(unavailable)?;
         Ok(row.map(MerchantRow::into_merchant))
@@ -323,19 +328,21 @@ impl Store {
         order_id: i64,
         exchange: Exchange,
     ) -> Result<Result<bool, Unrecorded>, Unavailable> {
+        let doc = serde_json::to_value(&exchange).map_err(|e| Unavailable(e.to_string()))?;
+        if let Some(dropped) = self.db.record_own_gateway_call(app_key, order_id, doc).await.map_err(unavailable)? {
+            return Ok(Ok(dropped));
+        }
+        // Not recorded: say why (a refused call; rare).
         let (known, owner) = self.db.merchant_and_order_owner(app_key, order_id).await.map_err(unavailable)?;
         if !known {
             return Ok(Err(Unrecorded::UnknownApp));
         }
         match owner {
-            None => return Ok(Err(Unrecorded::NoSuchOrder)),
-            Some(owner) if owner != app_key => return Ok(Err(Unrecorded::OtherMerchant)),
-            Some(_) => {}
+            None => Ok(Err(Unrecorded::NoSuchOrder)),
+            Some(owner) if owner != app_key => Ok(Err(Unrecorded::OtherMerchant)),
+            // Created between the two reads: there was no such order when the call was recorded.
+            Some(_) => Ok(Err(Unrecorded::NoSuchOrder)),
         }
-        let doc = serde_json::to_value(&exchange).map_err(|e| Unavailable(e.to_string()))?;
-        self.db.record_exchange(order_id, ExchangeKind::Gateway, doc).await.map_err(unavailable)?;
-        // The database counts what its caps drop (shown with the order's exchanges); not this replica's metric.
-        Ok(Ok(false))
     }
 
     pub(super) async fn gateway_call<R>(
