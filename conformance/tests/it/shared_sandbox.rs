@@ -1,0 +1,167 @@
+//! The whole plan against a shared sandbox (INTERFACES §1.2): three mock-platform replicas on one PostgreSQL
+//! database behind a round-robin load balancer, the suite's admin calls and the merchant's gateway calls spread
+//! over them, each replica dispatching notifications.
+
+use std::net::SocketAddr;
+
+use conformance::config::{
+    Config, DEFAULT_POS_DEADLINE, MerchantConfig, PlatformTarget, PosConfig, ReportPaths, Windows,
+};
+use conformance::outcome::Outcome;
+use conformance::plan::all_checks;
+use conformance::runner::Reporters;
+use conformance::session::run_session;
+use mock_platform::{Platform, PlatformConfig};
+use protocol::Secret;
+use testkit::balancer::Balancer;
+use testkit::postgres::TestDatabase;
+
+use crate::faulty_merchant::{Credentials, Defect};
+use crate::harness::{Collect, Run, quick_windows, start_merchant};
+
+/// One replica: a platform on the shared database, serving and dispatching on its own loopback port.
+struct Replica {
+    stop: tokio::sync::oneshot::Sender<()>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+/// Three replicas on a fresh database, and the balancer a merchant and the suite reach them through.
+struct SharedSandbox {
+    balancer: Balancer,
+    replicas: Vec<Replica>,
+    /// Dropped after the replicas have stopped: dropping it drops the database under any open connection.
+    _database: TestDatabase,
+}
+
+impl SharedSandbox {
+    async fn start() -> Self {
+        let database = testkit::postgres::database();
+        let mut listeners = Vec::new();
+        for _ in 0..3 {
+            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
+        }
+        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
+        let balancer = Balancer::start(addrs).await;
+        let mut replicas = Vec::new();
+        for listener in listeners {
+            // The sandbox's public address, as every replica of a real one is configured (qrcode_url).
+            let config = PlatformConfig { gateway_base_url: Some(balancer.url()), ..PlatformConfig::default() };
+            let platform = Platform::connect(config, database.url()).await.unwrap();
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let server = tokio::spawn(mock_platform::run(listener, platform, async {
+                stopped.await.ok();
+            }));
+            replicas.push(Replica { stop, server });
+        }
+        Self { balancer, replicas, _database: database }
+    }
+
+    /// How the suite is pointed at it: the balancer, as `--platform-url`.
+    fn target(&self) -> PlatformTarget {
+        PlatformTarget::Remote { url: self.balancer.url(), admin_token: None }
+    }
+
+    /// The gateway URL the merchant is given.
+    fn gateway(&self) -> String {
+        format!("{}/router/rest", self.balancer.url())
+    }
+
+    /// Stops every replica (pending retries dropped), then the database goes with `self`.
+    async fn stop(self) -> Vec<usize> {
+        let connections = self.balancer.connections();
+        for replica in self.replicas {
+            let _ = replica.stop.send(());
+            replica.server.abort();
+            let _ = replica.server.await;
+        }
+        connections
+    }
+}
+
+/// Runs the whole plan, POS hook included, against `merchant` on `sandbox`.
+async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, pos: String, windows: Windows) -> Run {
+    let config = Config {
+        merchant,
+        platform: sandbox.target(),
+        reports: ReportPaths::default(),
+        only: Vec::new(),
+        seed: 11,
+        windows,
+        pos: Some(PosConfig { url: pos, manual: false, posid: None, deadline: DEFAULT_POS_DEADLINE }),
+    };
+    let collect = Collect::default();
+    let mut reporters = Reporters::default();
+    reporters.push(Box::new(collect.clone()));
+    let summary = run_session(&config, all_checks(), None, &mut reporters).await.expect("setup succeeds");
+    Run { reports: collect.reports(), summary }
+}
+
+/// Every check ran and passed; an advisory check may warn (ack latency on a loaded machine), as in-process.
+fn assert_every_check_passed(run: &Run) {
+    assert_eq!(run.reports.len(), all_checks().len(), "{:?}", run.summary);
+    let not_passed: Vec<_> = run
+        .reports
+        .iter()
+        .filter(|r| r.verdict.outcome != Outcome::Pass && !(r.info.advisory && r.verdict.outcome == Outcome::Warn))
+        .map(|r| (r.info.id, &r.verdict))
+        .collect();
+    assert!(not_passed.is_empty(), "{not_passed:#?}");
+    assert!(run.summary.is_success(), "{:?}", run.summary);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_correct_merchant_passes_the_whole_plan_on_three_replicas_behind_a_balancer() {
+    let sandbox = SharedSandbox::start().await;
+    let creds = Credentials {
+        gateway: sandbox.gateway(),
+        app_key: "56789012".into(),
+        app_secret: Secret::new("shared-app-secret"),
+        session: "shared-session".into(),
+        notify_key: Secret::new("shared-notify-key"),
+    };
+    let merchant = start_merchant(Defect::None, creds).await;
+    let pos = merchant.url.replace("/notify", "/pos");
+    let run = run_plan(&sandbox, merchant, pos, quick_windows()).await;
+    let connections = sandbox.stop().await;
+    assert_every_check_passed(&run);
+    assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_reference_merchant_passes_the_whole_plan_on_three_replicas_behind_a_balancer() {
+    let sandbox = SharedSandbox::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (app_key, app_secret, session, notify_key) = ("67890123", "reference-secret", "reference-session", "ref-key");
+    let db = std::env::temp_dir().join(format!("conformance-it-shared-{}.sqlite", std::process::id()));
+    let mut config = merchant_reference::Config::new(
+        sandbox.gateway(),
+        app_key,
+        Secret::new(app_secret),
+        Secret::new(session),
+        Secret::new(notify_key),
+    );
+    config.db = db.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(merchant_reference::run(listener, config, async {
+        stopped.await.ok();
+    }));
+    let merchant = MerchantConfig {
+        url: format!("{base}/notify"),
+        app_key: app_key.into(),
+        app_secret: Secret::new(app_secret),
+        session: session.into(),
+        notify_key: Secret::new(notify_key),
+        codemerchant_id: None,
+    };
+    let run = run_plan(&sandbox, merchant, format!("{base}/pos"), Windows::default()).await;
+    let _ = stop.send(());
+    task.abort();
+    let _ = task.await;
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let connections = sandbox.stop().await;
+    assert_every_check_passed(&run);
+    assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
+}
