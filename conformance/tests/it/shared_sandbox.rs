@@ -1,16 +1,18 @@
-//! The whole plan against a shared sandbox (INTERFACES §1.2): three mock-platform replicas on one PostgreSQL
-//! database behind a round-robin load balancer, the suite's admin calls and the merchant's gateway calls spread
-//! over them, each replica dispatching notifications.
+//! The whole plan and every shipped scenario against a shared sandbox (INTERFACES §1.2): three mock-platform
+//! replicas on one PostgreSQL database behind a round-robin load balancer, the suite's admin calls and the
+//! merchant's gateway calls spread over them, each replica dispatching notifications.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use conformance::config::{
     Config, DEFAULT_POS_DEADLINE, MerchantConfig, PlatformTarget, PosConfig, ReportPaths, Windows,
 };
 use conformance::outcome::Outcome;
-use conformance::plan::all_checks;
+use conformance::plan::{Check, all_checks};
 use conformance::runner::Reporters;
-use conformance::session::run_session;
+use conformance::scenario;
+use conformance::session::{SessionLimits, run_session, run_session_with};
 use mock_platform::{Platform, PlatformConfig};
 use protocol::Secret;
 use testkit::balancer::Balancer;
@@ -18,6 +20,7 @@ use testkit::postgres::TestDatabase;
 
 use crate::faulty_merchant::{Credentials, Defect};
 use crate::harness::{Collect, Run, quick_windows, start_merchant};
+use crate::scenarios::shipped;
 
 /// One replica: a platform on the shared database, serving and dispatching on its own loopback port.
 struct Replica {
@@ -78,8 +81,16 @@ impl SharedSandbox {
     }
 }
 
-/// Runs the whole plan, POS hook included, against `merchant` on `sandbox`.
-async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, pos: String, windows: Windows) -> Run {
+/// Runs `checks`, POS hook included, against `merchant` on `sandbox`, scheduled by `limits` (`None`: as
+/// `conformance run` schedules the plan, every check at once within the 75 s bound).
+async fn run_checks(
+    sandbox: &SharedSandbox,
+    merchant: MerchantConfig,
+    checks: Vec<Check>,
+    windows: Windows,
+    limits: Option<SessionLimits>,
+) -> Run {
+    let pos = merchant.url.replace("/notify", "/pos");
     let config = Config {
         merchant,
         platform: sandbox.target(),
@@ -92,13 +103,21 @@ async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, pos: String
     let collect = Collect::default();
     let mut reporters = Reporters::default();
     reporters.push(Box::new(collect.clone()));
-    let summary = run_session(&config, all_checks(), None, &mut reporters).await.expect("setup succeeds");
+    let summary = match limits {
+        Some(limits) => run_session_with(&config, checks, None, &mut reporters, limits).await,
+        None => run_session(&config, checks, None, &mut reporters).await,
+    };
+    let summary = summary.expect("setup succeeds");
     Run { reports: collect.reports(), summary }
 }
 
+async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, windows: Windows) -> Run {
+    run_checks(sandbox, merchant, all_checks(), windows, None).await
+}
+
 /// Every check ran and passed; an advisory check may warn (ack latency on a loaded machine), as in-process.
-fn assert_every_check_passed(run: &Run) {
-    assert_eq!(run.reports.len(), all_checks().len(), "{:?}", run.summary);
+fn assert_every_check_passed(run: &Run, checks: usize) {
+    assert_eq!(run.reports.len(), checks, "{:?}", run.summary);
     let not_passed: Vec<_> = run
         .reports
         .iter()
@@ -107,6 +126,52 @@ fn assert_every_check_passed(run: &Run) {
         .collect();
     assert!(not_passed.is_empty(), "{not_passed:#?}");
     assert!(run.summary.is_success(), "{:?}", run.summary);
+}
+
+/// merchant-reference in-process (as the demo runs it), its gateway the sandbox's balancer.
+struct Reference {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<Result<(), merchant_reference::RunError>>,
+    db: PathBuf,
+}
+
+impl Reference {
+    async fn start(sandbox: &SharedSandbox, name: &str) -> (Self, MerchantConfig) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (app_key, app_secret, session, notify_key) = ("67890123", "reference-secret", "reference-session", "k");
+        let db = std::env::temp_dir().join(format!("conformance-it-shared-{}-{name}.sqlite", std::process::id()));
+        let mut config = merchant_reference::Config::new(
+            sandbox.gateway(),
+            app_key,
+            Secret::new(app_secret),
+            Secret::new(session),
+            Secret::new(notify_key),
+        );
+        config.db = db.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(merchant_reference::run(listener, config, async {
+            stopped.await.ok();
+        }));
+        let merchant = MerchantConfig {
+            url: format!("{base}/notify"),
+            app_key: app_key.into(),
+            app_secret: Secret::new(app_secret),
+            session: session.into(),
+            notify_key: Secret::new(notify_key),
+            codemerchant_id: None,
+        };
+        (Self { stop, task, db }, merchant)
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        self.task.abort();
+        let _ = self.task.await;
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.db.display()));
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -120,48 +185,35 @@ async fn a_correct_merchant_passes_the_whole_plan_on_three_replicas_behind_a_bal
         notify_key: Secret::new("shared-notify-key"),
     };
     let merchant = start_merchant(Defect::None, creds).await;
-    let pos = merchant.url.replace("/notify", "/pos");
-    let run = run_plan(&sandbox, merchant, pos, quick_windows()).await;
+    let run = run_plan(&sandbox, merchant, quick_windows()).await;
     let connections = sandbox.stop().await;
-    assert_every_check_passed(&run);
+    assert_every_check_passed(&run, all_checks().len());
     assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_reference_merchant_passes_the_whole_plan_on_three_replicas_behind_a_balancer() {
     let sandbox = SharedSandbox::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let (app_key, app_secret, session, notify_key) = ("67890123", "reference-secret", "reference-session", "ref-key");
-    let db = std::env::temp_dir().join(format!("conformance-it-shared-{}.sqlite", std::process::id()));
-    let mut config = merchant_reference::Config::new(
-        sandbox.gateway(),
-        app_key,
-        Secret::new(app_secret),
-        Secret::new(session),
-        Secret::new(notify_key),
-    );
-    config.db = db.clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(merchant_reference::run(listener, config, async {
-        stopped.await.ok();
-    }));
-    let merchant = MerchantConfig {
-        url: format!("{base}/notify"),
-        app_key: app_key.into(),
-        app_secret: Secret::new(app_secret),
-        session: session.into(),
-        notify_key: Secret::new(notify_key),
-        codemerchant_id: None,
-    };
-    let run = run_plan(&sandbox, merchant, format!("{base}/pos"), Windows::default()).await;
-    let _ = stop.send(());
-    task.abort();
-    let _ = task.await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-    }
+    let (reference, merchant) = Reference::start(&sandbox, "plan").await;
+    let run = run_plan(&sandbox, merchant, Windows::default()).await;
+    reference.stop().await;
     let connections = sandbox.stop().await;
-    assert_every_check_passed(&run);
+    assert_every_check_passed(&run, all_checks().len());
+    assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_shipped_scenario_passes_against_the_reference_merchant_on_three_replicas_behind_a_balancer() {
+    let sandbox = SharedSandbox::start().await;
+    let (reference, merchant) = Reference::start(&sandbox, "scenarios").await;
+    let scenarios = shipped();
+    let count = scenarios.len();
+    // One at a time, as `conformance scenario` runs them: each may move its merchant's clock.
+    let limits = SessionLimits { concurrency: 1, bound: scenario::bound(&scenarios) };
+    let checks = scenarios.into_iter().map(scenario::check).collect();
+    let run = run_checks(&sandbox, merchant, checks, quick_windows(), Some(limits)).await;
+    reference.stop().await;
+    let connections = sandbox.stop().await;
+    assert_every_check_passed(&run, count);
     assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
 }
