@@ -115,6 +115,14 @@ async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, windows: Wi
     run_checks(sandbox, merchant, all_checks(), windows, None).await
 }
 
+/// `offset_seconds` of `GET /admin/clock[?app_key=K]`, through the balancer.
+async fn clock_offset(sandbox: &SharedSandbox, app_key: Option<&str>) -> i64 {
+    let query = app_key.map(|k| format!("?app_key={k}")).unwrap_or_default();
+    let url = format!("{}/admin/clock{query}", sandbox.balancer.url());
+    let clock: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+    clock["offset_seconds"].as_i64().unwrap_or_else(|| panic!("{clock}"))
+}
+
 /// Every check ran and passed; an advisory check may warn (ack latency on a loaded machine), as in-process.
 fn assert_every_check_passed(run: &Run, checks: usize) {
     assert_eq!(run.reports.len(), checks, "{:?}", run.summary);
@@ -216,4 +224,37 @@ async fn every_shipped_scenario_passes_against_the_reference_merchant_on_three_r
     let connections = sandbox.stop().await;
     assert_every_check_passed(&run, count);
     assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_merchants_certify_at_once_while_a_third_plays_every_scenario_and_moves_only_its_own_clock() {
+    let sandbox = SharedSandbox::start().await;
+    let creds = |n: u8| Credentials {
+        gateway: sandbox.gateway(),
+        app_key: format!("5678901{n}"),
+        app_secret: Secret::new(format!("shared-app-secret-{n}")),
+        session: format!("shared-session-{n}"),
+        notify_key: Secret::new(format!("shared-notify-key-{n}")),
+    };
+    let first = start_merchant(Defect::None, creds(1)).await;
+    let (reference, second) = Reference::start(&sandbox, "together").await;
+    let third = start_merchant(Defect::None, creds(3)).await;
+    let scenarios = shipped();
+    let count = scenarios.len();
+    let limits = SessionLimits { concurrency: 1, bound: scenario::bound(&scenarios) };
+    let checks = scenarios.into_iter().map(scenario::check).collect();
+    let (a, b, c) = tokio::join!(
+        run_plan(&sandbox, first, quick_windows()),
+        run_plan(&sandbox, second, Windows::default()),
+        run_checks(&sandbox, third, checks, quick_windows(), Some(limits)),
+    );
+    let offsets = [clock_offset(&sandbox, Some("56789011")).await, clock_offset(&sandbox, Some("67890123")).await];
+    let (moved, platform_wide) = (clock_offset(&sandbox, Some("56789013")).await, clock_offset(&sandbox, None).await);
+    reference.stop().await;
+    sandbox.stop().await;
+    assert_eq!((offsets, platform_wide), ([0, 0], 0), "only the scenarios' merchant's clock moves");
+    assert!(moved >= 7201, "the scenarios advanced their merchant's clock: {moved}");
+    assert_every_check_passed(&a, all_checks().len());
+    assert_every_check_passed(&b, all_checks().len());
+    assert_every_check_passed(&c, count);
 }
