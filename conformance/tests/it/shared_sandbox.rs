@@ -87,6 +87,7 @@ async fn run_checks(
     sandbox: &SharedSandbox,
     merchant: MerchantConfig,
     checks: Vec<Check>,
+    only: &[&str],
     windows: Windows,
     limits: Option<SessionLimits>,
 ) -> Run {
@@ -95,7 +96,7 @@ async fn run_checks(
         merchant,
         platform: sandbox.target(),
         reports: ReportPaths::default(),
-        only: Vec::new(),
+        only: only.iter().map(|s| (*s).to_owned()).collect(),
         seed: 11,
         windows,
         pos: Some(PosConfig { url: pos, manual: false, posid: None, deadline: DEFAULT_POS_DEADLINE }),
@@ -112,7 +113,7 @@ async fn run_checks(
 }
 
 async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, windows: Windows) -> Run {
-    run_checks(sandbox, merchant, all_checks(), windows, None).await
+    run_checks(sandbox, merchant, all_checks(), &[], windows, None).await
 }
 
 /// `offset_seconds` of `GET /admin/clock[?app_key=K]`, through the balancer.
@@ -219,7 +220,7 @@ async fn every_shipped_scenario_passes_against_the_reference_merchant_on_three_r
     // One at a time, as `conformance scenario` runs them: each may move its merchant's clock.
     let limits = SessionLimits { concurrency: 1, bound: scenario::bound(&scenarios) };
     let checks = scenarios.into_iter().map(scenario::check).collect();
-    let run = run_checks(&sandbox, merchant, checks, quick_windows(), Some(limits)).await;
+    let run = run_checks(&sandbox, merchant, checks, &[], quick_windows(), Some(limits)).await;
     reference.stop().await;
     let connections = sandbox.stop().await;
     assert_every_check_passed(&run, count);
@@ -246,7 +247,7 @@ async fn two_merchants_certify_at_once_while_a_third_plays_every_scenario_and_mo
     let (a, b, c) = tokio::join!(
         run_plan(&sandbox, first, quick_windows()),
         run_plan(&sandbox, second, Windows::default()),
-        run_checks(&sandbox, third, checks, quick_windows(), Some(limits)),
+        run_checks(&sandbox, third, checks, &[], quick_windows(), Some(limits)),
     );
     let offsets = [clock_offset(&sandbox, Some("56789011")).await, clock_offset(&sandbox, Some("67890123")).await];
     let (moved, platform_wide) = (clock_offset(&sandbox, Some("56789013")).await, clock_offset(&sandbox, None).await);
@@ -257,4 +258,50 @@ async fn two_merchants_certify_at_once_while_a_third_plays_every_scenario_and_mo
     assert_every_check_passed(&a, all_checks().len());
     assert_every_check_passed(&b, all_checks().len());
     assert_every_check_passed(&c, count);
+}
+
+/// Broken merchants whose defect shows only across replicas if the shared store gets it wrong: a callback reaching
+/// one replica while another holds the notification's attempt open (C4), faults armed on one replica and met on
+/// another (C8, C13), duplicates and cancels queued by one and delivered by another (C5, C7), the deadline (C1).
+const DEFECTS: &[(Defect, &str, &str)] = &[
+    (Defect::CallbackBeforeAck, "C4.send.ack-before-callback", "before"),
+    (Defect::NewCodesOnDuplicate, "C5.send.duplicate", "new codes"),
+    (Defect::Code200WithNewCodes, "C6.resend.pairing", "codes unchanged"),
+    (Defect::CallbacksAfterCancel, "C7.cancel.no-callback", "after the order was cancelled"),
+    (Defect::NoRetry, "C8.transient.isp-timeout", "not retried"),
+    (Defect::HammersAfterTerminal, "C8.terminal.no-hammering", "terminal"),
+    (Defect::NotifyKeyForTop, "C9.top-call", "signed with the notify key"),
+    (Defect::SlowAck, "C1.send.ack", "no complete reply"),
+    (Defect::NoSignCheck, "C2.tampered-value", "was acknowledged"),
+    (Defect::PosNoSerialBlindRetry, "C13.lost-answer.transient", "redeemed the code twice"),
+    (Defect::PosRefusedAfterLostAnswer, "C13.lost-answer.close", "but the consume had gone through"),
+    (Defect::PosHammersTerminal, "C12.refused.platform-refusal", "a terminal refusal was hammered"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_broken_merchant_fails_its_check_on_a_shared_sandbox_as_in_process() {
+    let sandbox = SharedSandbox::start().await;
+    let runs = DEFECTS.iter().enumerate().map(|(i, (defect, id, _))| {
+        let creds = Credentials {
+            gateway: sandbox.gateway(),
+            app_key: format!("{}", 71_000_000 + i),
+            app_secret: Secret::new(format!("broken-app-secret-{i}")),
+            session: format!("broken-session-{i}"),
+            notify_key: Secret::new(format!("broken-notify-key-{i}")),
+        };
+        let sandbox = &sandbox;
+        async move {
+            let merchant = start_merchant(*defect, creds).await;
+            run_checks(sandbox, merchant, all_checks(), &[id], quick_windows(), None).await
+        }
+    });
+    let runs = futures_util::future::join_all(runs).await;
+    sandbox.stop().await;
+    for ((defect, id, mentions), run) in DEFECTS.iter().zip(&runs) {
+        let report = run.report(id);
+        let text = format!("{:?}", report.verdict);
+        assert_eq!(report.verdict.outcome, Outcome::Fail, "{defect:?} should fail {id}: {text}");
+        assert!(text.contains(mentions), "{defect:?}: the verdict should mention {mentions:?}: {text}");
+        assert_eq!(run.failed(), [*id], "{defect:?}: only the check for the defect fails");
+    }
 }
