@@ -13,5 +13,6 @@ mod reference;
 mod remote;
 mod replay;
 mod scenarios;
+mod shared_sandbox;
 mod sign;
 mod vectors;

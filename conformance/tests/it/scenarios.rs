@@ -20,7 +20,7 @@ pub fn scenario_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures/scenarios")
 }
 
-fn shipped() -> Vec<LoadedScenario> {
+pub fn shipped() -> Vec<LoadedScenario> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -8,4 +8,5 @@ mod outbox;
 mod pos;
 mod reconcile;
 mod resend;
+mod shared_platform;
 mod support;
