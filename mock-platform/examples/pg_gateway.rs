@@ -152,7 +152,7 @@ fn pgbench_script() -> String {
          SELECT o.doc, o.app_key, clock_now_ms(o.app_key), o.close_at <= clock_timestamp(), m.doc FROM orders o LEFT JOIN merchants m ON m.app_key = o.app_key WHERE o.id = :id AND hold_clocks() FOR UPDATE OF o;\n\
          UPDATE orders SET doc = :doc, state = coalesce('ISSUED'::text, state), close_at = CASE WHEN NOT true THEN close_at WHEN NULL::int8 IS NULL THEN NULL ELSE clock_wall(app_key, NULL::int8) END WHERE id = :id;\n\
          COMMIT;\n\
-         WITH ok AS (SELECT 1 FROM orders WHERE id = :id AND app_key = '{app}'), c AS (INSERT INTO exchange_counts (order_id, gateway_seen) SELECT :id, 1 FROM ok ON CONFLICT (order_id) DO UPDATE SET gateway_seen = exchange_counts.gateway_seen + 1 RETURNING gateway_seen), i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT :id, 'g', :exchange FROM c), d AS (DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = :id AND kind = 'g')) SELECT gateway_seen FROM c;\n"
+         WITH ok AS (SELECT 1 FROM orders WHERE id = :id AND app_key = '{app}'), c AS (INSERT INTO exchange_counts (order_id, gateway_seen) SELECT :id, 1 FROM ok ON CONFLICT (order_id) DO UPDATE SET gateway_seen = exchange_counts.gateway_seen + 1 RETURNING gateway_seen), i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT :id, 'g', :exchange FROM c), d AS (DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = :id AND kind = 'g')) SELECT gateway_seen::int8 FROM c;\n"
     )
 }
 

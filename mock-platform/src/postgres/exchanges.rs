@@ -71,7 +71,7 @@ WITH ok AS (SELECT 1 FROM orders WHERE id = $1 AND app_key = $3), \
  i AS (INSERT INTO exchanges (order_id, kind, doc) SELECT $1, 'g', $2 FROM c), \
  d AS (DELETE FROM exchanges WHERE (SELECT gateway_seen FROM c) > 1000 \
   AND seq = (SELECT min(seq) FROM exchanges WHERE order_id = $1 AND kind = 'g')) \
-SELECT gateway_seen FROM c";
+SELECT gateway_seen::int8 FROM c";
 
 impl PgStore {
     /// Records a gateway call on order `order_id` if it is merchant `app_key`'s, in one statement: `None` when it
