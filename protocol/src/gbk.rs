@@ -214,7 +214,21 @@ fn bmp_table() -> &'static [u16; 0x1_0000] {
 /// language ships, not on whether its code is right.
 pub fn encoders_disagree(c: char) -> bool {
     let c = u32::from(c);
-    (0xE000..=0xF8FF).contains(&c) || DISAGREEING.iter().any(|(lo, hi)| (*lo..=*hi).contains(&c))
+    // Below the first listed code point (ASCII and Latin: most text the platform checks) there is nothing to look up;
+    // above it, the sorted ranges are searched, not scanned.
+    c >= DISAGREEING[0].0
+        && ((0xE000..=0xF8FF).contains(&c)
+            || DISAGREEING
+                .binary_search_by(|(lo, hi)| {
+                    if *hi < c {
+                        std::cmp::Ordering::Less
+                    } else if *lo > c {
+                        std::cmp::Ordering::Greater
+                    } else {
+                        std::cmp::Ordering::Equal
+                    }
+                })
+                .is_ok())
 }
 
 /// The 102 BMP code points outside the private-use area on which GBK encoders disagree, as inclusive ranges.

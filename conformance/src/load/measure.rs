@@ -65,8 +65,8 @@ impl OrderMeasure {
     /// Reads one order; `scheduled_ms` comes from the driver.
     pub fn read(order_id: i64, scheduled_ms: i64, order: Option<&Value>, exchanges: &[Value]) -> Self {
         let mut m = OrderMeasure { order_id, scheduled_ms, ..Default::default() };
-        let exchanges: Vec<Ex> =
-            exchanges.iter().filter_map(|e| serde_json::from_value::<Ex>(e.clone()).ok()).collect();
+        // Deserialised from the borrowed values: cloning every exchange's JSON first was a copy per field.
+        let exchanges: Vec<Ex> = exchanges.iter().filter_map(|e| Ex::deserialize(e).ok()).collect();
         let mut previous_failure: Option<String> = None;
         for e in exchanges.iter().filter(|e| e.kind == "notification" && e.method == "send" && !e.duplicate) {
             if let Some(miss) = &e.near_miss {

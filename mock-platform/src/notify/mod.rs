@@ -65,7 +65,7 @@ struct Reply {
 async fn attempt(platform: Platform, plan: AttemptPlan) {
     // Held for the whole attempt; closed only if the platform is gone, and then nothing matters.
     let Ok(_permit) = platform.inner.attempts.clone().acquire_owned().await else { return };
-    let wire = alteration::build(
+    let mut wire = alteration::build(
         &plan.notification,
         &plan.key,
         plan.charset,
@@ -77,7 +77,9 @@ async fn attempt(platform: Platform, plan: AttemptPlan) {
     let (started, started_seq) = platform.exchange_started();
     let deadline = platform.config().notify_deadline;
     let on_the_wire = std::time::Instant::now();
-    let result = tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, wire.body.clone())).await;
+    let result =
+        tokio::time::timeout(deadline, post(&platform, &plan.url, wire.content_type, std::mem::take(&mut wire.body)))
+            .await;
     let elapsed = on_the_wire.elapsed();
     let finished = platform.clock().wall_now().timestamp_millis();
     let (reply, error) = match result {
