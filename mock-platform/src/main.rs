@@ -29,8 +29,12 @@ enum Command {
         db: Option<String>,
         /// Bearer token required by /admin/* and /console (Authorization: Bearer TOKEN). Without it the admin API
         /// is open, which is only allowed on a loopback address.
-        #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN")]
+        #[arg(long, env = "MOCK_PLATFORM_ADMIN_TOKEN", hide_env_values = true)]
         admin_token: Option<String>,
+        /// The base URL merchants reach this platform at (e.g. a load balancer's in front of several replicas),
+        /// used in the URLs the platform hands out (QR images in codes.get). Default: http://ADDR of --listen.
+        #[arg(long, env = "MOCK_PLATFORM_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Export one order's case file (README "Case files") from a running platform or its --db file.
     Export(mock_platform::case::ExportArgs),
@@ -46,7 +50,9 @@ fn main() -> std::process::ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve { listen, db, admin_token } => runtime.block_on(serve(listen, db, admin_token)),
+        Command::Serve { listen, db, admin_token, public_url } => {
+            runtime.block_on(serve(listen, db, admin_token, public_url))
+        }
         Command::Export(args) => runtime.block_on(mock_platform::case::export(args)),
     };
     match result {
@@ -58,7 +64,12 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(listen: SocketAddr, db: Option<String>, admin_token: Option<String>) -> anyhow::Result<()> {
+async fn serve(
+    listen: SocketAddr,
+    db: Option<String>,
+    admin_token: Option<String>,
+    public_url: Option<String>,
+) -> anyhow::Result<()> {
     // Colour only for a person at a terminal: piped into a file or a log collector, escape codes are noise.
     tracing_subscriber::fmt()
         .with_ansi(std::io::stdout().is_terminal())
@@ -72,7 +83,10 @@ async fn serve(listen: SocketAddr, db: Option<String>, admin_token: Option<Strin
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding {listen}"))?;
     let addr = listener.local_addr().context("reading the bound address")?;
     let config = PlatformConfig {
-        gateway_base_url: Some(format!("http://{addr}")),
+        gateway_base_url: Some(match public_url.filter(|u| !u.is_empty()) {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{addr}"),
+        }),
         admin_token: admin_token.filter(|t| !t.is_empty()).map(protocol::Secret::new),
         ..PlatformConfig::default()
     };
@@ -85,7 +99,8 @@ async fn serve(listen: SocketAddr, db: Option<String>, admin_token: Option<Strin
         Some(path) => Platform::open(config, std::path::Path::new(path)).with_context(|| format!("opening {path}"))?,
         None => Platform::new(config),
     };
-    platform.span().in_scope(|| tracing::info!(%addr, db = ?shown, "mock-platform listening"));
+    let public = platform.config().gateway_base_url.clone().unwrap_or_default();
+    platform.span().in_scope(|| tracing::info!(%addr, %public, db = ?shown, "mock-platform listening"));
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };

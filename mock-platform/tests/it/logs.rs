@@ -98,3 +98,31 @@ async fn every_log_line_of_a_served_order_carries_the_replica_id() {
         assert!(line.contains(&span), "a line without {span}: {line}");
     }
 }
+
+/// A replica of a shared platform: the URL's password never reaches the log, and the public URL it hands out is the
+/// one given (a load balancer's), not its own address.
+#[test]
+fn a_replica_logs_its_database_without_the_password_and_its_public_url() {
+    let database = testkit::postgres::database();
+    // The test server trusts local connections: a password in the URL is accepted and ignored.
+    let url = database.url().replacen("postgres://postgres@", "postgres://postgres:pa55-w0rd@", 1);
+    assert!(url.contains("pa55-w0rd"), "{url}");
+    let mut child = Child(
+        Command::new(env!("CARGO_BIN_EXE_mock-platform"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "http://sandbox.example:8080/"])
+            .env("MOCK_PLATFORM_DB", &url)
+            .env_remove("NO_COLOR")
+            .env_remove("RUST_LOG")
+            .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut line = String::new();
+    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("mock-platform listening"), "{line:?}");
+    assert!(!line.contains("pa55-w0rd"), "the password in a log: {line:?}");
+    assert!(line.contains("postgres://postgres:***@"), "{line:?}");
+    assert!(line.contains("public=http://sandbox.example:8080 "), "{line:?}");
+}
