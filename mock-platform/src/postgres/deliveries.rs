@@ -272,7 +272,7 @@ impl PgStore {
         let client = self.client().await?;
         let row = client
             .query_one(
-                "SELECT coalesce(sum(jsonb_array_length(o.doc -> 'delivery' -> 'queue')), 0)::int8 \
+                "SELECT coalesce(sum(json_array_length(o.doc -> 'delivery' -> 'queue')), 0)::int8 \
                  FROM deliveries d JOIN orders o ON o.id = d.order_id",
                 &[],
             )

@@ -1,4 +1,4 @@
-//! Merchants as `jsonb` documents keyed by app key, with their session as an indexed column.
+//! Merchants as `json` documents keyed by app key, with their session as an indexed column.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -8,6 +8,7 @@ const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_exchanges_json.sql")),
     (3, include_str!("../../migrations/0003_op_seqs.sql")),
+    (4, include_str!("../../migrations/0004_documents_json.sql")),
 ];
 
 /// The schema version this binary writes.

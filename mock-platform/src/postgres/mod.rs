@@ -1,4 +1,4 @@
-//! The PostgreSQL backend's storage layer (issue 13, docs/shared-sandbox.md steps 3–5): documents as `jsonb` rows,
+//! The PostgreSQL backend's storage layer (issue 13, docs/shared-sandbox.md steps 3–5): documents as `json` rows,
 //! an order's change in one transaction with its row locked, the delivery queue as leased rows, clocks and timers on
 //! the database's clock, and `LISTEN/NOTIFY` wake-ups.
 //!

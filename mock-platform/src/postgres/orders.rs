@@ -1,4 +1,4 @@
-//! Orders as `jsonb` documents: creation, a change in one transaction with the row locked (`SELECT … FOR UPDATE`),
+//! Orders as `json` documents: creation, a change in one transaction with the row locked (`SELECT … FOR UPDATE`),
 //! reads, and the effects a change applies in its own transaction ([`Tx`]).
 
 use deadpool_postgres::GenericClient;

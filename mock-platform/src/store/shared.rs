@@ -50,6 +50,13 @@ struct OpenAttempt {
     done: Option<watch::Receiver<bool>>,
 }
 
+/// Whether a key from a request can name a stored row: PostgreSQL's text cannot hold U+0000, and no merchant, order
+/// or image is registered with one (the admin API refuses control characters), so a key with one names nothing —
+/// answered as the in-process stores answer an unknown key, not as a database error.
+fn can_name_a_row(key: &str) -> bool {
+    !key.contains('\0')
+}
+
 fn unavailable(error: crate::postgres::PgError) -> Unavailable {
     Unavailable(error.to_string())
 }
@@ -143,10 +150,13 @@ impl Store {
     // Clocks.
 
     pub(super) async fn now_ms(&self, app_key: Option<&str>) -> Result<i64, Unavailable> {
+        // An app that cannot exist reads the platform-wide clock, as an unknown one does.
+        let app_key = app_key.filter(|k| can_name_a_row(k));
         Ok(self.db.clock(app_key).await.map_err(unavailable)?.now_ms)
     }
 
     pub(super) async fn clock(&self, app_key: Option<&str>) -> Result<ClockReading, Unavailable> {
+        let app_key = app_key.filter(|k| can_name_a_row(k));
         let clock = self.db.clock(app_key).await.map_err(unavailable)?;
         let (platform_ms, own_ms) = self.db.offsets(app_key).await.map_err(unavailable)?;
         let headroom_ms = (MAX_OFFSET_MS - platform_ms.saturating_add(own_ms)).max(0);
@@ -159,7 +169,7 @@ impl Store {
 
     pub(super) async fn advance_clock(&self, app_key: Option<&str>, ms: i64) -> Result<bool, Unavailable> {
         if let Some(key) = app_key
-            && !self.db.has_merchant(key).await.map_err(unavailable)?
+            && (!can_name_a_row(key) || !self.db.has_merchant(key).await.map_err(unavailable)?)
         {
             return Ok(false);
         }
@@ -174,11 +184,17 @@ impl Store {
     // Merchants.
 
     pub(super) async fn clock_and_merchant(&self, app_key: &str) -> Result<(i64, Option<Merchant>), Unavailable> {
+        if !can_name_a_row(app_key) {
+            return Ok((self.now_ms(None).await?, None));
+        }
         let (now_ms, row) = self.db.clock_and_merchant::<MerchantRow>(app_key).await.map_err(unavailable)?;
         Ok((now_ms, row.map(MerchantRow::into_merchant)))
     }
 
     pub(super) async fn merchant(&self, app_key: &str) -> Result<Option<Merchant>, Unavailable> {
+        if !can_name_a_row(app_key) {
+            return Ok(None);
+        }
         let row = self.db.merchant::<MerchantRow>(app_key).await.map_err(unavailable)?;
         Ok(row.map(MerchantRow::into_merchant))
     }
@@ -205,6 +221,9 @@ impl Store {
         app_key: &str,
         f: impl FnOnce(Option<(&Arc<str>, &mut Merchant)>) -> R,
     ) -> Result<R, Unavailable> {
+        if !can_name_a_row(app_key) {
+            return Ok(f(None));
+        }
         let mut f = Some(f);
         let key: Arc<str> = Arc::from(app_key);
         let changed = self
@@ -305,6 +324,9 @@ impl Store {
         app_key: Option<&str>,
         state: Option<OrderState>,
     ) -> Result<Vec<Order>, Unavailable> {
+        if app_key.is_some_and(|k| !can_name_a_row(k)) {
+            return Ok(Vec::new());
+        }
         let rows = self.db.orders::<Order>(app_key, state.map(OrderState::as_str)).await.map_err(unavailable)?;
         Ok(rows.into_iter().map(|(_, order)| order).collect())
     }
@@ -328,6 +350,9 @@ impl Store {
         order_id: i64,
         exchange: Exchange,
     ) -> Result<Result<bool, Unrecorded>, Unavailable> {
+        if !can_name_a_row(app_key) {
+            return Ok(Err(Unrecorded::UnknownApp));
+        }
         let doc = serde_json::to_value(&exchange).map_err(|e| Unavailable(e.to_string()))?;
         if let Some(dropped) = self.db.record_own_gateway_call(app_key, order_id, doc).await.map_err(unavailable)? {
             return Ok(Ok(dropped));
@@ -356,10 +381,11 @@ impl Store {
         // What the call may read beyond its one order, read before that order is locked.
         let merchant_orders =
             if scope.reads_merchant_orders { self.orders(Some(app_key), None).await? } else { Vec::new() };
-        let known: HashSet<String> = if scope.qr_names.is_empty() {
+        let names: Vec<String> = scope.qr_names.iter().filter(|n| can_name_a_row(n)).cloned().collect();
+        let known: HashSet<String> = if names.is_empty() {
             HashSet::new()
         } else {
-            self.db.qr_names(&scope.qr_names).await.map_err(unavailable)?.into_iter().collect()
+            self.db.qr_names(&names).await.map_err(unavailable)?.into_iter().collect()
         };
         let op_seqs = if scope.op_seqs == 0 {
             Vec::new()
@@ -439,6 +465,9 @@ impl Store {
         app_key: &str,
         order_id: Option<i64>,
     ) -> Result<Option<FaultAction>, Unavailable> {
+        if !can_name_a_row(app_key) || !can_name_a_row(api) {
+            return Ok(None);
+        }
         self.db.take_gateway_fault::<FaultAction>(api, app_key, order_id).await.map_err(unavailable)
     }
 
@@ -497,6 +526,9 @@ impl Store {
     }
 
     pub(super) async fn qr_image(&self, name: &str) -> Result<Option<bytes::Bytes>, Unavailable> {
+        if !can_name_a_row(name) {
+            return Ok(None);
+        }
         Ok(self.db.qr_image(name).await.map_err(unavailable)?.map(bytes::Bytes::from))
     }
 

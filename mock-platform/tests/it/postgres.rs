@@ -638,7 +638,7 @@ async fn every_operation_runs_on_a_spawned_task() {
 }
 
 #[tokio::test]
-async fn an_order_the_platform_made_comes_back_from_jsonb_exactly_as_it_went_in() {
+async fn an_order_the_platform_made_comes_back_from_postgresql_exactly_as_it_went_in() {
     use mock_platform::model::Order;
     use mock_platform::{NewMerchant, NewOrderBody, Platform, PlatformConfig};
 
