@@ -58,26 +58,30 @@ fn params_vec(p: &protocol::Params) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn a_callback_made_while_waiting_to_answer_is_held_and_judged_before_ack() {
-    let h = Harness::with_config(fast()).await;
-    h.respond_with(call_back_first(h.base.clone(), None));
-    let id = id_of(&h.buy(json!({})).await);
-    let e = h.wait_exchanges(id, "callback and attempt", |e| e.len() == 2).await;
-    let gateway = e.iter().find(|x| x["kind"] == "gateway").unwrap();
-    assert_eq!(gateway["causality"], "before_ack", "{gateway}");
-    assert_eq!(gateway["cause_acked"], false);
-    assert!(gateway["held_ms"].as_i64().unwrap() >= 450, "{gateway}");
+    for backend in backends() {
+        let h = Harness::with_config_on(fast(), backend).await;
+        h.respond_with(call_back_first(h.base.clone(), None));
+        let id = id_of(&h.buy(json!({})).await);
+        let e = h.wait_exchanges(id, "callback and attempt", |e| e.len() == 2).await;
+        let gateway = e.iter().find(|x| x["kind"] == "gateway").unwrap();
+        assert_eq!(gateway["causality"], "before_ack", "{gateway}");
+        assert_eq!(gateway["cause_acked"], false);
+        assert!(gateway["held_ms"].as_i64().unwrap() >= 450, "{gateway}");
+    }
 }
 
 #[tokio::test]
 async fn a_callback_racing_its_ack_is_held_until_the_ack_and_passes() {
-    let h = Harness::with_config(fast()).await;
-    h.respond_with(call_back_first(h.base.clone(), Some(Duration::from_millis(100))));
-    let id = id_of(&h.buy(json!({})).await);
-    let e = h.wait_exchanges(id, "callback and attempt", |e| e.len() == 2).await;
-    let gateway = e.iter().find(|x| x["kind"] == "gateway").unwrap();
-    assert_eq!(gateway["causality"], "ok", "{gateway}");
-    assert_eq!(gateway["cause_acked"], true);
-    assert_eq!(h.order(id).await["state"], "ISSUED");
+    for backend in backends() {
+        let h = Harness::with_config_on(fast(), backend).await;
+        h.respond_with(call_back_first(h.base.clone(), Some(Duration::from_millis(100))));
+        let id = id_of(&h.buy(json!({})).await);
+        let e = h.wait_exchanges(id, "callback and attempt", |e| e.len() == 2).await;
+        let gateway = e.iter().find(|x| x["kind"] == "gateway").unwrap();
+        assert_eq!(gateway["causality"], "ok", "{gateway}");
+        assert_eq!(gateway["cause_acked"], true);
+        assert_eq!(h.order(id).await["state"], "ISSUED");
+    }
 }
 
 #[tokio::test]
