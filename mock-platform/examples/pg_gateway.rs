@@ -24,15 +24,16 @@ use protocol::{Gmt8Timestamp, Secret, SignMethod, TopRequest};
 use rand::Rng;
 use serde_json::Value;
 
+#[path = "common/pgbench.rs"]
+mod pgbench;
+
+use pgbench::{arg, median, pgbench_rate};
+
 const APP_KEY: &str = "23456789";
 const APP_SECRET: &str = "bench-app-secret-0123456789";
 const SESSION: &str = "6102benchsession";
 /// Units per order: enough for every consume of a run.
 const UNITS: i64 = 100_000;
-
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
 
 async fn replica(url: &str) -> (Platform, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -156,44 +157,6 @@ fn pgbench_script() -> String {
     )
 }
 
-fn pgbench_rate(
-    database: &testkit::postgres::TestDatabase,
-    clients: u64,
-    seconds: u64,
-    first: i64,
-    last: i64,
-    docs: (&str, &str, &str),
-) -> f64 {
-    let server = testkit::postgres::server();
-    let script = std::env::temp_dir().join(format!("pg_gateway-{}.sql", std::process::id()));
-    std::fs::write(&script, pgbench_script()).expect("writing the pgbench script");
-    let (order, merchant, exchange) = docs;
-    let output = std::process::Command::new(server.bin_dir().join("pgbench"))
-        .args(["-n", "-M", "prepared", "-h"])
-        .arg(server.socket_dir())
-        .args(["-U", "postgres", "-c", &clients.to_string(), "-j", &clients.to_string()])
-        .args(["-T", &seconds.to_string(), "-D", &format!("first={first}"), "-D", &format!("last={last}")])
-        // In prepared mode a `:variable` reaches the server as a parameter: the documents go as they are.
-        .args(["-D", &format!("doc={order}"), "-D", &format!("merchant={merchant}")])
-        .args(["-D", &format!("exchange={exchange}"), "-f"])
-        .arg(&script)
-        .arg(database.name())
-        .output()
-        .expect("running pgbench");
-    let _ = std::fs::remove_file(&script);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no tps in pgbench's output:\n{stdout}"))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// One row's document as the database holds it.
 async fn stored(database: &testkit::postgres::TestDatabase, sql: &str) -> String {
     let (client, connection) = tokio_postgres::connect(database.url(), tokio_postgres::NoTls).await.expect("connect");
@@ -244,7 +207,15 @@ async fn main() {
         // An order's document grows with its consumes: pgbench writes one as large as the gateway's are now.
         let order_doc = stored(&database, &order_of).await;
         let docs = (order_doc.as_str(), merchant_doc.as_str(), exchange_doc.as_str());
-        let bench = pgbench_rate(&database, clients, seconds, first, last, docs);
+        let (order, merchant, exchange) = docs;
+        let variables = [
+            ("first", first.to_string()),
+            ("last", last.to_string()),
+            ("doc", order.to_owned()),
+            ("merchant", merchant.to_owned()),
+            ("exchange", exchange.to_owned()),
+        ];
+        let bench = pgbench_rate(&database, clients, seconds, &pgbench_script(), &variables);
         let double = gateway_rate(&[base_one.clone(), base_two.clone()], &issued, clients, seconds).await;
         println!(
             "round {round}: gateway on one replica {single:6.0} calls/s, pgbench {bench:6.0} tps, on two replicas \

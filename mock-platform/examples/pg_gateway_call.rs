@@ -19,11 +19,12 @@ use mock_platform::postgres::{ExchangeKind, PgOptions, PgStore, Tx};
 use rand::Rng;
 use serde_json::{Value, json};
 
-const APP_KEY: &str = "bench";
+#[path = "common/pgbench.rs"]
+mod pgbench;
 
-fn arg(n: usize, default: u64) -> u64 {
-    std::env::args().nth(n).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
+use pgbench::{arg, median, pgbench_rate};
+
+const APP_KEY: &str = "bench";
 
 /// An order document shaped like `model::Order`'s serde (codes, consumes, a delivery queue), ~3 KiB.
 fn order_doc(id: i64) -> Value {
@@ -124,34 +125,6 @@ fn pgbench_script() -> String {
     )
 }
 
-fn pgbench_rate(database: &testkit::postgres::TestDatabase, clients: u64, seconds: u64, first: i64, last: i64) -> f64 {
-    let server = testkit::postgres::server();
-    let script = std::env::temp_dir().join(format!("pg_gateway_call-{}.sql", std::process::id()));
-    std::fs::write(&script, pgbench_script()).expect("writing the pgbench script");
-    let output = std::process::Command::new(server.bin_dir().join("pgbench"))
-        .args(["-n", "-M", "prepared", "-h"])
-        .arg(server.socket_dir())
-        .args(["-U", "postgres", "-c", &clients.to_string(), "-j", &clients.to_string()])
-        .args(["-T", &seconds.to_string(), "-D", &format!("first={first}"), "-D", &format!("last={last}")])
-        .args(["-D", &format!("doc={}", order_doc(first)), "-D", &format!("exchange={}", exchange_doc(first)), "-f"])
-        .arg(&script)
-        .arg(database.name())
-        .output()
-        .expect("running pgbench");
-    let _ = std::fs::remove_file(&script);
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "pgbench failed: {stdout}{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = ")?.split_whitespace().next()?.parse().ok())
-        .unwrap_or_else(|| panic!("no tps in pgbench's output:\n{stdout}"))
-}
-
-fn median(values: &mut [f64]) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main]
 async fn main() {
     let clients = arg(1, 4);
@@ -185,7 +158,13 @@ async fn main() {
     let (mut ones, mut twos) = (Vec::new(), Vec::new());
     for round in 1..=rounds {
         let one = layer_rate(std::slice::from_ref(&store), clients, seconds, orders, first).await;
-        let bench = pgbench_rate(&database, clients, seconds, first, first + orders - 1);
+        let variables = [
+            ("first", first.to_string()),
+            ("last", (first + orders - 1).to_string()),
+            ("doc", order_doc(first).to_string()),
+            ("exchange", exchange_doc(first).to_string()),
+        ];
+        let bench = pgbench_rate(&database, clients, seconds, &pgbench_script(), &variables);
         let two = layer_rate(&[store.clone(), second.clone()], clients, seconds, orders, first).await;
         println!(
             "round {round}: layer one replica {one:6.0} calls/s, pgbench {bench:6.0} tps, layer two replicas {two:6.0} \

@@ -131,6 +131,14 @@ impl Store {
         self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// T4 for a locked order whose auto-close timer is due (whoever holds the row fires it, so it fires once),
+    /// counted for `/metrics`.
+    fn fire_due_close(&self, order: &mut Order, tx: &Tx) {
+        if tx.close_due && order.run_close(tx.now_ms, self.auto_close_ms) {
+            self.closes_fired.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     pub(super) fn closes_fired(&self) -> u64 {
         self.closes_fired.load(Ordering::Relaxed)
     }
@@ -297,12 +305,9 @@ impl Store {
     ) -> Result<Option<R>, Unavailable> {
         let reserved = self.reserve_fault_ids(fault_ids).await?;
         let auto_close_ms = self.auto_close_ms;
-        let closes_fired = &self.closes_fired;
         self.db
             .with_order(id, |order: &mut Order, tx: &mut Tx| {
-                if tx.close_due && order.run_close(tx.now_ms, auto_close_ms) {
-                    closes_fired.fetch_add(1, Ordering::Relaxed);
-                }
+                self.fire_due_close(order, tx);
                 let merchant = merchant_of(tx.merchant.take());
                 let mut order_tx = OrderTx::new(order, merchant.as_ref(), tx.now_ms, ids(reserved));
                 let out = f(&mut order_tx);
@@ -395,7 +400,6 @@ impl Store {
         let mut f = Some(f);
         let mut pieces = Some((known, op_seqs));
         let auto_close_ms = self.auto_close_ms;
-        let closes_fired = &self.closes_fired;
         if let Some(id) = scope.order_id {
             // The locking query joins the order's merchant: the caller's, unless the call names another merchant's
             // order — then the caller's is read first and the order locked again (a refused call, and rare).
@@ -404,9 +408,7 @@ impl Store {
                 let out = self
                     .db
                     .with_order(id, |order: &mut Order, tx: &mut Tx| {
-                        if tx.close_due && order.run_close(tx.now_ms, auto_close_ms) {
-                            closes_fired.fetch_add(1, Ordering::Relaxed);
-                        }
+                        self.fire_due_close(order, tx);
                         let merchant = match &caller {
                             Some(known) => known.clone(),
                             None => match merchant_of(tx.merchant.take()) {
@@ -541,11 +543,8 @@ impl Store {
     /// Fires the due auto-closes; `wait`: also those another transaction holds, once it lets go.
     async fn closes(&self, wait: bool) -> Result<(), Unavailable> {
         let auto_close_ms = self.auto_close_ms;
-        let closes_fired = &self.closes_fired;
         let fire = |_, order: &mut Order, tx: &mut Tx| {
-            if order.run_close(tx.now_ms, auto_close_ms) {
-                closes_fired.fetch_add(1, Ordering::Relaxed);
-            }
+            self.fire_due_close(order, tx);
             index(order, tx, auto_close_ms);
         };
         let fired = if wait { self.db.run_closes_waiting(fire).await } else { self.db.run_closes(fire).await };
