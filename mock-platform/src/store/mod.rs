@@ -659,12 +659,4 @@ impl Store {
             _ => std::future::pending().await,
         }
     }
-
-    /// The settled notifications of a shared store (C4 holds and tests); `None` in process.
-    pub fn postgres(&self) -> Option<&crate::postgres::PgStore> {
-        match self {
-            Store::Postgres(p) => Some(p.db()),
-            _ => None,
-        }
-    }
 }
