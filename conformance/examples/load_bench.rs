@@ -4,6 +4,10 @@
 //! PROTOCOL §3.1). Also the RSS of the process at the start and the end of each load run, and the CPU per order
 //! against the CPU per bare ack (the figure other processes on a shared machine disturb least).
 //!
+//! The minimal merchant is as light as it can be, so that the figures measure the platform and the tool: it reads
+//! only the three params its callback names and calls back over plain hyper keep-alive connections. The bare loop
+//! and the platform post notifications with the same reqwest client policy.
+//!
 //! `cargo run --release -p conformance --example load_bench -- [SECONDS=5] [CONCURRENCY=64] [REPETITIONS=3]
 //! [FRACTIONS=1,0.5,0.25]`: each repetition measures the bare loop, then a load run at each fraction of its rate.
 //! `LOAD_BENCH_CALLBACKS=0`: the minimal merchant does not call back (the notification path alone; every order
@@ -14,6 +18,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use axum::extract::State;
 use axum::routing::post;
 use conformance::config::{MerchantConfig, PlatformTarget};
@@ -33,11 +40,57 @@ const NOTIFY_KEY: &str = "bench-notify-key";
 
 /// The minimal merchant: acks at once; when `callbacks` is on, reports one fresh code with `eticket.send`.
 struct Stub {
-    /// Parsed once: a merchant keeps its gateway's address, it does not parse it per call.
-    gateway: reqwest::Url,
+    gateway: Gateway,
     callbacks: AtomicBool,
     next_code: AtomicU64,
-    http: reqwest::Client,
+}
+
+/// The stub's way to the TOP gateway: keep-alive connections used one call at a time, as a pooled HTTP client
+/// does, on plain hyper. The merchant's side of the benchmark is kept as light as it can be, so what the figures
+/// measure is the platform and the tool, not a client library's layers in the stub.
+struct Gateway {
+    addr: std::net::SocketAddr,
+    idle: std::sync::Mutex<Vec<SendRequest<Full<Bytes>>>>,
+}
+
+impl Gateway {
+    fn new(addr: std::net::SocketAddr) -> Self {
+        Self { addr, idle: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    /// POSTs one form to `/router/rest` and reads the answer to its end; `None` when the gateway is unreachable.
+    async fn call(&self, form: Vec<u8>) -> Option<()> {
+        let mut sender = self.idle_connection().await?;
+        let request = hyper::Request::post("/router/rest")
+            .header(hyper::header::HOST, self.addr.to_string())
+            .header(hyper::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(form)))
+            .ok()?;
+        let answer = sender.send_request(request).await.ok()?;
+        answer.into_body().collect().await.ok()?;
+        self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(sender);
+        Some(())
+    }
+
+    /// An idle connection that is still open, else a new one.
+    async fn idle_connection(&self) -> Option<SendRequest<Full<Bytes>>> {
+        loop {
+            let idle = self.idle.lock().unwrap_or_else(std::sync::PoisonError::into_inner).pop();
+            match idle {
+                Some(mut sender) => {
+                    if sender.ready().await.is_ok() {
+                        return Some(sender);
+                    }
+                }
+                None => break,
+            }
+        }
+        let stream = tokio::net::TcpStream::connect(self.addr).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await.ok()?;
+        tokio::spawn(connection);
+        Some(sender)
+    }
 }
 
 /// The value of `name` in a form body, as sent: the three the stub reads (digits and hex) are never escaped.
@@ -64,18 +117,9 @@ async fn notify(State(stub): State<Arc<Stub>>, body: Bytes) -> &'static str {
                 .param("token", token)
                 .param("verify_codes", format!("{code}:{num}"))
                 .signed(&Secret::new(APP_SECRET));
-            // The answer is read to its end, as a merchant must to know its codes were taken: a response dropped
-            // unread closes its connection, and the callback would pay a new one each time.
-            if let Ok(answer) = stub
-                .http
-                .post(stub.gateway.clone())
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .body(form.to_urlencoded(protocol::params::Charset::Utf8))
-                .send()
-                .await
-            {
-                let _ = answer.bytes().await;
-            }
+            // The answer is read to its end, as a merchant must to know its codes were taken (and as keep-alive
+            // needs: a connection with an unread answer cannot carry the next call).
+            let _ = stub.gateway.call(form.to_urlencoded(protocol::params::Charset::Utf8).into_bytes()).await;
         });
     }
     r#"{"code":200}"#
@@ -164,14 +208,13 @@ async fn bare_loop(url: &str, seconds: f64, concurrency: usize) -> (f64, f64) {
 }
 
 /// Starts a minimal merchant calling back to `gateway` (when `callbacks`); its notify URL.
-async fn start_stub(gateway: String, callbacks: bool) -> String {
+async fn start_stub(gateway: std::net::SocketAddr, callbacks: bool) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/notify", listener.local_addr().unwrap());
     let stub = Arc::new(Stub {
-        gateway: gateway.parse().expect("a gateway URL"),
+        gateway: Gateway::new(gateway),
         callbacks: AtomicBool::new(callbacks),
         next_code: AtomicU64::new(100_000_000_000),
-        http: reqwest::Client::new(),
     });
     let app = axum::Router::new().route("/notify", post(notify)).with_state(stub);
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -190,7 +233,7 @@ struct LoadRun {
 async fn load_at(rate: f64, seconds: f64, callbacks: bool) -> LoadRun {
     let platform_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let platform_addr = platform_listener.local_addr().unwrap();
-    let url = start_stub(format!("http://{platform_addr}/router/rest"), callbacks).await;
+    let url = start_stub(platform_addr, callbacks).await;
     let merchant = MerchantConfig {
         url,
         app_key: APP_KEY.into(),
@@ -256,7 +299,7 @@ async fn main() {
     let callbacks = std::env::var("LOAD_BENCH_CALLBACKS").map_or(true, |v| v != "0");
 
     // The bare loop posts to a merchant that does not call back (the notifications name no real order).
-    let url = start_stub("http://127.0.0.1:9/router/rest".into(), false).await;
+    let url = start_stub(([127, 0, 0, 1], 9).into(), false).await;
     let mut held_ratios = Vec::new();
     // Interleaved and repeated: the machine is shared, so each load run is compared with the bare loop measured
     // just before it, and the spread over repetitions says how far the ratio can be trusted.
