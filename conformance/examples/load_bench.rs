@@ -18,14 +18,14 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http1::SendRequest;
-use hyper_util::rt::TokioIo;
 use axum::extract::State;
 use axum::routing::post;
 use conformance::config::{MerchantConfig, PlatformTarget};
 use conformance::load::judge::Thresholds;
 use conformance::load::{LoadConfig, run_load};
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
 use protocol::{Gmt8Timestamp, Params, Secret, SignMethod, TopRequest};
 
 /// The `conformance` binary's allocator (`--no-default-features`: glibc's, to compare).
