@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 
 /// A running balancer; dropping it stops accepting (connections already piped run to their end).
 #[derive(Debug)]
@@ -54,6 +55,70 @@ impl Balancer {
     /// How many connections each backend was given so far, in the order the backends were given.
     pub fn connections(&self) -> Vec<usize> {
         self.served.iter().map(|n| n.load(Ordering::Relaxed)).collect()
+    }
+}
+
+/// Servers started behind a fresh balancer, as a shared sandbox's replicas: `n` loopback listeners are bound first,
+/// the balancer over them, then for each a server is built by `build(balancer_url)` (the balancer's URL is what every
+/// replica of a real sandbox is told is its public address) and served on its listener by `serve`. The servers'
+/// tasks are aborted when this is dropped.
+#[derive(Debug)]
+pub struct Balanced {
+    balancer: Balancer,
+    servers: Vec<JoinHandle<std::io::Result<()>>>,
+}
+
+impl Balanced {
+    /// Binds `n` listeners, starts the balancer, then `serve(listener, build(balancer_url).await)` for each.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound, or `n` is 0.
+    pub async fn start<T, B, Fut, S>(n: usize, mut build: B, mut serve: S) -> Self
+    where
+        B: FnMut(String) -> Fut,
+        Fut: Future<Output = T>,
+        S: FnMut(TcpListener, T) -> JoinHandle<std::io::Result<()>>,
+    {
+        let mut listeners = Vec::new();
+        for _ in 0..n {
+            listeners.push(TcpListener::bind("127.0.0.1:0").await.expect("binding a server on 127.0.0.1:0"));
+        }
+        let addrs = listeners.iter().map(|l| l.local_addr().expect("a server's address")).collect();
+        let balancer = Balancer::start(addrs).await;
+        let mut servers = Vec::new();
+        for listener in listeners {
+            let server = build(balancer.url()).await;
+            servers.push(serve(listener, server));
+        }
+        Self { balancer, servers }
+    }
+
+    /// The balancer's `http://127.0.0.1:PORT`: the one address clients are given.
+    pub fn url(&self) -> String {
+        self.balancer.url()
+    }
+
+    /// How many connections each server was given so far.
+    pub fn connections(&self) -> Vec<usize> {
+        self.balancer.connections()
+    }
+
+    /// Stops every server and waits until each has stopped; the connections each was given.
+    pub async fn stop(mut self) -> Vec<usize> {
+        let connections = self.connections();
+        for server in std::mem::take(&mut self.servers) {
+            server.abort();
+            let _ = server.await;
+        }
+        connections
+    }
+}
+
+impl Drop for Balanced {
+    fn drop(&mut self) {
+        for server in &self.servers {
+            server.abort();
+        }
     }
 }
 

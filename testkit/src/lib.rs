@@ -10,10 +10,14 @@
 //! directory, and the program is looked for again once the lock is held.
 //!
 //! [`postgres`] goes one step further for the shared platform's store: a throwaway PostgreSQL server per test process
-//! and a fresh database per test; [`balancer`] puts a shared platform's replicas behind one address.
+//! and a fresh database per test; [`balancer`] puts a shared platform's replicas behind one address;
+//! [`refusing`] gives a loopback address that refuses connections for as long as a test holds it.
 
 pub mod balancer;
 pub mod postgres;
+pub mod refusing;
+
+pub use refusing::RefusingPort;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};

@@ -21,10 +21,9 @@ fn list_prints_every_check_with_its_rule() {
 
 #[test]
 fn a_merchant_url_refusing_connections_exits_2_before_the_plan() {
-    // Bind then drop: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let refusing = testkit::RefusingPort::new();
     let out = conformance()
-        .args(["run", "--merchant-url", &format!("http://127.0.0.1:{port}/notify"), "--gateway-listen", "127.0.0.1:0"])
+        .args(["run", "--merchant-url", &refusing.url("/notify"), "--gateway-listen", "127.0.0.1:0"])
         .args(CREDENTIALS)
         .output()
         .unwrap();

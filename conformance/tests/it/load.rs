@@ -162,8 +162,8 @@ async fn find_max_steps_the_rate_up_until_a_merchant_that_queues_breaks_the_ack_
 fn bad_load_flags_and_an_unreachable_merchant_exit_2_before_any_order() {
     let conformance = || std::process::Command::new(env!("CARGO_BIN_EXE_conformance"));
     let credentials = ["--app-key", "12345678", "--app-secret", "s", "--session", "sess", "--notify-key", "k"];
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let url = format!("http://127.0.0.1:{port}/notify");
+    let refusing = testkit::RefusingPort::new();
+    let url = refusing.url("/notify");
     for (extra, said) in [
         (vec!["--rate", "0"], "--rate"),
         (vec!["--find-max", "--ramp-to", "9"], "exclusive"),

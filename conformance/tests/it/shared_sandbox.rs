@@ -2,7 +2,6 @@
 //! replicas on one PostgreSQL database behind a round-robin load balancer, the suite's admin calls and the
 //! merchant's gateway calls spread over them, each replica dispatching notifications.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use conformance::config::{
@@ -15,23 +14,16 @@ use conformance::scenario;
 use conformance::session::{SessionLimits, run_session, run_session_with};
 use mock_platform::{Platform, PlatformConfig};
 use protocol::Secret;
-use testkit::balancer::Balancer;
+use testkit::balancer::Balanced;
 use testkit::postgres::TestDatabase;
 
 use crate::faulty_merchant::{Credentials, Defect};
 use crate::harness::{Collect, Run, quick_windows, start_merchant};
 use crate::scenarios::shipped;
 
-/// One replica: a platform on the shared database, serving and dispatching on its own loopback port.
-struct Replica {
-    stop: tokio::sync::oneshot::Sender<()>,
-    server: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
 /// Three replicas on a fresh database, and the balancer a merchant and the suite reach them through.
 struct SharedSandbox {
-    balancer: Balancer,
-    replicas: Vec<Replica>,
+    replicas: Balanced,
     /// Dropped after the replicas have stopped: dropping it drops the database under any open connection.
     _database: TestDatabase,
 }
@@ -39,45 +31,36 @@ struct SharedSandbox {
 impl SharedSandbox {
     async fn start() -> Self {
         let database = testkit::postgres::database();
-        let mut listeners = Vec::new();
-        for _ in 0..3 {
-            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-        }
-        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-        let balancer = Balancer::start(addrs).await;
-        let mut replicas = Vec::new();
-        for listener in listeners {
-            // The sandbox's public address, as every replica of a real one is configured (qrcode_url).
-            let config = PlatformConfig { gateway_base_url: Some(balancer.url()), ..PlatformConfig::default() };
-            let platform = Platform::connect(config, database.url()).await.unwrap();
-            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-            let server = tokio::spawn(mock_platform::run(listener, platform, async {
-                stopped.await.ok();
-            }));
-            replicas.push(Replica { stop, server });
-        }
-        Self { balancer, replicas, _database: database }
+        let url = database.url().to_owned();
+        let replicas = Balanced::start(
+            3,
+            |public_url| {
+                let url = url.clone();
+                async move {
+                    // The sandbox's public address, as every replica of a real one is configured (qrcode_url).
+                    let config = PlatformConfig { gateway_base_url: Some(public_url), ..PlatformConfig::default() };
+                    Platform::connect(config, &url).await.unwrap()
+                }
+            },
+            |listener, platform| tokio::spawn(mock_platform::run(listener, platform, std::future::pending())),
+        )
+        .await;
+        Self { replicas, _database: database }
     }
 
     /// How the suite is pointed at it: the balancer, as `--platform-url`.
     fn target(&self) -> PlatformTarget {
-        PlatformTarget::Remote { url: self.balancer.url(), admin_token: None }
+        PlatformTarget::Remote { url: self.replicas.url(), admin_token: None }
     }
 
     /// The gateway URL the merchant is given.
     fn gateway(&self) -> String {
-        format!("{}/router/rest", self.balancer.url())
+        format!("{}/router/rest", self.replicas.url())
     }
 
     /// Stops every replica (pending retries dropped), then the database goes with `self`.
     async fn stop(self) -> Vec<usize> {
-        let connections = self.balancer.connections();
-        for replica in self.replicas {
-            let _ = replica.stop.send(());
-            replica.server.abort();
-            let _ = replica.server.await;
-        }
-        connections
+        self.replicas.stop().await
     }
 }
 
@@ -119,7 +102,7 @@ async fn run_plan(sandbox: &SharedSandbox, merchant: MerchantConfig, windows: Wi
 /// `offset_seconds` of `GET /admin/clock[?app_key=K]`, through the balancer.
 async fn clock_offset(sandbox: &SharedSandbox, app_key: Option<&str>) -> i64 {
     let query = app_key.map(|k| format!("?app_key={k}")).unwrap_or_default();
-    let url = format!("{}/admin/clock{query}", sandbox.balancer.url());
+    let url = format!("{}/admin/clock{query}", sandbox.replicas.url());
     let clock: serde_json::Value = reqwest::get(url).await.unwrap().json().await.unwrap();
     clock["offset_seconds"].as_i64().unwrap_or_else(|| panic!("{clock}"))
 }

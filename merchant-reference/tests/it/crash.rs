@@ -11,10 +11,9 @@ const SEND: &str = "taobao.vmarket.eticket.send";
 #[tokio::test]
 async fn killed_between_the_ack_and_the_callback_it_reports_the_same_codes_after_restart() {
     // A gateway that is not there: the callback cannot happen before the crash.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/router/rest", listener.local_addr().unwrap())
-    };
+    // Held for the whole test: no other test's server can take the port and answer in its place.
+    let refusing = testkit::RefusingPort::new();
+    let closed = refusing.url("/router/rest");
     let db = TempDb::new("crash-before");
     let merchant = Process::spawn(&closed, &db.0);
     for order_id in [4001, 4002] {

@@ -100,10 +100,9 @@ async fn the_exchange_stays_open_until_the_acknowledgement_body_is_written() {
 
 #[tokio::test]
 async fn a_callback_still_owed_at_shutdown_is_made_by_the_next_start() {
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/router/rest", listener.local_addr().unwrap())
-    };
+    // Held for the whole test: no other test's server can take the port and answer in its place.
+    let refusing = testkit::RefusingPort::new();
+    let closed = refusing.url("/router/rest");
     let db = TempDb::new("restart");
     let merchant = Running::start(config(&closed, &db.0)).await;
     assert_eq!(deliver(&merchant.notify_url(), &notification(NotifyMethod::Send, 2007, 2)).await, ACK);

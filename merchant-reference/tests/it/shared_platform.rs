@@ -3,12 +3,10 @@
 //! balancer, INTERFACES §1.2), so its calls before and after the crash land on different replicas. The order ends
 //! `ISSUED` with the codes the merchant issued before the crash, sent successfully once.
 
-use std::net::SocketAddr;
-
 use mock_platform::{Platform, PlatformConfig};
 use protocol::SubCode;
 use serde_json::{Value, json};
-use testkit::balancer::Balancer;
+use testkit::balancer::Balanced;
 use testkit::postgres::TestDatabase;
 
 use crate::support::*;
@@ -17,42 +15,42 @@ const SEND: &str = "taobao.vmarket.eticket.send";
 
 /// Three replicas on a fresh database, each serving and dispatching, behind one balancer.
 struct Sandbox {
-    balancer: Balancer,
-    replicas: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+    replicas: Balanced,
     /// A client that opens a connection per request, so the balancer spreads the test's admin calls too.
     http: reqwest::Client,
-    /// Dropped after the replicas (see `Drop`): dropping it drops the database under any open connection.
+    /// Dropped after the replicas (fields drop in order): dropping it drops the database under any open connection.
     _database: TestDatabase,
 }
 
 impl Sandbox {
     async fn start() -> Self {
         let database = testkit::postgres::database();
-        let mut listeners = Vec::new();
-        for _ in 0..3 {
-            listeners.push(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap());
-        }
-        let addrs: Vec<SocketAddr> = listeners.iter().map(|l| l.local_addr().unwrap()).collect();
-        let balancer = Balancer::start(addrs).await;
-        let mut replicas = Vec::new();
-        for listener in listeners {
-            let config = PlatformConfig { gateway_base_url: Some(balancer.url()), ..PlatformConfig::default() };
-            let platform = Platform::connect(config, database.url()).await.unwrap();
-            replicas.push(tokio::spawn(mock_platform::run(listener, platform, std::future::pending())));
-        }
+        let url = database.url().to_owned();
+        let replicas = Balanced::start(
+            3,
+            |public_url| {
+                let url = url.clone();
+                async move {
+                    let config = PlatformConfig { gateway_base_url: Some(public_url), ..PlatformConfig::default() };
+                    Platform::connect(config, &url).await.unwrap()
+                }
+            },
+            |listener, platform| tokio::spawn(mock_platform::run(listener, platform, std::future::pending())),
+        )
+        .await;
         let http = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
-        Self { balancer, replicas, http, _database: database }
+        Self { replicas, http, _database: database }
     }
 
     fn gateway(&self) -> String {
-        format!("{}/router/rest", self.balancer.url())
+        format!("{}/router/rest", self.replicas.url())
     }
 
     /// Registers the test merchant (`support`'s credentials) with its notification URL.
     async fn register(&self, notify_url: &str) {
         let body = json!({"app_key": APP_KEY, "app_secret": APP_SECRET, "notify_key": NOTIFY_KEY,
             "notify_url": notify_url, "session": SESSION, "phase": "live"});
-        let answer = self.http.post(format!("{}/admin/merchants", self.balancer.url())).json(&body).send().await;
+        let answer = self.http.post(format!("{}/admin/merchants", self.replicas.url())).json(&body).send().await;
         assert_eq!(answer.unwrap().status(), 201);
     }
 
@@ -60,13 +58,13 @@ impl Sandbox {
     async fn buy(&self, num: u32, extra: Value) -> Value {
         let mut body = json!({"app_key": APP_KEY, "num": num, "mobile": "13900000001", "item_title": "银子岩门票"});
         body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        let answer = self.http.post(format!("{}/admin/orders", self.balancer.url())).json(&body).send().await.unwrap();
+        let answer = self.http.post(format!("{}/admin/orders", self.replicas.url())).json(&body).send().await.unwrap();
         assert_eq!(answer.status(), 201);
         answer.json().await.unwrap()
     }
 
     async fn get(&self, path: &str) -> Value {
-        let answer = self.http.get(format!("{}{path}", self.balancer.url())).send().await.unwrap();
+        let answer = self.http.get(format!("{}{path}", self.replicas.url())).send().await.unwrap();
         assert_eq!(answer.status(), 200, "{path}");
         answer.json().await.unwrap()
     }
@@ -95,14 +93,6 @@ impl Sandbox {
     }
 }
 
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        for replica in &self.replicas {
-            replica.abort();
-        }
-    }
-}
-
 /// The platform's codes of an order as sorted `(code, issued count)` pairs, like [`TempDb::codes`] sorted.
 fn platform_codes(order: &Value) -> Vec<(String, i64)> {
     let mut codes: Vec<(String, i64)> = order["codes"]
@@ -125,10 +115,9 @@ fn sorted_codes(db: &TempDb, id: i64) -> Vec<(String, i64)> {
 async fn killed_after_acking_a_send_from_a_shared_platform_it_issues_the_same_codes_once_after_restart() {
     let sandbox = Sandbox::start().await;
     // A gateway that is not there: the callback cannot happen before the crash.
-    let closed = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/router/rest", listener.local_addr().unwrap())
-    };
+    // Held for the whole test: no other test's server can take the port and answer in its place.
+    let refusing = testkit::RefusingPort::new();
+    let closed = refusing.url("/router/rest");
     let db = TempDb::new("shared-crash-before");
     let merchant = Process::spawn(&closed, &db.0);
     sandbox.register(&merchant.notify_url()).await;
@@ -156,7 +145,7 @@ async fn killed_after_acking_a_send_from_a_shared_platform_it_issues_the_same_co
         eventually(|| (db.outbox(*id) == [("send".to_owned(), "done".to_owned())]).then_some(())).await;
         assert_eq!(&sorted_codes(&db, *id), issued);
     }
-    let connections = sandbox.balancer.connections();
+    let connections = sandbox.replicas.connections();
     assert!(connections.iter().all(|n| *n > 0), "every replica served: {connections:?}");
 }
 
@@ -177,7 +166,7 @@ async fn killed_while_a_shared_platform_loses_its_send_answers_it_calls_again_an
     merchant.kill();
     assert_eq!(db.outbox(id), [("send".to_owned(), "pending".to_owned())], "still owed after the crash");
 
-    let answer = sandbox.http.delete(format!("{}/admin/faults/{fault_id}", sandbox.balancer.url())).send().await;
+    let answer = sandbox.http.delete(format!("{}/admin/faults/{fault_id}", sandbox.replicas.url())).send().await;
     assert_eq!(answer.unwrap().status(), 204);
     let _restarted = Process::spawn(&sandbox.gateway(), &db.0);
     eventually(|| (db.outbox(id) == [("send".to_owned(), "done".to_owned())]).then_some(())).await;

@@ -117,7 +117,7 @@ async fn a_restart_with_a_database_loses_nothing_and_resumes_deliveries_and_auto
     assert_eq!(h.order(issued).await["state"], "ISSUED");
 }
 
-/// The real binary on a free loopback port.
+/// The real binary on a loopback port of its own choosing.
 struct Server {
     child: Child,
     base: String,
@@ -125,22 +125,33 @@ struct Server {
 
 impl Server {
     async fn start(db: &TempDb) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(env!("CARGO_BIN_EXE_mock-platform"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--db"])
+        // `--listen 127.0.0.1:0` and the address read from its first log line: a port picked here and freed before
+        // the child binds it could be taken by another test's server in between.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mock-platform"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--db"])
             .arg(&db.0)
             .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
-            .stdout(Stdio::null())
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let server = Self { child, base: format!("http://127.0.0.1:{port}") };
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while reqwest::get(format!("{}/admin/clock", server.base)).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "the server did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        server
+        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+        let first = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+            // The rest of its log is read and dropped, so a full pipe never stops the child.
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            line
+        })
+        .await
+        .unwrap();
+        let addr = first
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+            .unwrap_or_else(|| panic!("no address in {first:?}"));
+        // The port is bound before that line is written: requests wait in its backlog until it serves.
+        Self { base: format!("http://{addr}"), child }
     }
 
     fn kill(mut self) {
