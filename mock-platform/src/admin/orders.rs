@@ -366,85 +366,53 @@ impl Action {
     }
 }
 
-#[utoipa::path(post, path = "/admin/orders/{order_id}/resend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
-    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
-    responses(
-        (status = 202, description = "A resend notification is queued; the order", body = Value),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
-        (status = "4XX", description = "A bad field, named", body = ErrorBody),
-    ))]
-pub async fn resend(
-    State(p): State<Platform>,
-    AdminPath(id): AdminPath<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Resend).await
+/// The five action routes: one shape, each its own function because utoipa documents a route per annotated
+/// function. `$accepted` says what the 202 means for that action.
+macro_rules! action_route {
+    ($name:ident, $path:literal, $action:expr, $accepted:literal) => {
+        #[utoipa::path(post, path = $path, tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
+            request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
+            responses(
+                (status = 202, description = $accepted, body = Value),
+                (status = 404, description = "No such order", body = ErrorBody),
+                (status = 409, description = "The order's state forbids the action", body = ErrorBody),
+                (status = "4XX", description = "A bad field, named", body = ErrorBody),
+            ))]
+        pub async fn $name(
+            State(p): State<Platform>,
+            AdminPath(id): AdminPath<String>,
+            body: Bytes,
+        ) -> Result<(StatusCode, Json<Value>), ApiError> {
+            act(&p, &id, &body, $action).await
+        }
+    };
 }
 
-#[utoipa::path(post, path = "/admin/orders/{order_id}/modify-mobile", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
-    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
-    responses(
-        (status = 202, description = "The mobile is changed and a modified notification queued; the order", body = Value),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
-        (status = "4XX", description = "A bad field, named", body = ErrorBody),
-    ))]
-pub async fn modify_mobile(
-    State(p): State<Platform>,
-    AdminPath(id): AdminPath<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::ModifyMobile).await
-}
-
-#[utoipa::path(post, path = "/admin/orders/{order_id}/refund", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
-    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
-    responses(
-        (status = 202, description = "The order is cancelled and a cancel notification queued; the order", body = Value),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
-        (status = "4XX", description = "A bad field, named", body = ErrorBody),
-    ))]
-pub async fn refund(
-    State(p): State<Platform>,
-    AdminPath(id): AdminPath<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Refund).await
-}
-
-#[utoipa::path(post, path = "/admin/orders/{order_id}/extend", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
-    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
-    responses(
-        (status = 202, description = "The validity is changed and an order_modify (sub_method 1) queued; the order", body = Value),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
-        (status = "4XX", description = "A bad field, named", body = ErrorBody),
-    ))]
-pub async fn extend(
-    State(p): State<Platform>,
-    AdminPath(id): AdminPath<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::Extend).await
-}
-
-#[utoipa::path(post, path = "/admin/orders/{order_id}/rights-protection", tag = "orders", params(("order_id" = i64, Path, description = "The order id")),
-    request_body(content = Option<ActionBody>, description = "Optional; only the fields this action takes"),
-    responses(
-        (status = 202, description = "An order_modify (sub_method 2) is queued; the order", body = Value),
-        (status = 404, description = "No such order", body = ErrorBody),
-        (status = 409, description = "The order's state forbids the action", body = ErrorBody),
-        (status = "4XX", description = "A bad field, named", body = ErrorBody),
-    ))]
-pub async fn rights_protection(
-    State(p): State<Platform>,
-    AdminPath(id): AdminPath<String>,
-    body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    act(&p, &id, &body, Action::RightsProtection).await
-}
+action_route!(resend, "/admin/orders/{order_id}/resend", Action::Resend, "A resend notification is queued; the order");
+action_route!(
+    modify_mobile,
+    "/admin/orders/{order_id}/modify-mobile",
+    Action::ModifyMobile,
+    "The mobile is changed and a modified notification queued; the order"
+);
+action_route!(
+    refund,
+    "/admin/orders/{order_id}/refund",
+    Action::Refund,
+    "The order is cancelled and a cancel notification queued; the order"
+);
+action_route!(
+    extend,
+    "/admin/orders/{order_id}/extend",
+    Action::Extend,
+    "The validity is changed and an order_modify (sub_method 1) queued; the order"
+);
+action_route!(
+    rights_protection,
+    "/admin/orders/{order_id}/rights-protection",
+    Action::RightsProtection,
+    "An order_modify (sub_method 2) is queued; the order"
+);
 
 impl Platform {
     /// `GET /admin/orders/{id}` in-process.

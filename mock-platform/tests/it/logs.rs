@@ -13,21 +13,35 @@ impl Drop for Child {
     }
 }
 
-#[test]
-fn logs_written_to_a_pipe_carry_no_colour_codes() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_mock-platform"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("NO_COLOR")
-            .env_remove("RUST_LOG")
-            .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+/// `mock-platform serve --listen 127.0.0.1:0 ARGS…` with its log on a pipe (stdout), no admin token, colour and log
+/// level from the environment removed; `env` sets the variables the test is about.
+fn serve(args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mock-platform"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    Child(command.spawn().unwrap())
+}
+
+/// The child's first log line (blocking: the line the binary writes once it listens).
+fn first_line(child: &mut Child) -> String {
     let mut line = String::new();
     std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    line
+}
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    let mut child = serve(&[], &[]);
+    let line = first_line(&mut child);
     assert!(line.contains("mock-platform listening"), "{line:?}");
     assert!(!line.contains('\u{1b}'), "escape codes in a piped log: {line:?}");
     // The replica id: host, this child's pid, 4 hex digits.
@@ -41,17 +55,7 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
 /// registered first (such a test was flaky here).
 #[tokio::test]
 async fn every_log_line_of_a_served_order_carries_the_replica_id() {
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_mock-platform"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env_remove("NO_COLOR")
-            .env("RUST_LOG", "mock_platform=info")
-            .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let mut child = serve(&[], &[("RUST_LOG", "mock_platform=info")]);
     let (tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
     let stdout = child.0.stdout.take().unwrap();
     std::thread::spawn(move || {
@@ -107,20 +111,8 @@ fn a_replica_logs_its_database_without_the_password_and_its_public_url() {
     // The test server trusts local connections: a password in the URL is accepted and ignored.
     let url = database.url().replacen("postgres://postgres@", "postgres://postgres:pa55-w0rd@", 1);
     assert!(url.contains("pa55-w0rd"), "{url}");
-    let mut child = Child(
-        Command::new(env!("CARGO_BIN_EXE_mock-platform"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--public-url", "http://sandbox.example:8080/"])
-            .env("MOCK_PLATFORM_DB", &url)
-            .env_remove("NO_COLOR")
-            .env_remove("RUST_LOG")
-            .env_remove("MOCK_PLATFORM_ADMIN_TOKEN")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    std::io::BufReader::new(child.0.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let mut child = serve(&["--public-url", "http://sandbox.example:8080/"], &[("MOCK_PLATFORM_DB", &url)]);
+    let line = first_line(&mut child);
     assert!(line.contains("mock-platform listening"), "{line:?}");
     assert!(!line.contains("pa55-w0rd"), "the password in a log: {line:?}");
     assert!(line.contains("postgres://postgres:***@"), "{line:?}");
