@@ -93,11 +93,7 @@ async fn a_callback_without_any_acknowledged_send_is_no_cause() {
         let id = id_of(&order);
         h.wait_exchanges(id, "the rejected attempt", |e| e.len() == 1).await;
         let token = token_of(&order);
-        h.call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", "A:2"), ("token", &token)],
-        )
-        .await;
+        h.codes("taobao.vmarket.eticket.send", id, "A:2", &token).await;
         let e = h.exchanges(id).await;
         assert_eq!(e[1]["causality"], "no_cause");
         assert_eq!(e[1]["held_ms"], 0);

@@ -88,23 +88,13 @@ async fn story(h: &Harness) -> (i64, Vec<String>) {
     let mut signs = Vec::new();
     signs.push(h.next_notification().await.get("sign").to_owned());
     h.wait_order(id, "send acknowledged", |o| o["state"] == "NOTIFIED").await;
-    let sent = h
-        .call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", "A1:2"), ("token", &token)],
-        )
-        .await;
+    let sent = h.codes("taobao.vmarket.eticket.send", id, "A1:2", &token).await;
     assert!(error_of(&sent).is_null(), "{sent}");
     let (status, _) = h.post(&format!("/admin/orders/{id}/resend"), json!({})).await;
     assert_eq!(status, 202);
     signs.push(h.next_notification().await.get("sign").to_owned());
     h.wait_order(id, "resend acknowledged", |o| o["notifications"]["awaiting_callback"] == "resend").await;
-    let resent = h
-        .call(
-            "taobao.vmarket.eticket.resend",
-            &[("order_id", &id.to_string()), ("verify_codes", "B2:2"), ("token", &token)],
-        )
-        .await;
+    let resent = h.codes("taobao.vmarket.eticket.resend", id, "B2:2", &token).await;
     assert!(error_of(&resent).is_null(), "{resent}");
     let (status, _) = h.post(&format!("/admin/orders/{id}/refund"), json!({})).await;
     assert_eq!(status, 202);

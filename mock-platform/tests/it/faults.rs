@@ -9,10 +9,8 @@ use crate::support::{Harness, NOTIFY_KEY, answer, backends, error_of, id_of, tok
 async fn an_injected_gateway_answer_applies_the_given_number_of_times() {
     for backend in backends() {
         let h = Harness::start_on(backend).await;
-        let order = h.buy(json!({})).await;
+        let order = h.notified(json!({})).await;
         let id = id_of(&order);
-        h.next_notification().await;
-        h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
         let (status, fault) = h
             .post(
                 "/admin/faults",
@@ -63,10 +61,8 @@ async fn a_deleted_fault_no_longer_applies_and_a_delay_is_recorded() {
 
 async fn altered_resend(kind: serde_json::Value) -> (crate::support::Received, serde_json::Value) {
     let h = Harness::start().await;
-    let order = h.buy(json!({})).await;
+    let order = h.notified(json!({})).await;
     let id = id_of(&order);
-    h.next_notification().await;
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
     let (status, body) =
         h.post("/admin/faults", json!({"target": "notification", "order_id": id, "fault": kind})).await;
     assert_eq!(status, 201, "{body}");

@@ -22,24 +22,14 @@ async fn a_bought_order_is_notified_then_issued_by_eticket_send() {
         assert_eq!(verify_notify(&Secret::new(NOTIFY_KEY), &n.params), Ok(()));
         h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
         let token = token_of(&order);
-        let answer = h
-            .call(
-                "taobao.vmarket.eticket.send",
-                &[("order_id", &id.to_string()), ("verify_codes", "AB12:1,CD34:1"), ("token", &token)],
-            )
-            .await;
+        let answer = h.codes("taobao.vmarket.eticket.send", id, "AB12:1,CD34:1", &token).await;
         assert_eq!(answer["vmarket_eticket_send_response"]["ret_code"], 1, "{answer}");
         let order = h.order(id).await;
         assert_eq!(order["state"], "ISSUED");
         assert_eq!(order["left_num"], 2);
         assert_eq!(order["codes"][1]["code"], "CD34");
         // G7: a second send answers code-alreay-send.
-        let again = h
-            .call(
-                "taobao.vmarket.eticket.send",
-                &[("order_id", &id.to_string()), ("verify_codes", "AB12:1,CD34:1"), ("token", &token)],
-            )
-            .await;
+        let again = h.codes("taobao.vmarket.eticket.send", id, "AB12:1,CD34:1", &token).await;
         assert_eq!(error_of(&again)["sub_code"], "isv.eticket-send-error:code-alreay-send");
         let codes = h.call("taobao.vmarket.eticket.codes.get", &[("order_id", &id.to_string())]).await;
         let list = &codes["vmarket_eticket_codes_get_response"];
@@ -56,17 +46,10 @@ async fn a_bought_order_is_notified_then_issued_by_eticket_send() {
 }
 
 async fn issued(h: &Harness, codes: &str) -> (i64, String) {
-    let order = h.buy(json!({})).await;
+    let order = h.notified(json!({})).await;
     let id = id_of(&order);
-    h.next_notification().await;
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
     let token = token_of(&order);
-    let answer = h
-        .call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", codes), ("token", &token)],
-        )
-        .await;
+    let answer = h.codes("taobao.vmarket.eticket.send", id, codes, &token).await;
     assert!(error_of(&answer).is_null(), "{answer}");
     let order = h.order(id).await;
     assert!(order["notifications"]["awaiting_callback"].is_null(), "the send callback came: {order}");
@@ -83,12 +66,7 @@ async fn resend_and_modified_lead_to_eticket_resend_which_replaces_the_codes() {
         let n = h.next_notification().await;
         assert_eq!((n.get("method"), n.get("left_num")), ("resend", "2"));
         h.wait_order(id, "resend acknowledged", |o| o["notifications"]["awaiting_callback"] == "resend").await;
-        let answer = h
-            .call(
-                "taobao.vmarket.eticket.resend",
-                &[("order_id", &id.to_string()), ("verify_codes", "C1:2"), ("token", &token)],
-            )
-            .await;
+        let answer = h.codes("taobao.vmarket.eticket.resend", id, "C1:2", &token).await;
         assert!(error_of(&answer).is_null(), "{answer}");
         let order = h.order(id).await;
         assert!(order["notifications"]["awaiting_callback"].is_null(), "the resend callback came: {order}");
@@ -100,12 +78,7 @@ async fn resend_and_modified_lead_to_eticket_resend_which_replaces_the_codes() {
         let n = h.next_notification().await;
         assert_eq!((n.get("method"), n.get("mobile")), ("modified", "13900000000"));
         // Counts that do not sum to left_num are 41.
-        let bad = h
-            .call(
-                "taobao.vmarket.eticket.resend",
-                &[("order_id", &id.to_string()), ("verify_codes", "C1:1"), ("token", &token)],
-            )
-            .await;
+        let bad = h.codes("taobao.vmarket.eticket.resend", id, "C1:1", &token).await;
         assert_eq!(error_of(&bad)["msg"], "Invalid arguments:verify_codes");
     }
 }
@@ -120,12 +93,7 @@ async fn refund_sends_cancel_and_later_callbacks_are_refused() {
         let n = h.next_notification().await;
         assert_eq!((n.get("method"), n.get("cancel_num")), ("cancel", "2"));
         assert_eq!(n.params.get("sms_template"), None);
-        let answer = h
-            .call(
-                "taobao.vmarket.eticket.resend",
-                &[("order_id", &id.to_string()), ("verify_codes", "A1:2"), ("token", &token)],
-            )
-            .await;
+        let answer = h.codes("taobao.vmarket.eticket.resend", id, "A1:2", &token).await;
         assert_eq!(error_of(&answer)["sub_code"], "isv.eticket-order-status-error:invalid-order-status");
         let (status, body) = h.post(&format!("/admin/orders/{id}/refund"), json!({})).await;
         assert_eq!(status, 409, "{body}");
@@ -161,21 +129,14 @@ async fn extend_and_rights_protection_send_order_modify_and_time_expand_sends_no
 async fn an_order_without_codes_closes_two_hours_after_payment() {
     for backend in backends() {
         let h = Harness::start_on(backend).await;
-        let order = h.buy(json!({})).await;
+        let order = h.notified(json!({})).await;
         let id = id_of(&order);
-        h.next_notification().await;
-        h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
         let (status, clock) = h.post("/admin/clock", json!({"advance_seconds": 7200})).await;
         assert_eq!(status, 200);
         assert_eq!(clock["now"].as_str().unwrap().len(), 19);
         assert_eq!(h.order(id).await["state"], "CLOSED");
         let token = token_of(&order);
-        let answer = h
-            .call(
-                "taobao.vmarket.eticket.send",
-                &[("order_id", &id.to_string()), ("verify_codes", "A:2"), ("token", &token)],
-            )
-            .await;
+        let answer = h.codes("taobao.vmarket.eticket.send", id, "A:2", &token).await;
         assert_eq!(error_of(&answer)["sub_code"], "isv.eticket-order-status-error:invalid-order-status");
     }
 }
@@ -267,10 +228,8 @@ async fn plain_trades_are_not_notified_and_fullinfo_shows_no_eticket_ext() {
 async fn failsend_closes_the_order_and_checks_the_token_only_when_sent() {
     for backend in backends() {
         let h = Harness::start_on(backend).await;
-        let order = h.buy(json!({})).await;
+        let order = h.notified(json!({})).await;
         let id = id_of(&order);
-        h.next_notification().await;
-        h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
         let bad = h
             .call(
                 "taobao.vmarket.eticket.failsend",

@@ -15,18 +15,11 @@ const CONSUME: &str = "taobao.vmarket.eticket.consume";
 async fn issued(h: &Harness, num: i64, extra: Value) -> (i64, String) {
     let mut body = json!({"num": num, "mobile": "13800001234"});
     body.as_object_mut().unwrap().extend(extra.as_object().cloned().unwrap_or_default());
-    let order = h.buy(body).await;
+    let order = h.notified(body).await;
     let id = id_of(&order);
-    h.next_notification().await;
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
     let token = token_of(&order);
     let codes = format!("A1:{num}");
-    let sent = h
-        .call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", &codes), ("token", &token)],
-        )
-        .await;
+    let sent = h.codes("taobao.vmarket.eticket.send", id, &codes, &token).await;
     assert!(error_of(&sent).is_null(), "{sent}");
     (id, token)
 }

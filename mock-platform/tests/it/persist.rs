@@ -17,12 +17,7 @@ async fn notified(h: &Harness, num: u32) -> (i64, String) {
 }
 
 async fn issue(h: &Harness, id: i64, token: &str, codes: &str) {
-    let a = h
-        .call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", codes), ("token", token)],
-        )
-        .await;
+    let a = h.codes("taobao.vmarket.eticket.send", id, codes, token).await;
     assert!(error_of(&a).is_null(), "{a}");
 }
 

@@ -7,17 +7,10 @@ use serde_json::{Value, json};
 use crate::support::{APP_SECRET, Harness, SESSION, backends, error_of, id_of, token_of};
 
 async fn issued(h: &Harness, codes: &str, num: i64) -> (String, String) {
-    let order = h.buy(json!({"num": num, "mobile": "13800001234"})).await;
+    let order = h.notified(json!({"num": num, "mobile": "13800001234"})).await;
     let id = id_of(&order);
-    h.next_notification().await;
-    h.wait_order(id, "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
     let token = token_of(&order);
-    let a = h
-        .call(
-            "taobao.vmarket.eticket.send",
-            &[("order_id", &id.to_string()), ("verify_codes", codes), ("token", &token)],
-        )
-        .await;
+    let a = h.codes("taobao.vmarket.eticket.send", id, codes, &token).await;
     assert!(error_of(&a).is_null(), "{a}");
     (id.to_string(), token)
 }

@@ -244,6 +244,15 @@ impl Harness {
         order
     }
 
+    /// Buys an order as [`Harness::buy`], takes its `send` and waits until the ack is recorded (`NOTIFIED`); the
+    /// order's JSON as bought.
+    pub async fn notified(&self, extra: Value) -> Value {
+        let order = self.buy(extra).await;
+        self.next_notification().await;
+        self.wait_order(id_of(&order), "NOTIFIED", |o| o["state"] == "NOTIFIED").await;
+        order
+    }
+
     pub async fn order(&self, id: i64) -> Value {
         let (status, order) = self.get(&format!("/admin/orders/{id}")).await;
         assert_eq!(status, 200, "{order}");
@@ -292,6 +301,11 @@ impl Harness {
     /// A signed JSON call of `api` with the standard credentials.
     pub async fn call(&self, api: &str, params: &[(&str, &str)]) -> Value {
         self.call_as(APP_KEY, SESSION, api, params).await
+    }
+
+    /// `eticket.send` or `eticket.resend` (`api`) of `codes` (`CODE:COUNT,…`) for order `id`, with its token.
+    pub async fn codes(&self, api: &str, id: i64, codes: &str, token: &str) -> Value {
+        self.call(api, &[("order_id", &id.to_string()), ("verify_codes", codes), ("token", token)]).await
     }
 
     /// A signed JSON call as another registered app (same secret).
