@@ -4,6 +4,7 @@
 
 mod cli;
 mod defects;
+mod faq_traceability;
 mod faulty_merchant;
 mod faulty_pos;
 mod fuzz_corpus;
