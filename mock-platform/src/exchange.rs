@@ -32,7 +32,7 @@ pub struct NotificationExchange {
     pub url: String,
     pub content_type: String,
     pub started_at_ms: i64,
-    /// The exchange's place among the platform's exchanges by start ([`crate::Platform::exchange_started`]):
+    /// The exchange's place among the platform's exchanges by start (`Platform::exchange_started`):
     /// orders exchanges that started in one millisecond. 0 in stores written before it was kept.
     #[serde(default)]
     pub started_seq: u64,

@@ -6,7 +6,7 @@ use encoding_rs::{EncoderResult, GBK};
 
 /// Appends the GBK bytes of `text` to `out`; each code point GBK cannot encode becomes one `?` (0x3F).
 ///
-/// The bytes are `encoding_rs`'s GBK encoder's, looked up per code point in [`bmp_table`] (GBK is stateless, so
+/// The bytes are `encoding_rs`'s GBK encoder's, looked up per code point in `bmp_table` (GBK is stateless, so
 /// encoding character by character gives the same bytes as encoding the whole string). Why a table: the
 /// encoder searches its decode tables for each hanzi, and the notification sign encodes Chinese values on
 /// every notification the mock sends and every one the suite checks (`benches/sign.rs`).

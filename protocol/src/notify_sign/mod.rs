@@ -4,8 +4,8 @@
 //! whose value is non-empty, names in byte order, the key at the front only.
 //!
 //! It runs on every notification the mock sends and every one the suite and the reference merchant check, so
-//! it is built to cost little beyond MD5 itself (`benches/sign.rs`): [`order`] picks and orders the params
-//! without allocating, [`known_names`] knows the §3.2 names ahead, [`writer`] encodes into a stack buffer, and
+//! it is built to cost little beyond MD5 itself (`benches/sign.rs`): `order` picks and orders the params
+//! without allocating, `known_names` knows the §3.2 names ahead, `writer` encodes into a stack buffer, and
 //! [`NotifySign`] holds the result inline.
 
 mod known_names;

@@ -1,5 +1,5 @@
 //! The APIs behind `/router/rest`: one module per API, each a param table (§5 order), a step-12 check
-//! and a `run` over the store. Adding an API is one module plus one line in [`ALL`]. What several APIs share
+//! and a `run` over the store. Adding an API is one module plus one line in `ALL`. What several APIs share
 //! lives in `code_callback` (send, resend) and `redemption` (consume, beforeconsume, reverse).
 
 mod beforeconsume;
