@@ -200,33 +200,21 @@ async fn nul_characters_in_params_are_answered_alike_on_every_backend() {
     for backend in backends() {
         let h = Harness::start_on(backend).await;
         let (id, token) = issued(&h, "N1:3", 3).await;
-        let consumed = h
-            .call(
-                "taobao.vmarket.eticket.consume",
-                &[
-                    ("order_id", &id),
-                    ("verify_code", "N1"),
-                    ("consume_num", "1"),
-                    ("token", &token),
-                    ("serial_num", "s\u{0}1"),
-                    ("mobile", "138\u{0}"),
-                ],
-            )
-            .await;
+        // One unit of N1 with this serial and mobile.
+        let consume = async |serial: &str, mobile: &str| {
+            let params = [
+                ("order_id", id.as_str()),
+                ("verify_code", "N1"),
+                ("consume_num", "1"),
+                ("token", token.as_str()),
+                ("serial_num", serial),
+                ("mobile", mobile),
+            ];
+            h.call("taobao.vmarket.eticket.consume", &params).await
+        };
+        let consumed = consume("s\u{0}1", "138\u{0}").await;
         // Accepted or not, alike; if accepted, the NUL comes back in the oplog as it went in.
-        let nul_mobile = h
-            .call(
-                "taobao.vmarket.eticket.consume",
-                &[
-                    ("order_id", &id),
-                    ("verify_code", "N1"),
-                    ("consume_num", "1"),
-                    ("token", &token),
-                    ("serial_num", "s2"),
-                    ("mobile", "1380013\u{0}"),
-                ],
-            )
-            .await;
+        let nul_mobile = consume("s2", "1380013\u{0}").await;
         let unknown_code = h
             .call(
                 "taobao.vmarket.eticket.consume",
